@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ResidencyConfig(AppConfig):
+    name = "residency"
+    verbose_name = "Residency program"

@@ -1,0 +1,63 @@
+"""Helpers for tests that run real threads against real PostgreSQL.
+
+Each thread uses its own database connection (Django gives one per thread) and closes it when
+done; a Barrier releases the threads together so their transactions really overlap; joins have a
+timeout and a thread still alive afterwards fails the test.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+
+JOIN_TIMEOUT = 60
+
+
+@dataclass
+class Outcome:
+    result: Any = None
+    error: BaseException | None = None
+
+
+def run_in_thread(func: Callable[[], Any], outcome: Outcome) -> threading.Thread:
+    """Start ``func`` in a thread that records its result or error and closes its connection."""
+
+    def target() -> None:
+        try:
+            outcome.result = func()
+        except BaseException as error:  # recorded for the test to assert on
+            outcome.error = error
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def join_all(threads: list[threading.Thread], timeout: float = JOIN_TIMEOUT) -> None:
+    for thread in threads:
+        thread.join(timeout)
+    alive = [thread.name for thread in threads if thread.is_alive()]
+    assert not alive, f"threads still running after {timeout}s: {alive}"
+
+
+def run_concurrently(*funcs: Callable[[], Any], timeout: float = JOIN_TIMEOUT) -> list[Outcome]:
+    """Run each function in its own thread, released together by a Barrier; wait for all."""
+    barrier = threading.Barrier(len(funcs))
+    outcomes = [Outcome() for _ in funcs]
+
+    def released(func: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            barrier.wait(timeout)
+            return func()
+
+        return call
+
+    threads = [run_in_thread(released(f), o) for f, o in zip(funcs, outcomes, strict=True)]
+    join_all(threads, timeout)
+    return outcomes
