@@ -9,6 +9,7 @@ processes, and stops exactly those children at the end. Nothing listens beyond 1
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -113,6 +114,8 @@ class Stack:
         url: str | None = None,
         extra_env: dict[str, str] | None = None,
         log_dir: Path | None = None,
+        server_database_url: str | None = None,
+        server_redis_url: str | None = None,
     ) -> None:
         self.database_name = database_name
         self.workers = workers
@@ -121,6 +124,9 @@ class Stack:
         self.external_url = url
         self.extra_env = extra_env or {}
         self.log_dir = log_dir or ROOT / "var" / "bench"
+        # The servers to use (default: DATABASE_URL / REDIS_URL or the embedded ones).
+        self.server_database_url = server_database_url
+        self.server_redis_url = server_redis_url
         self.processes: list[subprocess.Popen] = []
         self.url = url or ""
         self.database_url = ""
@@ -147,8 +153,12 @@ class Stack:
             self.database_url = os.environ.get("DATABASE_URL") or base_database_url()
             self.redis_url = base_redis_url()
         else:
-            self.database_url = recreate_database(base_database_url(), self.database_name)
-            self.redis_url = with_redis_db(base_redis_url(), BENCH_REDIS_DB)
+            self.database_url = recreate_database(
+                self.server_database_url or base_database_url(), self.database_name
+            )
+            self.redis_url = with_redis_db(
+                self.server_redis_url or base_redis_url(), BENCH_REDIS_DB
+            )
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": self.settings_module,
@@ -210,6 +220,14 @@ class Stack:
             capture_output=True,
             text=True,
         )
+
+    def seed(self, *, residents: int = 40, faculty: int = 8) -> dict:
+        """Seed the bench program (bench/seed.py); returns its logins."""
+        result = subprocess.run(
+            [PYTHON, "-m", "bench.seed", "--residents", str(residents), "--faculty", str(faculty)],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        return json.loads(result.stdout.strip().splitlines()[-1])
 
     def stop(self) -> None:
         """Stop the children this stack started (by pid, TERM then KILL)."""
