@@ -1,0 +1,596 @@
+"""Load test with an independent invariant checker.
+
+    python bench/load.py                      # 32 clients for 60 s
+    python bench/load.py --clients 8 --seconds 10     # or --short (what CI runs)
+    python bench/load.py --url http://127.0.0.1:8000  # against a running, seeded stack
+
+Starts a production-style stack on loopback (gunicorn with 4 workers and DEBUG off, PostgreSQL,
+Redis and an rq worker; a dedicated database ``rota_load``), seeds a program, and runs K
+simulated people, each a thread with its own HTTP session, for T seconds: residents and faculty
+read their schedule, edit their notes through the JSON API and the edit form (with versions,
+retrying on 409/412), offer, take and cancel swaps; coordinators edit anyone's notes (hot rows),
+start and cancel schedule generations and run the swap matcher. Then it waits for every
+generation to finish and checks the database directly (SQL, not the app's code):
+
+1. No double booking: at most one assignment per person per block.
+2. No lost edit. Every edit reads the notes ``load c=<n> t=<token> p=<prev>`` and writes
+   ``c=<n+1>`` with a fresh token and ``p=`` the token it read, so the edits a row went through
+   form a chain that can be walked back from its final notes. An acknowledged edit is *present*
+   (its token is a row's final notes) or *superseded* (a later edit built on it: its token is on
+   the chain of some row's final notes; swaps move notes between rows, so any row). The only
+   exception is an edit that a schedule generation could have wiped: one that started before a
+   generation run that succeeded finished (generation deletes and re-creates the year's rows).
+   A refused edit (409/412/4xx) must never show up on a chain.
+3. Every executed swap is in the final rows: each row it moved still holds what the swap gave it
+   (person, rotation), unless a later executed swap moved that row again, or a generation that
+   finished after it rewrote the row (or deleted it).
+4. Conservation: if no generation succeeded, every block still has the same people and the same
+   number of people on each rotation (swaps and notes edits only move people around).
+5. Generation: every run ended in a terminal state, and every generated row belongs to a run
+   that succeeded (nothing of a cancelled or failed run was written).
+6. No request got a 5xx or no answer at all, except a 503 that carries a JSON refusal (the
+   documented "busy / generation in progress, try again" answer), counted and shown separately.
+
+Prints throughput and p50/p95/p99 latency per operation, then the verdict; exits 1 on any
+violation. Only 127.0.0.1; every loop is bounded by the deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.client import NO_RESPONSE, Client, Response, Stats
+from bench.stack import PYTHON, ROOT, Stack
+
+NOTES = re.compile(r"^load c=(\d+) t=(\S+) p=(\S+)$")
+EDIT_RETRIES = 5
+FORM_VERSION = re.compile(rb'name="version" value="(\d+)"')
+FORM_NOTES = re.compile(rb'<textarea name="notes"[^>]*>(.*?)</textarea>', re.S)
+MARKET_OFFER = re.compile(rb"/swaps/(\d+)/accept/")
+LABEL_ROTATION = re.compile(r"\((\w+)\), block \d+ \(")
+DRAIN_SECONDS = 120
+TERMINAL = ("cancelled", "succeeded", "failed")
+
+
+def notes_parse(notes: str) -> tuple[int, str]:
+    match = NOTES.match(notes or "")
+    return (int(match[1]), match[2]) if match else (0, "-")
+
+
+def notes_format(count: int, token: str, prev: str) -> str:
+    return f"load c={count} t={token} p={prev}"
+
+
+def unescape(html: bytes) -> str:
+    import html as html_module
+
+    return html_module.unescape(html.decode())
+
+
+@dataclass
+class Write:
+    """One edit attempt that got an answer (or none)."""
+
+    client: int
+    assignment: int
+    token: str
+    prev: str
+    count: int
+    started: float
+    finished: float
+    status: int
+    via: str
+
+    @property
+    def acked(self) -> bool:
+        return self.status == 200 or (self.via == "form" and self.status == 302)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        return self.status == NO_RESPONSE or (self.status >= 500 and self.status != 503)
+
+
+@dataclass
+class Ledger:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    writes: list[Write] = field(default_factory=list)
+    generation_runs: list[int] = field(default_factory=list)
+    swaps_created: list[int] = field(default_factory=list)
+
+    def add(self, attribute: str, item: object) -> None:
+        with self.lock:
+            getattr(self, attribute).append(item)
+
+
+class Person:
+    """A simulated user: one thread, one session, a bounded loop until the deadline."""
+
+    def __init__(self, n: int, base_url: str, username: str, password: str, *, role: str,
+                 ledger: Ledger, stats: Stats, deadline: float, hot: list[int],
+                 year_id: int, env: dict) -> None:  # fmt: skip
+        self.n = n
+        self.client = Client(base_url, stats)
+        self.username, self.password, self.role = username, password, role
+        self.ledger, self.deadline, self.hot, self.year_id = ledger, deadline, hot, year_id
+        self.env = env
+        self.rng = random.Random(n)
+        self.seq = 0
+        self.mine: list[dict] = []
+        self.my_swaps: list[int] = []
+        self.error: BaseException | None = None
+
+    def token(self) -> str:
+        self.seq += 1
+        return f"u{self.n:02d}-{self.seq:05d}"
+
+    def run(self) -> None:
+        try:
+            self.client.login(self.username, self.password)
+            actions = self.coordinator_actions() if self.role == "coordinator" else self.actions()
+            names, weights = zip(*actions, strict=True)
+            while time.monotonic() < self.deadline:
+                self.rng.choices(names, weights)[0]()
+        except BaseException as error:  # reported by the main thread
+            self.error = error
+
+    # --- residents and faculty ---------------------------------------------------------------
+
+    def actions(self):
+        return [
+            (self.read_schedule, 15),
+            (self.refresh, 10),
+            (self.edit_api, 30),
+            (self.edit_form, 10),
+            (self.offer_swap, 8),
+            (self.take_swap, 8),
+            (self.cancel_swap, 4),
+            (self.read_swap, 3),
+        ]
+
+    def read_schedule(self) -> None:
+        self.client.get("/schedule/", op="schedule page")
+
+    def refresh(self) -> None:
+        response = self.client.get("/api/assignments", op="api list")
+        if response.status == 200:
+            self.mine = response.json()["results"]
+
+    def pick_mine(self, *, future: bool = False) -> dict | None:
+        if not self.mine:
+            self.refresh()
+        today = datetime.date.today().isoformat()
+        rows = [a for a in self.mine if not future or a["block_start"] > today]
+        return self.rng.choice(rows) if rows else None
+
+    def edit_api(self, assignment_id: int | None = None) -> None:
+        if assignment_id is None:
+            row = self.pick_mine()
+            if row is None:
+                return
+            assignment_id = row["id"]
+        response = self.client.get(f"/api/assignments/{assignment_id}", op="api get")
+        for _attempt in range(EDIT_RETRIES):
+            if response.status != 200 and "current" not in (response.json() or {}):
+                if response.status == 404:
+                    self.mine = [a for a in self.mine if a["id"] != assignment_id]
+                return
+            current = response.json().get("current", response.json())
+            count, prev = notes_parse(current["notes"])
+            token = self.token()
+            started = time.time()
+            response = self.client.request(
+                "PATCH",
+                f"/api/assignments/{assignment_id}",
+                op="api patch",
+                json_body={"notes": notes_format(count + 1, token, prev)},
+                headers={"If-Match": response.headers.get("etag", "")},
+            )
+            self.ledger.add(
+                "writes",
+                Write(self.n, assignment_id, token, prev, count + 1, started, time.time(),
+                      response.status, "api"),
+            )  # fmt: skip
+            if response.status not in (409, 412):
+                return
+            if time.monotonic() > self.deadline:
+                return
+
+    def edit_form(self) -> None:
+        row = self.pick_mine()
+        if row is None:
+            return
+        path = f"/assignments/{row['id']}/edit/"
+        for _attempt in range(EDIT_RETRIES):
+            page, csrf = self.client.form_csrf(path, op="form get")
+            version = FORM_VERSION.search(page.body)
+            notes = FORM_NOTES.search(page.body)
+            if page.status not in (200, 409) or version is None or notes is None:
+                return
+            count, prev = notes_parse(unescape(notes[1]).strip())
+            token = self.token()
+            started = time.time()
+            response = self.client.post(
+                path,
+                op="form post",
+                form={
+                    "csrfmiddlewaretoken": csrf,
+                    "version": version[1].decode(),
+                    "notes": notes_format(count + 1, token, prev),
+                },
+            )
+            self.ledger.add(
+                "writes",
+                Write(self.n, row["id"], token, prev, count + 1, started, time.time(),
+                      response.status, "form"),
+            )  # fmt: skip
+            if response.status != 409 or time.monotonic() > self.deadline:
+                return
+
+    def offer_swap(self) -> None:
+        row = self.pick_mine(future=True)
+        if row is None:
+            return
+        response = self.client.post(
+            "/api/swaps", op="swap create", json_body={"kind": "open", "offered": row["id"]}
+        )
+        if response.status == 201:
+            swap_id = response.json()["id"]
+            self.my_swaps.append(swap_id)
+            self.ledger.add("swaps_created", swap_id)
+
+    def take_swap(self) -> None:
+        page = self.client.get("/swaps/marketplace/", op="marketplace page")
+        offers = sorted({int(x) for x in MARKET_OFFER.findall(page.body)})
+        if offers:
+            swap_id = self.rng.choice(offers)
+            self.client.post(f"/api/swaps/{swap_id}/accept", op="swap accept", json_body={})
+            self.mine = []  # what I hold may have changed
+
+    def cancel_swap(self) -> None:
+        if self.my_swaps:
+            swap_id = self.my_swaps.pop(self.rng.randrange(len(self.my_swaps)))
+            self.client.post(f"/api/swaps/{swap_id}/cancel", op="swap cancel", json_body={})
+
+    def read_swap(self) -> None:
+        if self.my_swaps:
+            self.client.get(f"/api/swaps/{self.rng.choice(self.my_swaps)}", op="swap get")
+
+    # --- coordinators --------------------------------------------------------------------------
+
+    def coordinator_actions(self):
+        return [
+            (self.edit_hot, 40),
+            (self.read_year, 10),
+            (self.generate, 3),
+            (self.run_matcher, 2),
+        ]
+
+    def edit_hot(self) -> None:
+        # A few rows everyone fights over: their owners edit them too.
+        self.edit_api(self.rng.choice(self.hot))
+
+    def read_year(self) -> None:
+        response = self.client.get(f"/api/assignments?year={self.year_id}", op="api list year")
+        if response.status == 200 and response.json()["results"]:
+            rows = response.json()["results"]
+            self.hot[:] = [r["id"] for r in rows[: len(self.hot)]] or self.hot
+
+    def generate(self) -> None:
+        response = self.client.post(
+            "/api/generation-runs",
+            op="generation start",
+            json_body={"academic_year": self.year_id, "time_limit_seconds": 5},
+        )
+        if response.status not in (201, 202):
+            return
+        run_id = response.json()["id"]
+        self.ledger.add("generation_runs", run_id)
+        if self.rng.random() < 0.5:
+            self.client.get(f"/api/generation-runs/{run_id}", op="generation get")
+            self.client.post(
+                f"/api/generation-runs/{run_id}/cancel", op="generation cancel", json_body={}
+            )
+
+    def run_matcher(self) -> None:
+        started = time.monotonic()
+        result = subprocess.run(
+            [PYTHON, "manage.py", "match_swaps"], cwd=ROOT, env=self.env, capture_output=True,
+            timeout=max(5.0, self.deadline - time.monotonic() + 30),
+        )  # fmt: skip
+        status = 200 if result.returncode == 0 else 500
+        response = Response(status, {}, result.stderr[-300:])
+        response.started, response.finished = started, time.monotonic()
+        self.client.stats.record("matcher (command)", "RUN", "match_swaps", response)
+
+
+# --- the checker: reads the database, not the app ----------------------------------------------
+
+
+@dataclass
+class Verdict:
+    violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.violations.append(message)
+
+
+def snapshot(conn) -> dict:
+    rows = conn.execute(
+        "SELECT block_id, rotation_id, person_id FROM residency_assignment"
+    ).fetchall()
+    per_rotation = Counter((block, rotation) for block, rotation, _ in rows)
+    people = defaultdict(set)
+    for block, _, person in rows:
+        people[block].add(person)
+    return {"per_rotation": per_rotation, "people": dict(people)}
+
+
+def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
+    verdict = Verdict()
+    runs = conn.execute(
+        "SELECT id, status, finished_at FROM scheduling_generationrun ORDER BY id"
+    ).fetchall()
+    succeeded_finishes = [f.timestamp() for _, status, f in runs if status == "succeeded" and f]
+    last_regeneration = max(succeeded_finishes, default=float("-inf"))
+
+    # 1. Double booking.
+    doubles = conn.execute(
+        "SELECT person_id, block_id, count(*) FROM residency_assignment "
+        "GROUP BY person_id, block_id HAVING count(*) > 1"
+    ).fetchall()
+    for person, block, n in doubles:
+        verdict.fail(f"double booking: person {person} has {n} assignments in block {block}")
+
+    # 2. Edits: walk every row's chain back from its final notes.
+    final_notes = conn.execute("SELECT id, notes FROM residency_assignment").fetchall()
+    by_token = {w.token: w for w in ledger.writes}
+    applied = {w.token: w for w in ledger.writes if w.acked or w.outcome_unknown}
+    on_chain: set[str] = set()
+    for row_id, notes in final_notes:
+        count, _ = notes_parse(notes)
+        token = NOTES.match(notes or "")[2] if NOTES.match(notes or "") else None
+        while token is not None and token not in on_chain:
+            write = by_token.get(token)
+            if write is None:
+                break  # notes that no client of this run wrote: the start of the chain
+            if token not in applied:
+                verdict.fail(
+                    f"refused edit {token} (HTTP {write.status}) is on row {row_id}'s notes"
+                )
+            if write.count != count:
+                verdict.fail(f"row {row_id}: chain count {write.count} != {count} at {token}")
+            on_chain.add(token)
+            token, count = write.prev, count - 1
+    acked = [w for w in ledger.writes if w.acked]
+    lost = [w for w in acked if w.token not in on_chain and w.started >= last_regeneration]
+    wiped = [w for w in acked if w.token not in on_chain and w.started < last_regeneration]
+    for write in lost[:20]:
+        verdict.fail(
+            f"lost edit: {write.token} on assignment {write.assignment} ({write.via}, "
+            f"acknowledged {write.status}) is on no row's chain"
+        )
+    if len(lost) > 20:
+        verdict.fail(f"... and {len(lost) - 20} more lost edits")
+    verdict.notes.append(
+        f"edits: {len(acked)} acknowledged, {len(acked) - len(lost) - len(wiped)} present or "
+        f"superseded, {len(wiped)} before a regeneration (exempt), {len(lost)} lost; "
+        f"{sum(1 for w in ledger.writes if w.status in (409, 412))} refused as stale"
+    )
+
+    # 3. Executed swaps.
+    rows = {
+        row_id: (person, code, generation_run)
+        for row_id, person, code, generation_run in conn.execute(
+            "SELECT a.id, a.person_id, r.code, a.generation_run_id FROM residency_assignment a "
+            "JOIN residency_rotationtemplate r ON r.id = a.rotation_id"
+        ).fetchall()
+    }
+    run_finished = {run_id: f.timestamp() if f else None for run_id, _, f in runs}
+    swaps = conn.execute(
+        "SELECT s.id, s.requester_id, s.counterpart_id, s.offered_id, s.wanted_id, "
+        "s.offered_label, s.wanted_label, s.executed_at, ob.block_id, wb.block_id "
+        "FROM swaps_swaprequest s "
+        "LEFT JOIN residency_assignment ob ON ob.id = s.offered_id "
+        "LEFT JOIN residency_assignment wb ON wb.id = s.wanted_id "
+        "WHERE s.status = 'executed' ORDER BY s.executed_at, s.id"
+    ).fetchall()
+    last_mover: dict[int, int] = {}
+    expected: dict[int, tuple[int, int, str | None, float]] = {}
+    for (swap_id, requester, counterpart, offered, wanted, offered_label, wanted_label,
+         executed_at, offered_block, wanted_block) in swaps:  # fmt: skip
+        offered_code = _label_code(offered_label)
+        wanted_code = _label_code(wanted_label)
+        at = executed_at.timestamp()
+        if wanted is not None and offered_block is not None and offered_block == wanted_block:
+            # Same block: each person keeps their row, the rows exchange what they hold.
+            outcome = {offered: (requester, wanted_code), wanted: (counterpart, offered_code)}
+        else:
+            outcome = {offered: (counterpart, offered_code)}
+            if wanted is not None:
+                outcome[wanted] = (requester, wanted_code)
+        for row_id, (person, code) in outcome.items():
+            if row_id is None:
+                continue
+            last_mover[row_id] = swap_id
+            expected[row_id] = (swap_id, person, code, at)
+    checked = superseded = 0
+    for row_id, (swap_id, person, code, at) in expected.items():
+        if row_id not in rows:
+            superseded += 1  # deleted by a later generation
+            continue
+        final_person, final_code, generation_run = rows[row_id]
+        regenerated_at = run_finished.get(generation_run) if generation_run else None
+        if regenerated_at is not None and regenerated_at > at:
+            superseded += 1
+            continue
+        checked += 1
+        if final_person != person or (code is not None and final_code != code):
+            verdict.fail(
+                f"swap {swap_id}: row {row_id} holds person {final_person} on {final_code}, "
+                f"the swap left person {person} on {code}"
+            )
+    verdict.notes.append(
+        f"swaps: {len(swaps)} executed, {checked} moved rows checked against the final rows, "
+        f"{superseded} superseded by a regeneration"
+    )
+
+    # 4. Conservation, while nothing was regenerated.
+    if succeeded_finishes:
+        verdict.notes.append("conservation: skipped (a generation rewrote the schedule)")
+    else:
+        final = snapshot(conn)
+        if final["per_rotation"] != initial["per_rotation"]:
+            verdict.fail("conservation: people per (block, rotation) changed without generation")
+        if final["people"] != initial["people"]:
+            verdict.fail("conservation: the people of some block changed without generation")
+        verdict.notes.append("conservation: every block has the same people and rotation counts")
+
+    # 5. Generation runs.
+    statuses = Counter(status for _, status, _ in runs)
+    for run_id, status, _ in runs:
+        if status not in TERMINAL:
+            verdict.fail(f"generation run {run_id} ended {status}, not in a terminal state")
+    foreign = conn.execute(
+        "SELECT DISTINCT a.generation_run_id, g.status FROM residency_assignment a "
+        "LEFT JOIN scheduling_generationrun g ON g.id = a.generation_run_id "
+        "WHERE a.generation_run_id IS NOT NULL AND g.status IS DISTINCT FROM 'succeeded'"
+    ).fetchall()
+    for run_id, status in foreign:
+        verdict.fail(f"rows written by generation run {run_id}, which is {status}")
+    verdict.notes.append(f"generation runs: {dict(statuses) or 'none'}")
+
+    # 6. HTTP.
+    busy = 0
+    for op, request, status, body in stats.failures:
+        if status == 503 and body.startswith("{") and '"error"' in body:
+            busy += 1
+            continue
+        verdict.fail(f"HTTP {status or 'no answer'} on {op} ({request}): {body[:160]}")
+    verdict.notes.append(
+        f"HTTP: {stats.total()} requests, {busy} refused 503 busy/try-again (by design), "
+        f"{len(stats.failures) - busy} server errors or no answer"
+    )
+    return verdict
+
+
+def _label_code(label: str) -> str | None:
+    match = LABEL_ROTATION.search(label or "")
+    return match[1] if match else None
+
+
+# --- driver ------------------------------------------------------------------------------------
+
+
+def drain_generations(conn, coordinator: Client) -> None:
+    """Cancel what is still running, then wait (bounded) for every run to finish."""
+    active = conn.execute(
+        "SELECT id FROM scheduling_generationrun WHERE status NOT IN %s", [TERMINAL]
+    ).fetchall()
+    for (run_id,) in active:
+        coordinator.post(f"/api/generation-runs/{run_id}/cancel", json_body={})
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
+        (left,) = conn.execute(
+            "SELECT count(*) FROM scheduling_generationrun WHERE status NOT IN %s", [TERMINAL]
+        ).fetchone()
+        if left == 0:
+            return
+        time.sleep(0.5)  # waiting on another process's progress; there is no event to wait on
+
+
+def run(args: argparse.Namespace) -> int:
+    stats, ledger = Stats(), Ledger()
+    with Stack(url=args.url, workers=args.workers, rq_workers=args.rq_workers) as stack:
+        logins = stack.seed(residents=args.residents, faculty=args.faculty) if not args.url else {}
+        if args.url:
+            logins = json.loads(Path(args.logins).read_text())
+        with stack.connect() as conn:
+            initial = snapshot(conn)
+            hot = [
+                row_id
+                for (row_id,) in conn.execute(
+                    "SELECT id FROM residency_assignment ORDER BY id LIMIT 4"
+                ).fetchall()
+            ]
+        coordinators = max(1, args.clients // 16)
+        people = logins["residents"] + logins["faculty"]
+        deadline = time.monotonic() + args.seconds
+        users = [
+            Person(n, stack.url, logins["coordinator"], logins["password"], role="coordinator",
+                   ledger=ledger, stats=stats, deadline=deadline, hot=hot,
+                   year_id=logins["academic_year_id"], env=stack.env)
+            if n < coordinators
+            else Person(n, stack.url, people[(n - coordinators) % len(people)],
+                        logins["password"], role="person", ledger=ledger, stats=stats,
+                        deadline=deadline, hot=hot, year_id=logins["academic_year_id"],
+                        env=stack.env)
+            for n in range(args.clients)
+        ]  # fmt: skip
+        print(f"{args.clients} clients ({coordinators} coordinators) for {args.seconds}s "
+              f"against {stack.url}", flush=True)  # fmt: skip
+        started = time.monotonic()
+        threads = [threading.Thread(target=u.run, daemon=True) for u in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(args.seconds + 120)
+        elapsed = time.monotonic() - started
+        coordinator = Client(stack.url)
+        coordinator.login(logins["coordinator"], logins["password"])
+        with stack.connect() as conn:
+            drain_generations(conn, coordinator)
+            verdict = check(conn, ledger=ledger, stats=stats, initial=initial)
+    for user in users:
+        if user.error is not None:
+            verdict.fail(f"client {user.n} crashed: {user.error!r}")
+    if any(thread.is_alive() for thread in threads):
+        verdict.fail("some clients did not stop")
+    print()
+    print(stats.table(elapsed))
+    print()
+    for note in verdict.notes:
+        print(f"  {note}")
+    if verdict.violations:
+        print(f"\nVERDICT: FAIL ({len(verdict.violations)} violations)")
+        for violation in verdict.violations:
+            print(f"  - {violation}")
+        return 1
+    print("\nVERDICT: OK (all invariants hold)")
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--short", action="store_true", help="8 clients for 10 s (CI)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--rq-workers", type=int, default=1)
+    parser.add_argument("--residents", type=int, default=40)
+    parser.add_argument("--faculty", type=int, default=8)
+    parser.add_argument("--url", help="use this running server instead of starting one")
+    parser.add_argument("--logins", help="with --url: JSON file as printed by bench/seed.py")
+    args = parser.parse_args()
+    if args.short:
+        args.clients, args.seconds = 8, 10
+    if args.url and not args.logins:
+        parser.error("--url needs --logins (the JSON bench/seed.py printed)")
+    sys.exit(run(args))
+
+
+if __name__ == "__main__":
+    main()
