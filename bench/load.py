@@ -292,7 +292,7 @@ class Person:
         response = self.client.post(
             "/api/generation-runs",
             op="generation start",
-            json_body={"academic_year": self.year_id, "time_limit_seconds": 5},
+            json_body={"academic_year": self.year_id, "time_limit_seconds": 5, "workers": 1},
         )
         if response.status not in (201, 202):
             return
@@ -498,14 +498,15 @@ def _label_code(label: str) -> str | None:
 def drain_generations(conn, coordinator: Client) -> None:
     """Cancel what is still running, then wait (bounded) for every run to finish."""
     active = conn.execute(
-        "SELECT id FROM scheduling_generationrun WHERE status NOT IN %s", [TERMINAL]
+        "SELECT id FROM scheduling_generationrun WHERE status <> ALL(%s)", [list(TERMINAL)]
     ).fetchall()
     for (run_id,) in active:
         coordinator.post(f"/api/generation-runs/{run_id}/cancel", json_body={})
     deadline = time.monotonic() + DRAIN_SECONDS
     while time.monotonic() < deadline:
         (left,) = conn.execute(
-            "SELECT count(*) FROM scheduling_generationrun WHERE status NOT IN %s", [TERMINAL]
+            "SELECT count(*) FROM scheduling_generationrun WHERE status <> ALL(%s)",
+            [list(TERMINAL)],
         ).fetchone()
         if left == 0:
             return
