@@ -46,7 +46,7 @@ def seed(*, residents: int, faculty: int) -> dict:
         RotationTemplate.objects.create(
             name=name, code=code, kind=kind, min_people=0, max_people=wide,
             allowed_pgy_levels=[1, 2, 3], supervision_ratio=4 if kind == "inpatient" else None,
-            heavy=kind in ("inpatient", "night"), weekly_hours=hours,
+            heavy=kind == "inpatient", weekly_hours=hours,
         )
         for name, code, kind, hours in [
             ("Wards", "WARD", "inpatient", 70),

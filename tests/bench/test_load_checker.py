@@ -69,23 +69,34 @@ def test_a_refused_edit_that_shows_up_is_a_violation(conn, row):
     assert any("refused edit a (HTTP 412)" in v for v in verdict.violations)
 
 
-def test_edits_before_a_successful_regeneration_are_exempt(conn, row):
+def test_edits_of_rows_a_later_regeneration_deleted_are_exempt(conn, row):
     ledger = Ledger(writes=[write(row.pk, "a", "-", 1, at=time.time() - 60)])
     GenerationRun.objects.create(
         academic_year=row.block.academic_year, status="succeeded", finished_at=timezone.now()
     )
+    row.delete()
     verdict = verdict_for(conn, ledger)
     assert verdict.violations == []
     assert "1 before a regeneration (exempt), 0 lost" in verdict.notes[0]
 
 
-def test_edits_after_the_last_regeneration_are_not_exempt(conn, row):
+def test_a_regeneration_does_not_excuse_edits_of_rows_it_kept(conn, row):
+    ledger = Ledger(writes=[write(row.pk, "a", "-", 1, at=time.time() - 60)])
+    GenerationRun.objects.create(
+        academic_year=row.block.academic_year, status="succeeded", finished_at=timezone.now()
+    )
+    verdict = verdict_for(conn, ledger)
+    assert any("lost edit: a" in v for v in verdict.violations)
+
+
+def test_rows_deleted_before_the_edit_began_do_not_excuse_it(conn, row):
     GenerationRun.objects.create(
         academic_year=row.block.academic_year,
         status="succeeded",
         finished_at=timezone.now() - datetime.timedelta(minutes=1),
     )
     ledger = Ledger(writes=[write(row.pk, "a", "-", 1)])
+    row.delete()
     verdict = verdict_for(conn, ledger)
     assert any("lost edit: a" in v for v in verdict.violations)
 
@@ -131,7 +142,9 @@ def test_conservation_notices_a_person_moved_without_generation(conn, row):
     row.person = PersonFactory()
     row.save()
     verdict = verdict_for(conn, Ledger(), initial=initial)
-    assert any("the people of some block changed" in v for v in verdict.violations)
+    assert f"conservation: the people of block {row.block_id} changed without generation" in (
+        verdict.violations
+    )
 
 
 def test_unfinished_runs_and_rows_of_failed_runs_are_violations(conn, row):
