@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import html
 import json
 import random
 import re
@@ -84,12 +85,6 @@ def notes_parse(notes: str) -> tuple[int, str]:
 
 def notes_format(count: int, token: str, prev: str) -> str:
     return f"load c={count} t={token} p={prev}"
-
-
-def unescape(html: bytes) -> str:
-    import html as html_module
-
-    return html_module.unescape(html.decode())
 
 
 @dataclass
@@ -250,7 +245,7 @@ class Person:
             notes = FORM_NOTES.search(page.body)
             if page.status not in (200, 409) or version is None or notes is None:
                 return
-            count, prev = notes_parse(unescape(notes[1]).strip())
+            count, prev = notes_parse(html.unescape(notes[1].decode()).strip())
             token = self.token()
             started = time.time()
             response = self.client.post(
