@@ -98,6 +98,8 @@ def _assignment_patch(request: HttpRequest, assignment: Assignment) -> HttpRespo
         )
 
     if_match = request.headers.get("If-Match")
+    if if_match is not None and if_match.strip() == "*":
+        if_match = None  # "any version" names none: a blind write is what we refuse to do
     if if_match is None and body_version is None:
         return error_json(
             'Say which version you are changing: an If-Match header ("v3", from the ETag) '
@@ -107,7 +109,7 @@ def _assignment_patch(request: HttpRequest, assignment: Assignment) -> HttpRespo
     version = body_version
     if if_match is not None:
         match = ETAG_PATTERN.match(if_match.strip())
-        if match is None:  # "*", a weak tag or a list: none names one version we can hold to
+        if match is None:  # a weak tag, a list, garbage: none can match the current version
             return _stale(request, assignment, status=412)
         version = int(match[1])
         if body_version is not None and body_version != version:

@@ -115,7 +115,8 @@ def block_roster(request: HttpRequest, block_id: int) -> HttpResponse:
     return render(
         request,
         "residency/block_roster.html",
-        {"block": block, "groups": selectors.block_roster(block=block)},
+        # "block" would be shadowed inside {% block %} tags.
+        {"the_block": block, "groups": selectors.block_roster(block=block)},
     )
 
 
@@ -147,7 +148,7 @@ def block_reassign(request: HttpRequest, block_id: int) -> HttpResponse:
                 )
                 return redirect("block_roster", block_id=block.pk)
     return render(
-        request, "residency/block_reassign.html", {"block": block, "form": form}, status=status
+        request, "residency/block_reassign.html", {"the_block": block, "form": form}, status=status
     )
 
 
