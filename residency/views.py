@@ -201,6 +201,15 @@ def assignment_edit(request: HttpRequest, assignment_id: int) -> HttpResponse:
             **form.changes(),
         )
     except ConcurrentEdit as error:
+        if not selectors.assignment_visible_to(user=request.user, assignment=error.current):
+            # A coordinator gave it to someone else meanwhile: not ours to show any more.
+            return _gone(
+                request,
+                form.cleaned_data["notes"],
+                heading="This assignment is no longer yours",
+                message="A coordinator moved it to someone else while you were editing it.",
+                status=409,
+            )
         return _conflict(request, form, error.current)
     except Gone:
         return _gone(request, form.cleaned_data.get("notes", ""))
@@ -257,8 +266,21 @@ def _conflict(
     )
 
 
-def _gone(request: HttpRequest, notes: str) -> HttpResponse:
-    return render(request, "residency/assignment_gone.html", {"notes": notes}, status=410)
+def _gone(
+    request: HttpRequest,
+    notes: str,
+    *,
+    heading: str = "This assignment no longer exists",
+    message: str = "Someone deleted it while you were editing it.",
+    status: int = 410,
+) -> HttpResponse:
+    """The assignment is not there to save to; the user's notes are shown to copy."""
+    return render(
+        request,
+        "residency/assignment_gone.html",
+        {"notes": notes, "heading": heading, "message": message},
+        status=status,
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

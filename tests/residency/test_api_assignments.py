@@ -226,3 +226,12 @@ def test_coordinator_lists_anyone(coordinator):
     assert {a["id"] for a in everyone} == {first.pk, second.pk}
     one = client.get(f"/api/assignments?year={year}&person={second.person_id}").json()
     assert [a["id"] for a in one["results"]] == [second.pk]
+
+
+def test_notes_too_long_is_422(faculty):
+    assignment = faculty_assignment(faculty)
+    response = patch(
+        client_for(faculty.user), api_url(assignment), {"notes": "x" * 2001}, if_match='"v1"'
+    )
+    assert response.status_code == 422
+    assert "notes" in response.json()["errors"]

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from residency import services
 from residency.models import Assignment
 from tests.factories import (
     AbsenceFactory,
@@ -230,3 +231,31 @@ def test_anonymous_is_sent_to_login():
     assignment = AssignmentFactory()
     response = Client().get(edit_url(assignment))
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_owner_whose_assignment_was_given_away_meanwhile_sees_no_details(coordinator, faculty):
+    assignment = faculty_assignment(faculty)
+    someone = PersonFactory(kind="faculty", name="Dr Next")
+    client_for(coordinator).post(
+        edit_url(assignment), coordinator_post(assignment, person=someone.pk)
+    )
+    response = client_for(faculty.user).post(edit_url(assignment), {"version": 1, "notes": "mine"})
+    assert response.status_code == 404  # it is no longer theirs at all
+
+
+def test_gone_page_for_a_stale_owner_whose_row_moved_during_the_save(faculty, monkeypatch):
+    """The row is reassigned between the view's permission check and the service's write."""
+    assignment = faculty_assignment(faculty)
+    someone = PersonFactory(kind="faculty")
+    real_update = services.assignment_update
+
+    def reassigned_first(**kwargs):
+        Assignment.objects.filter(pk=assignment.pk).update(person=someone, version=2)
+        return real_update(**kwargs)
+
+    monkeypatch.setattr(services, "assignment_update", reassigned_first)
+    response = client_for(faculty.user).post(edit_url(assignment), {"version": 1, "notes": "mine"})
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "no longer yours" in body and "mine</textarea>" in body
+    assert someone.name not in body
