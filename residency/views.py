@@ -49,7 +49,7 @@ def _year_from_request(request: HttpRequest) -> AcademicYear | None:
     return selectors.current_academic_year()
 
 
-def _render_schedule(request: HttpRequest, person: Person) -> HttpResponse:
+def _render_schedule(request: HttpRequest, person: Person, *, coordinator: bool) -> HttpResponse:
     year = _year_from_request(request)
     rows = (
         selectors.schedule_for_person(person=person, academic_year=year, today=timezone.localdate())
@@ -64,7 +64,7 @@ def _render_schedule(request: HttpRequest, person: Person) -> HttpResponse:
             "year": year,
             "years": AcademicYear.objects.order_by("start_date"),
             "rows": rows,
-            "coordinator": selectors.is_coordinator(request.user),
+            "coordinator": coordinator,
         },
     )
 
@@ -75,9 +75,10 @@ def schedule(request: HttpRequest) -> HttpResponse:
     """The logged-in person's own schedule; for a coordinator without one, an index of people
     and blocks to pick from."""
     person = selectors.person_for_user(user=request.user)
+    coordinator = selectors.is_coordinator(request.user)
     if person is not None:
-        return _render_schedule(request, person)
-    if selectors.is_coordinator(request.user):
+        return _render_schedule(request, person, coordinator=coordinator)
+    if coordinator:
         year = _year_from_request(request)
         return render(
             request,
@@ -96,10 +97,11 @@ def schedule(request: HttpRequest) -> HttpResponse:
 @require_GET
 def person_schedule(request: HttpRequest, person_id: int) -> HttpResponse:
     person = get_object_or_404(Person, pk=person_id)
+    coordinator = selectors.is_coordinator(request.user)
     # 404, not 403: whether someone else's schedule exists is not the caller's business.
-    if person.user_id != request.user.pk and not selectors.is_coordinator(request.user):
+    if person.user_id != request.user.pk and not coordinator:
         raise Http404("No such person.")
-    return _render_schedule(request, person)
+    return _render_schedule(request, person, coordinator=coordinator)
 
 
 def _coordinator_block(request: HttpRequest, block_id: int) -> Block:

@@ -105,15 +105,21 @@ def test_anonymous_goes_to_login():
 
 
 @pytest.mark.parametrize(("blocks", "teammates"), [(2, 1), (13, 6)])
-def test_my_schedule_reads_a_fixed_number_of_queries(
-    faculty, django_assert_max_num_queries, blocks, teammates
+def test_pages_read_a_fixed_number_of_queries(
+    faculty, coordinator, django_assert_max_num_queries, blocks, teammates
 ):
     year = build_year(faculty, blocks=blocks, teammates=teammates)
-    client = client_for(faculty.user)
-    with django_assert_max_num_queries(10):
-        response = client.get(f"/schedule/?year={year.pk}")
+    own, coord = client_for(faculty.user), client_for(coordinator)
+    # session, user, person, year, blocks, own assignments, teammates, absences, year list
+    with django_assert_max_num_queries(9):
+        response = own.get(f"/schedule/?year={year.pk}")
     assert len(response.context["rows"]) == blocks
     assert all(len(r.teammates) == teammates for r in response.context["rows"])
+    roster_url = f"/schedule/block/{year.blocks.last().pk}/"
+    # session, user, groups, block, assignments, absences
+    with django_assert_max_num_queries(6):
+        response = coord.get(roster_url)
+    assert len(response.context["groups"][0].entries) == teammates + 1
 
 
 def test_query_count_does_not_grow_with_size(faculty, coordinator):
