@@ -325,3 +325,32 @@ def test_concurrent_patches_with_the_same_if_match(faculty):
     )
     saved = Assignment.objects.get(pk=assignment.pk)
     assert (saved.version, saved.notes) == (2, f"patch {winner}")
+
+
+def test_two_coordinators_cannot_both_take_the_last_place(coordinator):
+    """Two edits move two different people into the one free place of a rotation at once: the
+    block lock makes the second re-count after the first commits, so one 302 and one 422."""
+    block = BlockFactory()
+    single = RotationTemplateFactory(name="Single", max_people=1)
+    first, second = _team(block, RotationTemplateFactory(), 2)
+    clients = [client_for(coordinator), client_for(another_coordinator(coordinator))]
+
+    def move(client, assignment):
+        return lambda: client.post(
+            edit_url(assignment),
+            {
+                "version": 1,
+                "person": assignment.person_id,
+                "rotation": single.pk,
+                "role": assignment.role,
+                "notes": "",
+            },
+        )
+
+    outcomes = run_concurrently(move(clients[0], first), move(clients[1], second))
+
+    statuses = [o.result.status_code for o in outcomes]
+    assert sorted(statuses) == [302, 422]
+    loser = outcomes[statuses.index(422)].result
+    assert "Single is full in block 1" in loser.context["form"].errors["rotation"][0]
+    assert Assignment.objects.filter(block=block, rotation=single).count() == 1
