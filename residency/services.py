@@ -233,8 +233,9 @@ def assignments_bulk_reassign(
 
     now = timezone.now()
     for assignment in moving:
-        # The row is locked, so the version cannot have moved since we read it; the conditional
-        # write keeps the "version you read" rule of every other edit all the same.
+        # Row by row (a rotation holds a handful of people in a block), each a compare-and-swap
+        # like every other edit. The rows are locked, so the version cannot have moved since we
+        # read it; a miss would be a locking bug, not a conflict to report.
         written = Assignment.objects.filter(pk=assignment.pk, version=assignment.version).update(
             rotation_id=to_rotation.pk, version=F("version") + 1, updated_by=by, updated_at=now
         )
