@@ -120,3 +120,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"rq.worker": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
 }
+
+# --- Editing and the JSON API (issue 3) ---
+# CSRF refusals answer JSON under /api/ (the API keeps CSRF on; see docs/api.md).
+CSRF_FAILURE_VIEW = "residency.views.csrf_failure"
