@@ -120,3 +120,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"rq.worker": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
 }
+
+# --- swaps (issue 4) ---
+# A swap may not touch a block that has started or starts within this many days (0: the block
+# must start tomorrow or later).
+ROTA_SWAP_NOTICE_DAYS = int(os.environ.get("ROTA_SWAP_NOTICE_DAYS", "0"))
+# How long after execution a coordinator may roll a swap back (if neither assignment changed).
+ROTA_SWAP_ROLLBACK_HOURS = int(os.environ.get("ROTA_SWAP_ROLLBACK_HOURS", "24"))

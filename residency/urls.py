@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("swaps/", include("swaps.urls")),
+    path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
