@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from residency.errors import RotaError
+from residency.selectors import is_coordinator
 from swaps import services
 from swaps.models import SwapEvent, SwapRequest
 
@@ -15,6 +16,9 @@ class SwapEventInline(admin.TabularInline):
     can_delete = False
     fields = ("at", "from_status", "to_status", "actor_label", "actor", "note")
     readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_coordinator(request.user)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -69,6 +73,17 @@ class SwapRequestAdmin(admin.ModelAdmin):
         "offered_version_after",
         "wanted_version_after",
     )
+
+    # Coordinators (staff in the Coordinators group) see and act on every request, whatever
+    # model permissions their group was given; nobody adds or deletes requests here.
+    def has_module_permission(self, request) -> bool:
+        return is_coordinator(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_coordinator(request.user)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -218,7 +218,7 @@ def test_coordinator_edit_since_the_request_is_refused_and_expires_it(pair, coor
 
 
 def test_regenerated_assignment_is_refused_and_expires_the_request(pair):
-    ann, bob, x, y, swap = pair
+    _ann, bob, x, y, swap = pair
     y.delete()  # generation deletes and re-creates a year's assignments
     assert fresh(swap).wanted_id is None  # the request survives the deletion
     refused("assignment_gone", accept(swap, bob), r"no longer exists \(the schedule was regen")
@@ -227,7 +227,7 @@ def test_regenerated_assignment_is_refused_and_expires_the_request(pair):
 
 
 def test_pgy_level_rule(pair, program):
-    ann, bob, x, y, swap = pair
+    _ann, bob, x, y, swap = pair
     senior = RotationTemplateFactory(name="ICU", code="ICU", allowed_pgy_levels=[2, 3])
     y.rotation = senior
     y.save()
@@ -237,7 +237,7 @@ def test_pgy_level_rule(pair, program):
 
 
 def test_absence_rule(pair, program):
-    ann, bob, x, y, swap = pair
+    _ann, bob, x, y, swap = pair
     block = program.blocks[0]
     AbsenceFactory(person=bob, start_date=block.start_date, end_date=block.end_date)
     refused("ineligible", accept(swap, bob), "Bob is absent for most of block 1")
@@ -245,7 +245,7 @@ def test_absence_rule(pair, program):
 
 
 def test_already_booked_rule(pair, program):
-    ann, bob, x, y, swap = pair
+    _ann, bob, x, y, swap = pair
     program.assign(bob, 1, program.clinic)
     refused("ineligible", accept(swap, bob), "Bob is already booked in block 1")
     assert_untouched(x, y)
@@ -262,7 +262,7 @@ def test_capacity_rule(program):
 
 
 def test_inactive_person_and_wrong_acceptor(pair, program):
-    ann, bob, x, y, swap = pair
+    ann, bob, _x, _y, swap = pair
     cid = program.resident("Cid")
     refused("not_allowed", accept(swap, cid), "Only Bob can accept")
     refused("not_allowed", accept(swap, ann), "Only Bob can accept")
@@ -272,7 +272,7 @@ def test_inactive_person_and_wrong_acceptor(pair, program):
 
 
 def test_block_started_and_notice_period(pair, program, settings):
-    ann, bob, x, y, swap = pair
+    _ann, bob, _x, _y, swap = pair
     first_day = program.blocks[0].start_date
     refused("block_started", accept(swap, bob, today=first_day), "Block 1 started on")
     settings.ROTA_SWAP_NOTICE_DAYS = 7
@@ -288,7 +288,7 @@ def test_block_started_and_notice_period(pair, program, settings):
 
 
 def test_pgy_level_missing_for_the_year(pair):
-    ann, bob, x, y, swap = pair
+    ann, bob, _x, _y, swap = pair
     ResidentYear.objects.filter(person=ann).delete()
     refused("ineligible", accept(swap, bob), "Ann has no PGY level for this academic year")
 
@@ -365,7 +365,7 @@ def test_same_block_rollback(program, coordinator):
 
 
 def test_rollback_outside_the_window_is_refused(pair, coordinator, settings):
-    ann, bob, x, y, swap = pair
+    ann, bob, x, _y, swap = pair
     done = services.swap_request_accept(swap_request_id=swap.pk, person=bob)
     later = done.executed_at + datetime.timedelta(hours=24, seconds=1)
     refused(
@@ -380,7 +380,7 @@ def test_rollback_outside_the_window_is_refused(pair, coordinator, settings):
 
 
 def test_rollback_after_a_later_change_is_refused(pair, coordinator):
-    ann, bob, x, y, swap = pair
+    _ann, bob, x, y, swap = pair
     services.swap_request_accept(swap_request_id=swap.pk, person=bob)
     residency_services.assignment_update(assignment_id=y.pk, version=2, notes="changed")
     refused(
@@ -392,7 +392,7 @@ def test_rollback_after_a_later_change_is_refused(pair, coordinator):
 
 
 def test_executed_at_is_recent(pair):
-    ann, bob, x, y, swap = pair
+    _ann, bob, _x, _y, swap = pair
     done = services.swap_request_accept(swap_request_id=swap.pk, person=bob)
     assert timezone.now() - done.executed_at < datetime.timedelta(minutes=1)
 
