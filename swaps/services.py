@@ -472,10 +472,13 @@ def _accept(*, swap_request_id, taker: Person, by, today, actor_label: str, note
             f"Only {swap.counterpart.name} can accept this request.", reason="not_allowed"
         )
 
-    _checked_rows(swap, locked, today=today)
+    if settings.ROTA_SWAPS_REQUIRE_APPROVAL:
+        # Checked now so nobody accepts a swap that cannot happen; checked again at execution.
+        _checked_rows(swap, locked, today=today)
+        _record(swap, Status.ACCEPTED, by=by, actor_label=actor_label, note=note)
+        return swap
     _record(swap, Status.ACCEPTED, by=by, actor_label=actor_label, note=note)
-    if not settings.ROTA_SWAPS_REQUIRE_APPROVAL:
-        _execute_locked(swap, locked, by=by, actor_label=actor_label, today=today)
+    _execute_locked(swap, locked, by=by, actor_label=actor_label, today=today)  # checks first
     return swap
 
 

@@ -22,6 +22,24 @@ pytestmark = pytest.mark.django_db(transaction=True)
 Status = SwapRequest.Status
 
 
+@pytest.fixture
+def lock_errors(monkeypatch):
+    """SQLSTATEs of the database errors locked_transaction saw (deadlocks it retried included):
+    the lock order is meant to make these races queue, never deadlock."""
+    from residency import locking
+
+    seen = []
+    original = locking._sqlstate
+
+    def spy(error):
+        state = original(error)
+        seen.append(state)
+        return state
+
+    monkeypatch.setattr(locking, "_sqlstate", spy)
+    return seen
+
+
 def start_all(*funcs):
     outcomes = [Outcome() for _ in funcs]
     threads = [run_in_thread(f, o) for f, o in zip(funcs, outcomes, strict=True)]
@@ -103,7 +121,7 @@ def test_two_takers_through_the_service(program):
     assert one_per_person_per_block()
 
 
-def test_mutual_requests_accepted_at_once_execute_once_without_deadlock(program):
+def test_mutual_requests_accepted_at_once_execute_once_without_deadlock(program, lock_errors):
     ann, bob = program.resident("Ann"), program.resident("Bob")
     x, y = program.assign(ann, 1), program.assign(bob, 2)
     ann_asks = services.swap_request_create(
@@ -123,10 +141,11 @@ def test_mutual_requests_accepted_at_once_execute_once_without_deadlock(program)
     assert statuses == [Status.EXECUTED, Status.EXPIRED]
     x, y = fresh(x), fresh(y)
     assert (x.person, y.person, x.version, y.version) == (bob, ann, 2, 2)
+    assert lock_errors == []  # not even a deadlock that a retry hid
 
 
 @pytest.mark.parametrize("same_block", [False, True])
-def test_chain_of_three_requests_over_overlapping_assignments(program, same_block):
+def test_chain_of_three_requests_over_overlapping_assignments(program, same_block, lock_errors):
     """A->B, B->C, C->A, each accepted at once: every pair shares an assignment, so exactly one
     executes and the final rows agree with it."""
     people = [program.resident(n) for n in ("Ann", "Bob", "Cid")]
@@ -167,9 +186,10 @@ def test_chain_of_three_requests_over_overlapping_assignments(program, same_bloc
         (1, before[untouched[0].pk])
     ]
     assert one_per_person_per_block()
+    assert lock_errors == []
 
 
-def test_matcher_racing_a_manual_accept_executes_once(program):
+def test_matcher_racing_a_manual_accept_executes_once(program, lock_errors):
     ann, bob = program.resident("Ann"), program.resident("Bob")
     x, y = program.assign(ann, 1), program.assign(bob, 2)
     ann_asks = services.swap_request_create(
@@ -190,6 +210,7 @@ def test_matcher_racing_a_manual_accept_executes_once(program):
     assert SwapRequest.objects.filter(status=Status.EXECUTED).count() == 1
     x, y = fresh(x), fresh(y)
     assert (x.person, y.person, x.version, y.version) == (bob, ann, 2, 2)
+    assert lock_errors == []
 
 
 def test_coordinator_edit_committing_first_makes_the_swap_refuse(program, coordinator):
