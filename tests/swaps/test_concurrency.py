@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from residency import services as residency_services
-from residency.errors import ConcurrentEdit, ScheduleLocked
+from residency.errors import Busy, ConcurrentEdit, ScheduleLocked
 from residency.locking import schedule_lock_exclusive
 from residency.models import Assignment
 from swaps import services
@@ -20,6 +20,13 @@ from tests.swaps.conftest import fresh, held_in_transaction, hold_rows, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SwapRequest.Status
+
+
+@pytest.fixture(autouse=True)
+def _patient_locks(settings):
+    # The contenders queue on a held lock until all of them are waiting; on a loaded machine
+    # that can take longer than the production lock timeout, which would turn into Busy.
+    settings.ROTA_LOCK_TIMEOUT_MS = 15000
 
 
 @pytest.fixture
@@ -310,3 +317,17 @@ def test_generation_waits_for_a_swap_in_flight(program):
         assert not got_it.is_set()
     join_all([thread])
     assert outcome.error is None and outcome.result == bob.pk
+
+
+def test_a_lock_held_too_long_is_busy_not_a_hang(program, settings):
+    settings.ROTA_LOCK_TIMEOUT_MS = 200
+    ann, bob = program.resident("Ann"), program.resident("Bob")
+    x, y = program.assign(ann, 1), program.assign(bob, 2)
+    swap = services.swap_request_create(
+        requester=ann, kind="one_to_one", offered_id=x.pk, wanted_id=y.pk
+    )
+    with hold_rows(y):
+        (outcome,) = run_concurrently(accept(swap, bob))
+    assert isinstance(outcome.error, Busy)
+    assert outcome.error.message == "Someone else is changing these rows right now. Try again."
+    assert (fresh(swap).status, fresh(x).version) == (Status.PENDING, 1)

@@ -158,3 +158,20 @@ def test_marketplace_shows_only_offers_i_may_take(client, program):
     assert texts(response)[0].startswith(f"You took offer #{offers[ok].pk}.")
     assert fresh(ok).person == bob
     assert login(client, doc).get("/swaps/marketplace/").context["offers"] == []
+
+
+def test_accept_with_approval_required_says_it_waits(client, swap_world, settings):
+    settings.ROTA_SWAPS_REQUIRE_APPROVAL = True
+    _ann, bob, _cid, x, _y, swap = swap_world
+    response = login(client, bob).post(f"/swaps/{swap.pk}/accept/")
+    assert texts(response) == [
+        f"You accepted request #{swap.pk}. It now waits for a coordinator's approval."
+    ]
+    assert (fresh(swap).status, fresh(x).person.name) == (SwapRequest.Status.ACCEPTED, "Ann")
+
+
+def test_login_without_a_person(client, coordinator):
+    client.force_login(coordinator)
+    response = client.get("/swaps/")
+    assert response.status_code == 200 and b"not linked to a person" in response.content
+    assert client.get("/swaps/new/").status_code == 404
