@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from swaps.models import SwapRequest
-from swaps.services import swap_requests_match
+from swaps.services import swap_requests_expire_stale, swap_requests_match
 
 
 def match_swaps(*, swap_request_id: int | None = None) -> dict:
@@ -16,3 +16,9 @@ def match_swaps(*, swap_request_id: int | None = None) -> dict:
             .first()
         )
     return swap_requests_match(academic_year_id=year_id).as_dict()
+
+
+def expire_stale_swaps(*, academic_year_id: int | None = None) -> int:
+    """For schedule generation to queue (by dotted path, after its write phase commits):
+    expire the open requests whose assignments it deleted."""
+    return swap_requests_expire_stale(academic_year_id=academic_year_id)

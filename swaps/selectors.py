@@ -90,12 +90,18 @@ def giving_back_for(*, taker: Person, offered: Assignment) -> Assignment | None:
 
 
 def swap_requests_inbox(*, person: Person) -> QuerySet[SwapRequest]:
-    """Pending requests addressed to ``person`` by name."""
-    return SwapRequest.objects.filter(
-        counterpart=person,
-        status=SwapRequest.Status.PENDING,
-        kind__in=[SwapRequest.Kind.ONE_TO_ONE, SwapRequest.Kind.GIVE_AWAY],
-    ).select_related(*SWAP_RELATED)
+    """Pending requests addressed to ``person`` by name, without those whose assignments were
+    deleted by a regeneration (they can only expire; the matcher expires them)."""
+    return (
+        SwapRequest.objects.filter(
+            counterpart=person,
+            status=SwapRequest.Status.PENDING,
+            kind__in=[SwapRequest.Kind.ONE_TO_ONE, SwapRequest.Kind.GIVE_AWAY],
+            offered__isnull=False,
+        )
+        .exclude(wanted__isnull=True, wanted_version__isnull=False)
+        .select_related(*SWAP_RELATED)
+    )
 
 
 def swap_requests_outgoing(*, person: Person, limit: int = 50) -> QuerySet[SwapRequest]:

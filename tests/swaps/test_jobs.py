@@ -9,6 +9,7 @@ from django.core.management import call_command
 from redis import Redis
 from rq import Queue, SimpleWorker
 
+from residency.models import Assignment
 from swaps import jobs, services
 from swaps.models import SwapRequest
 from tests.swaps.conftest import fresh
@@ -66,3 +67,14 @@ def test_job_function_and_command(program, capsys):
     }
     call_command("match_swaps")
     assert "0 executed" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_regeneration_then_expiry_job(program):
+    first, second, _x, _y, _ann, _bob = mutual(program)
+    Assignment.objects.filter(block__academic_year=program.year).delete()  # as generation does
+    assert jobs.expire_stale_swaps(academic_year_id=program.year.pk) == 2
+    assert {fresh(first).status, fresh(second).status} == {Status.EXPIRED}
+    assert fresh(first).events.last().note == (
+        "The assignment no longer exists (the schedule was regenerated)."
+    )

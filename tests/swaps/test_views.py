@@ -175,3 +175,9 @@ def test_login_without_a_person(client, coordinator):
     response = client.get("/swaps/")
     assert response.status_code == 200 and b"not linked to a person" in response.content
     assert client.get("/swaps/new/").status_code == 404
+
+
+def test_inbox_hides_requests_over_regenerated_assignments(client, swap_world):
+    _ann, bob, _cid, x, _y, _swap = swap_world
+    x.delete()
+    assert list(login(client, bob).get("/swaps/").context["inbox"]) == []
