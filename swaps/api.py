@@ -116,7 +116,7 @@ def _visible(request: HttpRequest, pk: int) -> tuple[Person | None, SwapRequest]
 @api_view
 @require_GET
 def detail(request: HttpRequest, pk: int) -> JsonResponse:
-    _person_unused, swap = _visible(request, pk)
+    _, swap = _visible(request, pk)
     return JsonResponse(swap_json(swap))
 
 

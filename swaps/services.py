@@ -237,10 +237,10 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
     swap.wanted_version_after = versions[wanted.pk] if wanted else None
     swap.executed_at = timezone.now()
     _record(swap, Status.EXECUTED, by=by, actor_label=actor_label, note=note)
-    _expire_touching(swap, ids=list(versions), by=by)
+    _expire_touching(swap, ids=list(versions))
 
 
-def _expire_touching(swap: SwapRequest, *, ids: list[int], by) -> None:
+def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
     """Every other open request over a moved assignment can no longer execute as asked."""
     others = lock_rows(
         SwapRequest.objects.filter(Q(offered_id__in=ids) | Q(wanted_id__in=ids))
