@@ -83,6 +83,27 @@ def new(request: HttpRequest) -> HttpResponse:
     return render(request, "swaps/new.html", {"form": form})
 
 
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person, swap = _visible_swap(request, pk)
+    return render(
+        request,
+        "swaps/detail.html",
+        {
+            "swap": swap,
+            "events": swap.events.select_related("actor"),
+            "can_answer": swap.status == SwapRequest.Status.PENDING
+            and swap.kind != SwapRequest.Kind.OPEN
+            and swap.counterpart_id == person.pk,
+            "can_take": swap.status == SwapRequest.Status.PENDING
+            and swap.kind == SwapRequest.Kind.OPEN
+            and swap.requester_id != person.pk,
+            "can_cancel": swap.status == SwapRequest.Status.PENDING
+            and swap.requester_id == person.pk,
+        },
+    )
+
+
 def _summary(swap: SwapRequest) -> str:
     if swap.kind == SwapRequest.Kind.OPEN:
         return f"{swap.offered_label} is on the marketplace"

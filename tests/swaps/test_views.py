@@ -181,3 +181,16 @@ def test_inbox_hides_requests_over_regenerated_assignments(client, swap_world):
     _ann, bob, _cid, x, _y, _swap = swap_world
     x.delete()
     assert list(login(client, bob).get("/swaps/").context["inbox"]) == []
+
+
+def test_detail_page_shows_the_history_to_those_involved_only(client, swap_world):
+    ann, bob, cid, _x, _y, swap = swap_world
+    services.swap_request_decline(swap_request_id=swap.pk, person=bob)
+    response = login(client, ann).get(f"/swaps/{swap.pk}/")
+    assert response.status_code == 200
+    assert [(e.from_status, e.to_status) for e in response.context["events"]] == [
+        ("", "pending"),
+        ("pending", "declined"),
+    ]
+    assert not response.context["can_cancel"]
+    assert login(client, cid).get(f"/swaps/{swap.pk}/").status_code == 404
