@@ -124,3 +124,10 @@ LOGGING = {
 # --- Editing and the JSON API (issue 3) ---
 # CSRF refusals answer JSON under /api/ (the API keeps CSRF on; see docs/api.md).
 CSRF_FAILURE_VIEW = "residency.views.csrf_failure"
+
+# --- swaps (issue 4) ---
+# A swap may not touch a block that has started or starts within this many days (0: the block
+# must start tomorrow or later).
+ROTA_SWAP_NOTICE_DAYS = int(os.environ.get("ROTA_SWAP_NOTICE_DAYS", "0"))
+# How long after execution a coordinator may roll a swap back (if neither assignment changed).
+ROTA_SWAP_ROLLBACK_HOURS = int(os.environ.get("ROTA_SWAP_ROLLBACK_HOURS", "24"))

@@ -20,6 +20,7 @@ urlpatterns = [
         name="api_assignment_detail",
     ),
     path("swaps/", include("swaps.urls")),
+    path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
