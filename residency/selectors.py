@@ -175,3 +175,12 @@ def current_academic_year(*, today: datetime.date | None = None) -> AcademicYear
         or years.filter(start_date__gt=today).order_by("start_date").first()
         or years.order_by("-start_date").first()
     )
+
+
+def pgy_levels_for_year(*, academic_year: AcademicYear) -> dict[int, int]:
+    """Person id -> PGY level in ``academic_year``, in one query."""
+    return dict(
+        ResidentYear.objects.filter(academic_year=academic_year).values_list(
+            "person_id", "pgy_level"
+        )
+    )
