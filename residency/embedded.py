@@ -9,6 +9,7 @@ kind, not two.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import os
@@ -55,8 +56,16 @@ def postgres_database_url() -> str:
             warnings.simplefilter("ignore")  # platformdirs' note about XDG_RUNTIME_DIR
             import pgserver
 
-            # cleanup_mode=None: the server keeps running after this process exits, for the others.
+            # pgserver counts the processes using a server in pg/.handle_pids.json and rewrites
+            # it at each exit; processes exiting together (Ctrl-C of `dev.py run`) can leave it
+            # empty, and then every later start fails reading it. We do not use that count
+            # (cleanup_mode=None: the server keeps running for the other processes; `stop()`
+            # stops it), so reset the file here and skip pgserver's exit handler.
+            handles = root / "pg" / ".handle_pids.json"
+            if handles.exists():
+                handles.write_text("[]")
             server = pgserver.get_server(root / "pg", cleanup_mode=None)
+            atexit.unregister(server._cleanup)
         info = server.get_postmaster_info()
         with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
             exists = conn.execute(

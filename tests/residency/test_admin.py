@@ -520,3 +520,17 @@ def test_csv_export(admin_client):
             "1",
         ]
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "term"), [("person", "Person"), ("block", "2"), ("rotation", "R")]
+)
+def test_assignment_autocomplete_fields_answer(admin_client, field, term):
+    BlockFactory(number=2)
+    placed_assignment()
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "residency", "model_name": "assignment", "field_name": field, "term": term},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"]

@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand
 
 from residency.demo import demo_program_seed
@@ -13,7 +15,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Demo program for {summary.year}: ")
             + (f"created {created}." if created else "already complete, nothing changed.")
         )
-        self.stdout.write("Open http://127.0.0.1:8000/ and log in as one of:")
+        address = os.environ.get("ROTA_ADDRESS", "127.0.0.1:8000")  # as dev.py serves it
+        self.stdout.write(f"Open http://{address}/ and log in as one of:")
         self.stdout.write(f"  {'username':<12} {'password':<10} role")
         for username, password, role in summary.logins:
             self.stdout.write(f"  {username:<12} {password:<10} {role}")
