@@ -353,6 +353,64 @@ def test_overlapping_block_is_a_form_error(admin_client):
     assert Block.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2041-01-01", "2041-12-31", "This academic year overlaps another academic year."),
+        ("2050-07-01", "2050-06-30", "The end date must be after the start date."),
+    ],
+)
+def test_academic_year_constraints_are_form_errors(admin_client, start, end, message):
+    AcademicYearFactory(start_date=datetime.date(2040, 7, 1), end_date=datetime.date(2041, 6, 30))
+    data = {
+        "label": "new",
+        "start_date": start,
+        "end_date": end,
+        **management("blocks"),
+        "_save": "Save",
+    }
+    response = admin_client.post(url(AcademicYear, "add"), data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert AcademicYear.objects.count() == 1
+
+
+def test_block_dates_out_of_order_are_a_form_error(admin_client):
+    year = AcademicYearFactory()
+    data = {
+        "academic_year": year.pk,
+        "number": 1,
+        "start_date": "2040-08-10",
+        "end_date": "2040-08-01",
+        **management("assignments"),
+        "_save": "Save",
+    }
+    response = admin_client.post(url(Block, "add"), data)
+    assert response.status_code == 200
+    assert "The end date must not be before the start date." in response.content.decode()
+    assert not Block.objects.exists()
+
+
+def test_block_outside_its_year_is_a_form_error(admin_client):
+    year = AcademicYearFactory(
+        start_date=datetime.date(2040, 7, 1), end_date=datetime.date(2041, 6, 30)
+    )
+    data = {
+        "academic_year": year.pk,
+        "number": 1,
+        "start_date": "2041-06-20",
+        "end_date": "2041-07-10",
+        **management("assignments"),
+        "_save": "Save",
+    }
+    response = admin_client.post(url(Block, "add"), data)
+    assert response.status_code == 200
+    assert f"A block of {year} must lie within 2040-07-01 to 2041-06-30." in (
+        response.content.decode()
+    )
+    assert not Block.objects.exists()
+
+
 def test_rotation_min_above_max_is_a_form_error(admin_client):
     data = {
         "name": "Wards",
