@@ -356,7 +356,7 @@ class AssignmentAdminForm(forms.ModelForm):
 
     class Meta:
         model = Assignment
-        fields = ("person", "block", "rotation", "role", "pinned", "notes")
+        fields = ("person", "block", "rotation", "role", "pinned", "notes")  # = EDITABLE
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
