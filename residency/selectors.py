@@ -309,3 +309,12 @@ def assignment_visible_to(*, user, assignment: Assignment) -> bool:
     if is_coordinator(user):
         return True
     return assignment.person.user_id is not None and assignment.person.user_id == user.pk
+
+
+def pgy_levels_for_year(*, academic_year: AcademicYear) -> dict[int, int]:
+    """Person id -> PGY level in ``academic_year``, in one query."""
+    return dict(
+        ResidentYear.objects.filter(academic_year=academic_year).values_list(
+            "person_id", "pgy_level"
+        )
+    )
