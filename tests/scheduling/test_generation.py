@@ -1,0 +1,29 @@
+"""Generation end to end: a real rq worker, real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from residency.models import Assignment
+from scheduling import services
+from scheduling.models import GenerationRun
+from scheduling.validator import schedule_validate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_generation_of_synthetic_s_program_is_optimal_and_valid(program_s, coordinator, run_worker):
+    run = services.generation_run_start(
+        academic_year_id=program_s.pk, requested_by=coordinator, time_limit_seconds=20
+    )
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == GenerationRun.Status.SUCCEEDED, run.error
+    assert run.solver_status == "OPTIMAL"
+    assert run.progress == 100
+    assert run.fence_token == 1
+    written = Assignment.objects.filter(generation_run_id=run.pk).count()
+    assert written == run.assignments_written > 18 * 13
+    assert schedule_validate(academic_year=program_s) == []
+    assert not services._redis().exists(services.lock_name(program_s.pk))
