@@ -125,8 +125,10 @@ def generation_run_start(
     seed: int = 0,
     workers: int | None = None,
     max_consecutive_heavy: int | None = None,
+    enqueue: bool = True,
 ) -> GenerationRun:
-    """Queue a generation for the year, or raise ``GenerationAlreadyRunning`` (409)."""
+    """Queue a generation for the year, or raise ``GenerationAlreadyRunning`` (409).
+    ``enqueue=False`` leaves the run for the caller to execute (the management command)."""
     parameters = _parameters(
         first_block=first_block,
         last_block=last_block,
@@ -143,6 +145,7 @@ def generation_run_start(
         first_block=first_block,
         last_block=last_block,
         parameters=parameters,
+        enqueue=enqueue,
     )
 
 
@@ -177,7 +180,7 @@ def _parameters(
 
 
 @transaction.atomic
-def _run_create(*, academic_year_id, requested_by, first_block, last_block, parameters):
+def _run_create(*, academic_year_id, requested_by, first_block, last_block, parameters, enqueue):
     # The year's row lock serialises start requests for one year: without it two requests
     # could both see "no active run" and both queue one.
     years = lock_rows(AcademicYear.objects.filter(pk=academic_year_id))
@@ -216,7 +219,8 @@ def _run_create(*, academic_year_id, requested_by, first_block, last_block, para
     run.rq_job_id = rq_job_id(run.pk)
     run.save(update_fields=["rq_job_id"])
     # After commit: a worker must never pick up a run the database does not have yet.
-    transaction.on_commit(lambda: _enqueue(run))
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run))
     return run
 
 

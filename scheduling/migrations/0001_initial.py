@@ -7,73 +7,196 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('residency', '0001_initial'),
+        ("residency", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScheduleYear',
-            fields=[
-            ],
+            name="ScheduleYear",
+            fields=[],
             options={
-                'verbose_name': 'schedule',
-                'verbose_name_plural': 'schedules',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "schedule",
+                "verbose_name_plural": "schedules",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('residency.academicyear',),
+            bases=("residency.academicyear",),
         ),
         migrations.CreateModel(
-            name='CurriculumRequirement',
+            name="CurriculumRequirement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pgy_level', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(8)])),
-                ('min_blocks', models.PositiveSmallIntegerField(default=0)),
-                ('max_blocks', models.PositiveSmallIntegerField(blank=True, help_text='Empty: no maximum.', null=True)),
-                ('rotation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='curriculum_requirements', to='residency.rotationtemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "pgy_level",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(8),
+                        ]
+                    ),
+                ),
+                ("min_blocks", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "max_blocks",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Empty: no maximum.", null=True
+                    ),
+                ),
+                (
+                    "rotation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="curriculum_requirements",
+                        to="residency.rotationtemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pgy_level', 'rotation__name'],
-                'constraints': [models.UniqueConstraint(fields=('rotation', 'pgy_level'), name='one_requirement_per_rotation_per_level', violation_error_message='This rotation already has a requirement for this level.'), models.CheckConstraint(condition=models.Q(('max_blocks__isnull', True), ('min_blocks__lte', models.F('max_blocks')), _connector='OR'), name='requirement_min_le_max', violation_error_message='The minimum must not exceed the maximum.'), models.CheckConstraint(condition=models.Q(('pgy_level__gte', 1), ('pgy_level__lte', 8)), name='requirement_pgy_level_in_range', violation_error_message='PGY level must be between 1 and 8.')],
+                "ordering": ["pgy_level", "rotation__name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("rotation", "pgy_level"),
+                        name="one_requirement_per_rotation_per_level",
+                        violation_error_message="This rotation already has a requirement for this level.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("max_blocks__isnull", True),
+                            ("min_blocks__lte", models.F("max_blocks")),
+                            _connector="OR",
+                        ),
+                        name="requirement_min_le_max",
+                        violation_error_message="The minimum must not exceed the maximum.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("pgy_level__gte", 1), ("pgy_level__lte", 8)),
+                        name="requirement_pgy_level_in_range",
+                        violation_error_message="PGY level must be between 1 and 8.",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='GenerationRun',
+            name="GenerationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_block', models.PositiveSmallIntegerField(blank=True, help_text='Block number; empty with the last block: whole year.', null=True)),
-                ('last_block', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('cancelling', 'Cancelling'), ('cancelled', 'Cancelled'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('progress_message', models.CharField(blank=True, max_length=300)),
-                ('solver_status', models.CharField(blank=True, max_length=32)),
-                ('objective', models.FloatField(blank=True, null=True)),
-                ('best_bound', models.FloatField(blank=True, null=True)),
-                ('gap', models.FloatField(blank=True, help_text='Relative gap, 0 = proven optimal.', null=True)),
-                ('first_solution_seconds', models.FloatField(blank=True, null=True)),
-                ('wall_seconds', models.FloatField(blank=True, null=True)),
-                ('assignments_written', models.PositiveIntegerField(blank=True, null=True)),
-                ('rq_job_id', models.CharField(blank=True, max_length=64)),
-                ('fence_token', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True, help_text='Why the run failed (rules, violations).')),
-                ('academic_year', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generation_runs', to='residency.academicyear')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "first_block",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Block number; empty with the last block: whole year.",
+                        null=True,
+                    ),
+                ),
+                ("last_block", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("cancelling", "Cancelling"),
+                            ("cancelled", "Cancelled"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("progress_message", models.CharField(blank=True, max_length=300)),
+                ("solver_status", models.CharField(blank=True, max_length=32)),
+                ("objective", models.FloatField(blank=True, null=True)),
+                ("best_bound", models.FloatField(blank=True, null=True)),
+                (
+                    "gap",
+                    models.FloatField(
+                        blank=True, help_text="Relative gap, 0 = proven optimal.", null=True
+                    ),
+                ),
+                ("first_solution_seconds", models.FloatField(blank=True, null=True)),
+                ("wall_seconds", models.FloatField(blank=True, null=True)),
+                ("assignments_written", models.PositiveIntegerField(blank=True, null=True)),
+                ("rq_job_id", models.CharField(blank=True, max_length=64)),
+                ("fence_token", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "error",
+                    models.TextField(
+                        blank=True, help_text="Why the run failed (rules, violations)."
+                    ),
+                ),
+                (
+                    "academic_year",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="generation_runs",
+                        to="residency.academicyear",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'indexes': [models.Index(fields=['academic_year', 'status'], name='scheduling__academi_8507d9_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='generation_progress_at_most_100'), models.CheckConstraint(condition=models.Q(models.Q(('first_block__isnull', True), ('last_block__isnull', True)), models.Q(('first_block__isnull', False), ('first_block__lte', models.F('last_block')), ('last_block__isnull', False)), _connector='OR'), name='generation_block_range_ordered', violation_error_message='Give both the first and last block, first <= last.'), models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running', 'cancelling'])), fields=('academic_year',), name='one_active_generation_per_year', violation_error_message='A generation for this year is already queued or running.')],
+                "ordering": ["-created_at", "-pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["academic_year", "status"], name="scheduling__academi_8507d9_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__lte", 100)),
+                        name="generation_progress_at_most_100",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("first_block__isnull", True), ("last_block__isnull", True)),
+                            models.Q(
+                                ("first_block__isnull", False),
+                                ("first_block__lte", models.F("last_block")),
+                                ("last_block__isnull", False),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="generation_block_range_ordered",
+                        violation_error_message="Give both the first and last block, first <= last.",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["queued", "running", "cancelling"])),
+                        fields=("academic_year",),
+                        name="one_active_generation_per_year",
+                        violation_error_message="A generation for this year is already queued or running.",
+                    ),
+                ],
             },
         ),
     ]
