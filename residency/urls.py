@@ -10,7 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("swaps/", include("swaps.urls")),
     path("generation/", include("scheduling.urls")),
-    path("api/generation-runs", include("scheduling.api_urls")),
+    path("", include("scheduling.api_urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]

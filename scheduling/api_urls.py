@@ -1,4 +1,4 @@
-"""Mounted at ``api/generation-runs`` (no trailing slash) by residency/urls.py."""
+"""The generation JSON API, included at the site root by residency/urls.py."""
 
 from django.urls import path
 
@@ -7,7 +7,7 @@ from scheduling import views
 app_name = "scheduling_api"
 
 urlpatterns = [
-    path("", views.api_start, name="start"),
-    path("/<int:pk>", views.api_detail, name="detail"),
-    path("/<int:pk>/cancel", views.api_cancel, name="cancel"),
+    path("api/generation-runs", views.api_start, name="start"),
+    path("api/generation-runs/<int:pk>", views.api_detail, name="detail"),
+    path("api/generation-runs/<int:pk>/cancel", views.api_cancel, name="cancel"),
 ]
