@@ -206,3 +206,28 @@ def synthetic_previous_schedule_create(*, academic_year: AcademicYear, seed: int
         for block in blocks
     )
     return len(rows)
+
+
+@transaction.atomic
+def synthetic_absences_add(
+    *, academic_year: AcademicYear, seed: int = 0, share: float = 0.1
+) -> int:
+    """New approved three-week vacations for ``share`` of the residents: the usual reason to
+    regenerate a schedule that is already in use."""
+    rng = random.Random(seed)
+    blocks = list(academic_year.blocks.all())
+    people = list(
+        Person.objects.filter(
+            resident_years__academic_year=academic_year, kind=Person.Kind.RESIDENT
+        ).order_by("pk")
+    )
+    chosen = rng.sample(people, max(1, round(len(people) * share)))
+    rows = []
+    for person in chosen:
+        block = rng.choice(blocks)
+        rows.append(
+            Absence(person=person, start_date=block.start_date,
+                    end_date=block.start_date + datetime.timedelta(days=20),
+                    kind=Absence.Kind.VACATION, status=Absence.Status.APPROVED)
+        )  # fmt: skip
+    return len(Absence.objects.bulk_create(rows))
