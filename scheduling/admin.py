@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from residency.errors import RotaError
+from residency.selectors import is_coordinator
 from scheduling import services
 from scheduling.models import CurriculumRequirement, GenerationRun, ScheduleYear
 from scheduling.validator import schedule_validate
@@ -24,8 +25,18 @@ class CurriculumRequirementAdmin(admin.ModelAdmin):
     ordering = ("pgy_level", "rotation__name")
 
 
+class _CoordinatorsMayView:
+    """Coordinators see generation in the admin whatever their model permissions."""
+
+    def has_module_permission(self, request) -> bool:
+        return is_coordinator(request.user) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_coordinator(request.user) or super().has_view_permission(request, obj)
+
+
 @admin.register(GenerationRun)
-class GenerationRunAdmin(admin.ModelAdmin):
+class GenerationRunAdmin(_CoordinatorsMayView, admin.ModelAdmin):
     list_display = (
         "pk",
         "academic_year",
@@ -56,7 +67,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScheduleYear)
-class ScheduleYearAdmin(admin.ModelAdmin):
+class ScheduleYearAdmin(_CoordinatorsMayView, admin.ModelAdmin):
     list_display = ("label", "start_date", "end_date", "latest_run")
     actions = ["generate", "validate"]
     search_fields = ("label",)

@@ -32,7 +32,7 @@ from redis.exceptions import LockError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from residency.errors import Conflict, RotaError, RuleViolation
+from residency.errors import Busy, Conflict, RotaError, RuleViolation
 from residency.locking import lock_rows, locked_transaction, schedule_lock_exclusive
 from residency.models import AcademicYear, Assignment, Block
 from scheduling.explain import explain_groups, precheck
@@ -48,6 +48,7 @@ GUARD_POLL_SECONDS = 0.25  # how often the running job looks for a cancel reques
 PROGRESS_WRITE_SECONDS = 0.5  # at most one progress UPDATE per this interval
 MAX_TIME_LIMIT_SECONDS = 3600
 MAX_WORKERS = 16
+WRITE_ATTEMPTS = 3  # the write phase waits for swaps in flight, a bounded number of times
 
 
 class GenerationAlreadyRunning(Conflict):
@@ -371,7 +372,7 @@ def _generate(run: GenerationRun, guard: _Guard) -> None:
         return
     guard.report(95, "Writing the schedule.")
     try:
-        schedule_write(run=run, result=result)
+        _schedule_write_patiently(run=run, result=result)
     except _NoLongerRunning:
         if _status(run.pk) == Status.CANCELLING:
             _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
@@ -383,6 +384,18 @@ def _generate(run: GenerationRun, guard: _Guard) -> None:
     except RotaError as error:  # StaleFence, Busy
         _finish(run.pk, Status.FAILED, error.message, **figures)
         return
+
+
+def _schedule_write_patiently(*, run: GenerationRun, result: SolveResult) -> None:
+    """A solve is expensive: if swaps in flight keep the schedule lock past the lock timeout,
+    try the write again (each attempt waits up to the lock timeout) before giving up."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            schedule_write(run=run, result=result)
+            return
+        except Busy:
+            if attempt == WRITE_ATTEMPTS:
+                raise
 
 
 def _rules_text(reasons: list[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 
 import pytest
 from django.db import transaction
@@ -167,3 +168,53 @@ def test_reap_command_runs_the_reaper(program_s, redis_conn):
     call_command("reap_generation_runs")
     dead.refresh_from_db()
     assert dead.status == Status.FAILED
+
+
+def _someone_waits_for_schedule_lock(year_id: int) -> bool:
+    from django.db import connection
+
+    from residency.locking import SCHEDULE_LOCK_NAMESPACE
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objid = %s",
+            [SCHEDULE_LOCK_NAMESPACE, year_id],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_phase_waits_for_a_swap_in_flight(program_s, coordinator, run_worker, settings):
+    settings.ROTA_LOCK_TIMEOUT_MS = 20_000  # long enough to observe the wait
+    in_swap = threading.Event()
+    finish_swap = threading.Event()
+
+    def swap_in_flight():
+        with transaction.atomic():
+            schedule_lock_shared(academic_year_id=program_s.pk)
+            in_swap.set()
+            assert finish_swap.wait(30)
+
+    def release_when_generation_waits():
+        from tests.concurrency import JOIN_TIMEOUT
+
+        deadline = timezone.now() + datetime.timedelta(seconds=JOIN_TIMEOUT)
+        # Poll the database's lock table: the only observable sign that generation waits.
+        while not _someone_waits_for_schedule_lock(program_s.pk):
+            assert timezone.now() < deadline, "generation never waited for the swap"
+            time.sleep(0.05)  # polling the lock table: there is no event to wait on
+        finish_swap.set()
+
+    swap, watcher = Outcome(), Outcome()
+    threads = [run_in_thread(swap_in_flight, swap)]
+    assert in_swap.wait(30)
+    threads.append(run_in_thread(release_when_generation_waits, watcher))
+    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run_worker()
+    join_all(threads)
+
+    assert swap.error is None and watcher.error is None, (swap.error, watcher.error)
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
