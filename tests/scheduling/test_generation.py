@@ -27,3 +27,23 @@ def test_generation_of_synthetic_s_program_is_optimal_and_valid(program_s, coord
     assert written == run.assignments_written > 18 * 13
     assert schedule_validate(academic_year=program_s) == []
     assert not services._redis().exists(services.lock_name(program_s.pk))
+
+
+def test_commands_generate_now_and_validate(program_s, redis_conn):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("generate_schedule", program_s.label, "--now", "--time-limit", "20", stdout=out)
+    run = GenerationRun.objects.get()
+    assert f"Generation #{run.pk}: succeeded." in out.getvalue()
+
+    out = StringIO()
+    call_command("validate_schedule", program_s.label, stdout=out)
+    assert f"0 violation(s) in {program_s}." in out.getvalue()
+
+    Assignment.objects.filter(block__number=1).delete()
+    with pytest.raises(SystemExit) as exited:
+        call_command("validate_schedule", program_s.label, stdout=StringIO())
+    assert exited.value.code == 1

@@ -218,3 +218,56 @@ def test_write_phase_waits_for_a_swap_in_flight(program_s, coordinator, run_work
     assert swap.error is None and watcher.error is None, (swap.error, watcher.error)
     run.refresh_from_db()
     assert run.status == Status.SUCCEEDED, run.error
+
+
+@pytest.fixture
+def slow_program(db):
+    """A regeneration that keeps the solver busy for its whole time limit."""
+    from scheduling.synthetic import synthetic_previous_schedule_create, synthetic_program_create
+
+    year = synthetic_program_create(size="M", seed=1)
+    synthetic_previous_schedule_create(academic_year=year, seed=3)
+    return year
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lock_is_renewed_while_the_job_runs(
+    slow_program, coordinator, run_worker, redis_conn, settings
+):
+    settings.ROTA_GENERATION_LOCK_TTL_SECONDS = 1  # would expire during a 3 s solve unless renewed
+    seen = {}
+
+    def at_write(run_id):
+        seen["holder"] = redis_conn.get(services.lock_name(slow_program.pk))
+
+    services.hooks.in_write_phase = at_write
+    run = services.generation_run_start(
+        academic_year_id=slow_program.pk, requested_by=coordinator, time_limit_seconds=3
+    )
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
+    assert run.wall_seconds >= 2.9
+    assert seen["holder"] == services.lock_token(run.pk).encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_lock_stops_the_solver_and_fails_the_run(
+    slow_program, coordinator, run_worker, redis_conn, settings
+):
+    settings.ROTA_GENERATION_LOCK_TTL_SECONDS = 1  # renewed every third of a second
+    # At the first progress the lock vanishes (as if it had expired): the next renewal fails.
+    services.hooks.after_progress_write = lambda run_id: redis_conn.delete(
+        services.lock_name(slow_program.pk)
+    )
+    run = services.generation_run_start(
+        academic_year_id=slow_program.pk, requested_by=coordinator, time_limit_seconds=120
+    )
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert "lock expired and could not be renewed" in run.error
+    assert run.wall_seconds < 30
+    assert not Assignment.objects.filter(generation_run_id=run.pk).exists()
