@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from residency.models import Assignment, RotationTemplate
+from residency.models import Assignment
 from scheduling.problem import Problem, Rotation
 
 WEIGHT_FAIRNESS = 10
@@ -230,10 +230,15 @@ class ScheduleModel:
             m.add(spread == high - low)
             self.spreads[pgy] = spread
             terms.append(WEIGHT_FAIRNESS * spread)
-        for (pid, bid), (rot_id, _) in p.previous.items():
-            var = self.x.get((pid, bid, rot_id)) if pid in p.residents else None
-            var = var if var is not None else self.y.get((pid, bid, rot_id))
-            terms.append(WEIGHT_STABILITY * (1 - var) if var is not None else WEIGHT_STABILITY)
+        changes = 0
+        for key, (rot_id, _) in p.previous.items():
+            slot = self.resident_slot.get(key) or self.faculty_slot.get(key) or {}
+            term = slot.get(rot_id)  # a variable, 1 (kept as a constant, e.g. leave), or None
+            if term is None:
+                changes += 1  # cannot stay (no longer eligible, inactive, ...)
+            elif not isinstance(term, int):
+                terms.append(WEIGHT_STABILITY * (1 - term))
+        terms.append(WEIGHT_STABILITY * changes)
         if not self.explain:
             m.minimize(sum(terms))
 
@@ -360,7 +365,3 @@ def infeasible_groups(problem: Problem, *, time_limit: float = 10.0) -> list[Gro
     by_index = {lit.index: group for group, lit in built.groups.items()}
     core = solver.sufficient_assumptions_for_infeasibility()
     return [by_index[i] for i in core if i in by_index]
-
-
-def kind_label(kind: str) -> str:
-    return RotationTemplate.Kind(kind).label if kind in RotationTemplate.Kind.values else kind

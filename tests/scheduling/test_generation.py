@@ -47,3 +47,25 @@ def test_commands_generate_now_and_validate(program_s, redis_conn):
     with pytest.raises(SystemExit) as exited:
         call_command("validate_schedule", program_s.label, stdout=StringIO())
     assert exited.value.code == 1
+
+
+def test_regenerating_an_unchanged_year_changes_nobody(program_s, coordinator, run_worker):
+    def schedule():
+        return set(
+            Assignment.objects.filter(block__academic_year=program_s).values_list(
+                "person_id", "block_id", "rotation_id", "role"
+            )
+        )
+
+    services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run_worker()
+    first = schedule()
+    again = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run_worker()
+
+    again.refresh_from_db()
+    assert again.status == GenerationRun.Status.SUCCEEDED, again.error
+    assert again.objective == 0  # no changes, no unfairness
+    assert schedule() == first
+    # ...but the rows are new (replaced assignments are new rows; old references are gone).
+    assert not Assignment.objects.exclude(generation_run_id=again.pk).exists()
