@@ -71,7 +71,10 @@ def precheck(problem: Problem) -> list[str]:
             for rid in p.residents
             if (rid, bid) not in p.fixed and (rid, bid) not in p.unavailable
         ]
-        fixed_on = Counter(f.rotation_id for (pid, b), f in p.fixed.items() if b == bid)
+        # Residents kept where they are (pinned) on each rotation in this block.
+        fixed_on = Counter(
+            f.rotation_id for (pid, b), f in p.fixed.items() if b == bid and pid in p.residents
+        )
         leave_count = sum(
             1 for rid in p.residents if (rid, bid) in p.unavailable and (rid, bid) not in p.fixed
         )
