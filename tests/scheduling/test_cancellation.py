@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from residency.models import AcademicYear, Assignment
@@ -34,7 +35,11 @@ def test_cancel_at_first_progress_stops_within_two_seconds(coordinator, run_work
 
     def cancel_on_first_progress():
         assert first_progress.wait(60), "no progress was written"
-        return services.generation_run_cancel(run_id=run.pk)
+        client = Client()
+        client.force_login(coordinator)
+        progress = client.get(f"/api/generation-runs/{run.pk}").json()
+        cancel = client.post(f"/api/generation-runs/{run.pk}/cancel")
+        return progress, cancel.status_code, cancel.json()
 
     cancelled = Outcome()
     thread = run_in_thread(cancel_on_first_progress, cancelled)
@@ -44,7 +49,11 @@ def test_cancel_at_first_progress_stops_within_two_seconds(coordinator, run_work
     join_all([thread])
 
     assert cancelled.error is None, cancelled.error
-    assert cancelled.result[1].startswith("Cancelling")
+    progress, cancel_status, cancel_body = cancelled.result
+    assert progress["status"] == "running"
+    assert progress["progress"] >= 10 and "schedule(s) found" in progress["message"]
+    assert (cancel_status, cancel_body["status"]) == (200, "cancelling")
+    assert cancel_body["detail"].startswith("Cancelling")
     run.refresh_from_db()
     assert run.status == Status.CANCELLED
     assert (run.finished_at - run.cancelled_at).total_seconds() < 2
