@@ -21,6 +21,7 @@ import datetime
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import django_rq
@@ -90,8 +91,8 @@ class _NoLongerRunning(Exception):
 class Hooks:
     """Test seams (None in production): called from the job while it works."""
 
-    after_progress_write: object = None  # (run_id) after a solution's progress is saved
-    in_write_phase: object = None  # (run_id) inside the write transaction, lock held
+    after_progress_write: Callable[[int], None] | None = None  # after a progress UPDATE
+    in_write_phase: Callable[[int], None] | None = None  # in the write transaction, locks held
 
 
 hooks = Hooks()

@@ -69,3 +69,33 @@ def test_regenerating_an_unchanged_year_changes_nobody(program_s, coordinator, r
     assert schedule() == first
     # ...but the rows are new (replaced assignments are new rows; old references are gone).
     assert not Assignment.objects.exclude(generation_run_id=again.pk).exists()
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_generated_schedules_pass_the_validator_and_put_absent_residents_on_leave(
+    seed, coordinator, run_worker
+):
+    from residency.models import Absence, RotationTemplate
+    from residency.selectors import is_unavailable_for_block
+    from scheduling.synthetic import synthetic_program_create
+
+    year = synthetic_program_create(size="S", seed=seed)
+    run = services.generation_run_start(academic_year_id=year.pk, requested_by=coordinator)
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == GenerationRun.Status.SUCCEEDED, run.error
+    assert schedule_validate(academic_year=year) == []
+    away = 0
+    for assignment in Assignment.objects.filter(
+        block__academic_year=year, person__kind="resident"
+    ).select_related("block", "rotation"):
+        absences = Absence.objects.filter(person_id=assignment.person_id)
+        if is_unavailable_for_block(block=assignment.block, absences=absences):
+            away += 1
+            assert assignment.rotation.kind == RotationTemplate.Kind.LEAVE
+        else:
+            assert assignment.rotation.kind != RotationTemplate.Kind.LEAVE
+    assert away > 0  # the synthetic program has residents away for most of a block
+    supervisors = Assignment.objects.filter(block__academic_year=year, role="supervising")
+    assert supervisors.exists() and not supervisors.filter(person__kind="resident").exists()
