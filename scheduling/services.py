@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -140,7 +140,10 @@ def generation_run_start(
         max_consecutive_heavy=max_consecutive_heavy,
     )
     # Clear runs whose worker died first, so that they do not block this request forever.
-    generation_runs_reap(academic_year_id=academic_year_id)
+    try:
+        generation_runs_reap(academic_year_id=academic_year_id)
+    except RedisError as error:
+        raise Busy("The job queue (Redis) is unavailable; try again shortly.") from error
     return _run_create(
         academic_year_id=academic_year_id,
         requested_by=requested_by,
@@ -227,12 +230,21 @@ def _run_create(*, academic_year_id, requested_by, first_block, last_block, para
 
 
 def _enqueue(run: GenerationRun) -> None:
-    django_rq.get_queue("default").enqueue(
-        "scheduling.jobs.generation_run_job",
-        run.pk,
-        job_id=run.rq_job_id,
-        job_timeout=run.parameters["time_limit_seconds"] + 600,
-    )
+    try:
+        django_rq.get_queue("default").enqueue(
+            "scheduling.jobs.generation_run_job",
+            run.pk,
+            job_id=run.rq_job_id,
+            job_timeout=run.parameters["time_limit_seconds"] + 600,
+        )
+    except RedisError as error:  # the run is committed: fail it rather than leave it queued
+        logger.exception("could not enqueue generation run %s", run.pk)
+        _finish(
+            run.pk,
+            Status.FAILED,
+            f"Could not queue the generation (Redis: {error}). Try again.",
+            expected=(Status.QUEUED,),
+        )
 
 
 # -- cancel --------------------------------------------------------------------------------

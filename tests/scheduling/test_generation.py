@@ -99,3 +99,19 @@ def test_generated_schedules_pass_the_validator_and_put_absent_residents_on_leav
     assert away > 0  # the synthetic program has residents away for most of a block
     supervisors = Assignment.objects.filter(block__academic_year=year, role="supervising")
     assert supervisors.exists() and not supervisors.filter(person__kind="resident").exists()
+
+
+def test_a_run_that_cannot_be_queued_fails_instead_of_waiting(program_s, monkeypatch):
+    import django_rq
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    class DownQueue:
+        def enqueue(self, *args, **kwargs):
+            raise RedisConnectionError("connection refused")
+
+    monkeypatch.setattr(django_rq, "get_queue", lambda name: DownQueue())
+    run = services.generation_run_start(academic_year_id=program_s.pk)
+
+    run.refresh_from_db()
+    assert run.status == GenerationRun.Status.FAILED
+    assert run.error == "Could not queue the generation (Redis: connection refused). Try again."
