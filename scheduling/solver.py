@@ -180,7 +180,7 @@ class ScheduleModel:
                 count = sum(staff)
                 self._add(m.add(count >= rot.min_people), ("capacity_min", rot.id))
                 self._add(m.add(count <= rot.max_people), ("capacity_max", rot.id))
-                if rot.for_residents and rot.supervision_ratio:
+                if rot.for_residents and rot.supervision_ratio and not rot.is_leave:
                     ratio = rot.supervision_ratio
                     supervisors = faculty_on[rot.id]
                     # ratio x supervisors >= residents  <=>  supervisors >= ceil(residents / ratio)

@@ -170,7 +170,11 @@ def schedule_validate(
                     f"{rotation.max_people}.",
                     block=block,
                 )
-            if rotation.supervision_ratio and rotation.staffed_by == "residents":
+            if (
+                rotation.supervision_ratio
+                and rotation.staffed_by == "residents"
+                and rotation.kind != RotationTemplate.Kind.LEAVE  # nobody supervises leave
+            ):
                 trainees = sum(1 for a in on if a.person.kind == Person.Kind.RESIDENT)
                 supervisors = sum(
                     1
