@@ -22,6 +22,7 @@ urlpatterns = [
     path("swaps/", include("swaps.urls")),
     path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),
+    path("", include("scheduling.api_urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]
