@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -275,8 +276,8 @@ def schedule_plan(
 
     Per block: residents away for most of it go on Leave; then each rotation is filled to its
     minimum, then to its target, the most restricted rotations first, each time choosing the
-    eligible resident who has done that rotation least (and, for heavy ones, was not on a heavy
-    rotation the block before); whoever is left goes where there is room. Faculty supervise
+    eligible resident who has done that rotation least (for heavy ones: never past the limit of
+    consecutive heavy blocks, and preferring the shortest current run of them); whoever is left goes where there is room. Faculty supervise
     ceil(residents / ratio) per supervised rotation, in turn, and precept clinic otherwise.
     """
     levels = dict(
@@ -296,7 +297,9 @@ def schedule_plan(
         absences[absence.person_id].append(absence)
 
     done: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    heavy_before: set[int] = set()
+    # Consecutive heavy blocks so far per resident: nobody exceeds the generation rule's limit.
+    heavy_streak: dict[int, int] = defaultdict(int)
+    max_heavy = settings.ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY
     plan: list[Assignment] = []
     for block in blocks:
         placed: dict[str, list[Person]] = {code: [] for code in rotations}
@@ -314,12 +317,17 @@ def schedule_plan(
         for wanted in ({code: rotations[code].min_people for code in FILL_ORDER}, TARGET):
             for code in FILL_ORDER:
                 rotation = rotations[code]
-                candidates = [p for p in free if levels[p.pk] in rotation.allowed_pgy_levels]
+                candidates = [
+                    p
+                    for p in free
+                    if levels[p.pk] in rotation.allowed_pgy_levels
+                    and not (rotation.heavy and heavy_streak[p.pk] >= max_heavy)
+                ]
                 # Stable sort: ties keep this block's turn order.
                 candidates.sort(
                     key=lambda p, code=code, heavy=rotation.heavy: (
+                        heavy and heavy_streak[p.pk],
                         done[p.pk][code],
-                        heavy and p.pk in heavy_before,
                     )
                 )
                 for person in candidates[: max(0, wanted[code] - len(placed[code]))]:
@@ -331,6 +339,7 @@ def schedule_plan(
                 for code in ("CLINIC", "ELEC", "ED", "WARDS", "PEDS", "OB")
                 if levels[person.pk] in rotations[code].allowed_pgy_levels
                 and len(placed[code]) < rotations[code].max_people
+                and not (rotations[code].heavy and heavy_streak[person.pk] >= max_heavy)
             ]
             if not room:
                 raise RuntimeError(f"demo schedule: no room for {person} in block {block.number}")
@@ -338,12 +347,12 @@ def schedule_plan(
             placed[code].append(person)
             free.remove(person)
 
-        heavy_before = set()
         for code, persons in placed.items():
             for person in persons:
                 done[person.pk][code] += 1
-                if rotations[code].heavy:
-                    heavy_before.add(person.pk)
+                heavy_streak[person.pk] = (
+                    heavy_streak[person.pk] + 1 if rotations[code].heavy else 0
+                )
                 plan.append(Assignment(person=person, block=block, rotation=rotations[code]))
 
         # Faculty: supervisors in turn, everyone else precepts in clinic.
