@@ -277,8 +277,9 @@ def schedule_plan(
     Per block: residents away for most of it go on Leave; then each rotation is filled to its
     minimum, then to its target, the most restricted rotations first, each time choosing the
     eligible resident who has done that rotation least (for heavy ones: never past the limit of
-    consecutive heavy blocks, and preferring the shortest current run of them); whoever is left goes where there is room. Faculty supervise
-    ceil(residents / ratio) per supervised rotation, in turn, and precept clinic otherwise.
+    consecutive heavy blocks, and preferring the shortest current run of them); whoever is left
+    goes where there is room. Faculty supervise ceil(residents / ratio) per supervised rotation,
+    in turn, and precept clinic otherwise.
     """
     levels = dict(
         ResidentYear.objects.filter(academic_year=year).values_list("person_id", "pgy_level")
