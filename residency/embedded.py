@@ -9,10 +9,13 @@ kind, not two.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -53,8 +56,16 @@ def postgres_database_url() -> str:
             warnings.simplefilter("ignore")  # platformdirs' note about XDG_RUNTIME_DIR
             import pgserver
 
-            # cleanup_mode=None: the server keeps running after this process exits, for the others.
+            # pgserver counts the processes using a server in pg/.handle_pids.json and rewrites
+            # it at each exit; processes exiting together (Ctrl-C of `dev.py run`) can leave it
+            # empty, and then every later start fails reading it. We do not use that count
+            # (cleanup_mode=None: the server keeps running for the other processes; `stop()`
+            # stops it), so reset the file here and skip pgserver's exit handler.
+            handles = root / "pg" / ".handle_pids.json"
+            if handles.exists():
+                handles.write_text("[]")
             server = pgserver.get_server(root / "pg", cleanup_mode=None)
+            atexit.unregister(server._cleanup)
         info = server.get_postmaster_info()
         with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
             exists = conn.execute(
@@ -116,3 +127,63 @@ def redis_url() -> str:
                     raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
                 time.sleep(0.05)  # polling a child process we just started; no event to wait on
     return f"unix://{socket_path}?db=0"
+
+
+def _pid_from(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stop_process(pid: int, sig: signal.Signals, timeout: float) -> bool:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)  # a daemon we did not fork: no event to wait on, only its pid
+    raise RuntimeError(f"process {pid} did not stop within {timeout}s")
+
+
+def stop(timeout: float = 30) -> list[str]:
+    """Stop the embedded servers of ``var_dir()`` if they run; return the names stopped.
+
+    PostgreSQL gets SIGINT ("fast shutdown": roll back open transactions, then exit cleanly);
+    Redis gets SIGTERM (it saves nothing: persistence is off).
+    """
+    root = var_dir()
+    stopped = []
+    with _file_lock(root / "pg.lock"):
+        pid = _pid_from(root / "pg" / "postmaster.pid")
+        if pid and _stop_process(pid, signal.SIGINT, timeout):
+            stopped.append("postgresql")
+    with _file_lock(root / "redis.lock"):
+        pid = _pid_from(root / "redis" / "redis.pid")
+        if pid and _stop_process(pid, signal.SIGTERM, timeout):
+            stopped.append("redis")
+    return stopped
+
+
+def main(argv: list[str]) -> int:
+    """``python -m residency.embedded start|stop``: manage the servers without Django."""
+    command = argv[0] if argv else ""
+    if command == "start":
+        print(f"DATABASE_URL={postgres_database_url()}")
+        print(f"REDIS_URL={redis_url()}")
+        return 0
+    if command == "stop":
+        stopped = stop()
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        return 0
+    print("usage: python -m residency.embedded start|stop", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, RangeOperators
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q, Value
@@ -32,6 +33,19 @@ class SingletonIntRange(Func):
 
     function = "INT8RANGE"
     output_field = models.Field()
+
+
+def _check_date_order(start, end, *, allow_same_day: bool, message: str) -> None:
+    """Model.clean() helper: report dates out of order on ``end_date``.
+
+    Besides the clear message, this keeps ``full_clean`` from validating the exclusion
+    constraints on such dates: ``daterange(start, end)`` with start after end is an SQL error, not
+    a constraint violation, and full_clean skips constraints on fields that already failed.
+    """
+    if start is None or end is None:
+        return
+    if end < start or (end == start and not allow_same_day):
+        raise ValidationError({"end_date": message})
 
 
 class Person(models.Model):
@@ -92,6 +106,14 @@ class AcademicYear(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def clean(self) -> None:
+        _check_date_order(
+            self.start_date,
+            self.end_date,
+            allow_same_day=False,
+            message="The end date must be after the start date.",
+        )
 
 
 class ResidentYear(models.Model):
@@ -154,6 +176,21 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"{self.academic_year} block {self.number}"
+
+    def clean(self) -> None:
+        _check_date_order(
+            self.start_date,
+            self.end_date,
+            allow_same_day=True,
+            message="The end date must not be before the start date.",
+        )
+        year = self.academic_year if self.academic_year_id else None
+        if not (year and self.start_date and self.end_date):
+            return
+        if self.start_date < year.start_date or self.end_date > year.end_date:
+            raise ValidationError(
+                f"A block of {year} must lie within {year.start_date} to {year.end_date}."
+            )
 
     @property
     def days(self) -> int:
@@ -316,3 +353,11 @@ class Absence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.get_kind_display()} {self.start_date}..{self.end_date}"
+
+    def clean(self) -> None:
+        _check_date_order(
+            self.start_date,
+            self.end_date,
+            allow_same_day=True,
+            message="The end date must not be before the start date.",
+        )

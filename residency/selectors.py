@@ -7,7 +7,9 @@ coordinator's edit, a swap and the schedule validator all judge a placement the 
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
@@ -174,4 +176,145 @@ def current_academic_year(*, today: datetime.date | None = None) -> AcademicYear
         years.filter(start_date__lte=today, end_date__gte=today).first()
         or years.filter(start_date__gt=today).order_by("start_date").first()
         or years.order_by("-start_date").first()
+    )
+
+
+# --- Schedules and rosters (issue 3) ------------------------------------------------------------
+# Each page reads a fixed number of queries whatever the size of the year: the rows are fetched
+# in bulk and grouped in Python, never one query per block.
+
+
+@dataclass
+class ScheduleRow:
+    """One block of a person's schedule."""
+
+    block: Block
+    assignment: Assignment | None
+    teammates: list[Assignment]  # others on the same rotation in the same block
+    absences: list[Absence]  # the person's absences touching the block (not denied/cancelled)
+    unavailable: bool  # approved absences cover more than half of the block
+    is_current: bool
+
+
+def _block_containing(blocks: Iterable[Block], day: datetime.date) -> Block | None:
+    return next((b for b in blocks if b.start_date <= day <= b.end_date), None)
+
+
+def _visible_absences(*, people: Iterable[int], start: datetime.date, end: datetime.date):
+    return Absence.objects.filter(
+        person_id__in=list(people),
+        start_date__lte=end,
+        end_date__gte=start,
+        status__in=[Absence.Status.APPROVED, Absence.Status.REQUESTED],
+    ).order_by("start_date")
+
+
+def schedule_for_person(
+    *, person: Person, academic_year: AcademicYear, today: datetime.date | None = None
+) -> list[ScheduleRow]:
+    """The person's year block by block, in four queries (blocks, their assignments, the
+    teammates on those rotations, their absences)."""
+    blocks = list(academic_year.blocks.order_by("number"))
+    mine = {
+        a.block_id: a
+        for a in Assignment.objects.filter(
+            person=person, block__academic_year=academic_year
+        ).select_related("rotation", "updated_by")
+    }
+    teammates: dict[tuple[int, int], list[Assignment]] = defaultdict(list)
+    if mine:
+        others = (
+            Assignment.objects.filter(
+                block__academic_year=academic_year,
+                rotation_id__in={a.rotation_id for a in mine.values()},
+            )
+            .exclude(person=person)
+            .select_related("person")
+            .order_by("person__name")
+        )
+        for other in others:
+            teammates[(other.block_id, other.rotation_id)].append(other)
+    absences = list(
+        _visible_absences(
+            people=[person.pk], start=academic_year.start_date, end=academic_year.end_date
+        )
+    )
+    current = _block_containing(blocks, today or datetime.date.today())
+    rows = []
+    for block in blocks:
+        assignment = mine.get(block.pk)
+        touching = [
+            a for a in absences if a.start_date <= block.end_date and a.end_date >= block.start_date
+        ]
+        rows.append(
+            ScheduleRow(
+                block=block,
+                assignment=assignment,
+                teammates=teammates[(block.pk, assignment.rotation_id)] if assignment else [],
+                absences=touching,
+                unavailable=is_unavailable_for_block(block=block, absences=touching),
+                is_current=current is not None and current.pk == block.pk,
+            )
+        )
+    return rows
+
+
+@dataclass
+class RosterEntry:
+    assignment: Assignment
+    absences: list[Absence]  # the person's absences touching the block (not denied/cancelled)
+
+
+@dataclass
+class RosterGroup:
+    """The people on one rotation in one block."""
+
+    rotation: RotationTemplate
+    entries: list[RosterEntry] = field(default_factory=list)
+    counted: int = 0  # people who count toward the rotation's capacity
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.counted > self.rotation.max_people
+
+    @property
+    def under_capacity(self) -> bool:
+        return self.counted < self.rotation.min_people
+
+
+def block_roster(*, block: Block) -> list[RosterGroup]:
+    """Who is on what in ``block``, grouped by rotation, with each person's absences that
+    touch the block. Two queries."""
+    assignments = list(
+        Assignment.objects.filter(block=block)
+        .select_related("person", "rotation", "updated_by")
+        .order_by("rotation__name", "person__name")
+    )
+    absences: dict[int, list[Absence]] = defaultdict(list)
+    for absence in _visible_absences(
+        people={a.person_id for a in assignments}, start=block.start_date, end=block.end_date
+    ):
+        absences[absence.person_id].append(absence)
+    groups: dict[int, RosterGroup] = {}
+    for assignment in assignments:
+        group = groups.setdefault(assignment.rotation_id, RosterGroup(assignment.rotation))
+        group.entries.append(RosterEntry(assignment, absences[assignment.person_id]))
+        if counts_toward_capacity(person=assignment.person, rotation=assignment.rotation):
+            group.counted += 1
+    return list(groups.values())
+
+
+def assignment_visible_to(*, user, assignment: Assignment) -> bool:
+    """Coordinators see every assignment; anyone else only their own."""
+    if is_coordinator(user):
+        return True
+    return assignment.person.user_id is not None and assignment.person.user_id == user.pk
+
+
+def pgy_levels_for_year(*, academic_year: AcademicYear) -> dict[int, int]:
+    """Person id -> PGY level in ``academic_year``, in one query."""
+    return dict(
+        ResidentYear.objects.filter(academic_year=academic_year).values_list(
+            "person_id", "pgy_level"
+        )
     )

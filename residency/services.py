@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,9 +12,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from residency.errors import ConcurrentEdit, Gone, RuleViolation
-from residency.locking import locked_transaction
+from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import AcademicYear, Assignment, Block, Person, RotationTemplate
-from residency.selectors import placement_problems
+from residency.selectors import counts_toward_capacity, placement_problems
 
 # Fields of an Assignment that an edit may change.
 ASSIGNMENT_EDITABLE_FIELDS = ("person", "block", "rotation", "role", "notes", "pinned")
@@ -163,3 +164,87 @@ def blocks_create_for_year(
         return Block.objects.bulk_create(blocks)
     except IntegrityError as error:
         raise RuleViolation(f"Could not create the blocks of {academic_year}: {error}") from error
+
+
+# --- Bulk reassignment (issue 3) ----------------------------------------------------------------
+
+
+@locked_transaction
+def assignments_bulk_reassign(
+    *,
+    block: Block,
+    from_rotation: RotationTemplate,
+    to_rotation: RotationTemplate,
+    by=None,
+    after_each_write: Callable[[Assignment], None] | None = None,
+) -> list[Assignment]:
+    """Move everyone on ``from_rotation`` in ``block`` to ``to_rotation``: all of them or none.
+
+    Pessimistic, because it reads several rows, decides, and writes them all: under the lock the
+    set of people cannot change and no single edit can slip in between the check and the write.
+    ``after_each_write`` is called inside the transaction after each row is written (tests use it
+    to hold the transaction open half-way; it must not touch the database).
+    """
+    if from_rotation.pk == to_rotation.pk:
+        raise RuleViolation("Choose a different rotation to move people to.", field="to_rotation")
+    # Generation's write phase replaces the year's rows; a bulk move must not interleave with it.
+    schedule_lock_shared(
+        academic_year_id=block.academic_year_id, year_label=str(block.academic_year)
+    )
+    # Same order as assignment_create/update (block, then assignment rows): a concurrent single
+    # edit placing someone into ``to_rotation`` queues behind us instead of overfilling it.
+    _lock_block(block)
+    moving = lock_rows(
+        Assignment.objects.filter(block=block, rotation=from_rotation).select_related("person")
+    )
+    if not moving:
+        raise RuleViolation(
+            f"Nobody is on {from_rotation.name} in block {block.number}; nothing to move.",
+            field="from_rotation",
+        )
+    moving_ids = [a.pk for a in moving]
+    for assignment in moving:
+        problems = placement_problems(
+            person=assignment.person,
+            block=block,
+            rotation=to_rotation,
+            role=assignment.role,
+            ignore_assignment_ids=moving_ids,
+        )
+        if problems:
+            raise RuleViolation(f"Nobody was moved: {problems[0][1]}", field="to_rotation")
+    # placement_problems counts one newcomer at a time; the group must also fit as a whole.
+    newcomers = sum(counts_toward_capacity(person=a.person, rotation=to_rotation) for a in moving)
+    if newcomers:
+        kind = (
+            Person.Kind.RESIDENT
+            if to_rotation.staffed_by == RotationTemplate.StaffedBy.RESIDENTS
+            else Person.Kind.FACULTY
+        )
+        taken = Assignment.objects.filter(
+            block=block, rotation=to_rotation, person__kind=kind
+        ).count()
+        if taken + newcomers > to_rotation.max_people:
+            raise RuleViolation(
+                f"Nobody was moved: {to_rotation.name} has {to_rotation.max_people - taken} "
+                f"free place(s) in block {block.number}, and {newcomers} people would move.",
+                field="to_rotation",
+            )
+
+    now = timezone.now()
+    for assignment in moving:
+        # Row by row (a rotation holds a handful of people in a block), each a compare-and-swap
+        # like every other edit. The rows are locked, so the version cannot have moved since we
+        # read it; a miss would be a locking bug, not a conflict to report.
+        written = Assignment.objects.filter(pk=assignment.pk, version=assignment.version).update(
+            rotation_id=to_rotation.pk, version=F("version") + 1, updated_by=by, updated_at=now
+        )
+        if written != 1:
+            raise AssertionError(f"locked assignment {assignment.pk} changed under its lock")
+        if after_each_write is not None:
+            after_each_write(assignment)
+    return list(
+        Assignment.objects.filter(pk__in=moving_ids)
+        .select_related("person", "block", "rotation")
+        .order_by("person__name")
+    )

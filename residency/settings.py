@@ -121,6 +121,32 @@ LOGGING = {
     "loggers": {"rq.worker": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
 }
 
+# --- Editing and the JSON API (issue 3) ---
+# CSRF refusals answer JSON under /api/ (the API keeps CSRF on; see docs/api.md).
+CSRF_FAILURE_VIEW = "residency.views.csrf_failure"
+
+# --- swaps (issue 4) ---
+# A swap may not touch a block that has started or starts within this many days (0: the block
+# must start tomorrow or later).
+ROTA_SWAP_NOTICE_DAYS = int(os.environ.get("ROTA_SWAP_NOTICE_DAYS", "0"))
+# How long after execution a coordinator may roll a swap back (if neither assignment changed).
+ROTA_SWAP_ROLLBACK_HOURS = int(os.environ.get("ROTA_SWAP_ROLLBACK_HOURS", "24"))
+
+# --- Schedule generation (scheduling app; docs/scheduling.md) ---
+# Default solver time limit and worker threads of a generation run (a run may ask for others).
+ROTA_GENERATION_TIME_LIMIT_SECONDS = int(os.environ.get("ROTA_GENERATION_TIME_LIMIT_SECONDS", "30"))
+ROTA_GENERATION_WORKERS = int(os.environ.get("ROTA_GENERATION_WORKERS", "2"))
+# Most consecutive blocks of heavy rotations a resident may have.
+ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY = int(
+    os.environ.get("ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY", "2")
+)
+# The per-year Redis lock: its expiry (renewed every third of it while the job runs) and how long
+# a job waits to acquire it.
+ROTA_GENERATION_LOCK_TTL_SECONDS = int(os.environ.get("ROTA_GENERATION_LOCK_TTL_SECONDS", "30"))
+ROTA_GENERATION_LOCK_WAIT_SECONDS = int(os.environ.get("ROTA_GENERATION_LOCK_WAIT_SECONDS", "5"))
+# A queued run whose rq job is missing is reaped only after this long (it may be mid-enqueue).
+ROTA_GENERATION_REAP_GRACE_SECONDS = int(os.environ.get("ROTA_GENERATION_REAP_GRACE_SECONDS", "60"))
+
 # --- operations: outages and production connections (issue 6) ---
 # A request that meets a database or Redis outage gets a clear 503 "try again" (page or JSON),
 # not a 500; the next request reconnects, so the app recovers without a restart.

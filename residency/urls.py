@@ -2,14 +2,27 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from residency import views
+from residency import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("schedule/", views.schedule, name="schedule"),
+    path("schedule/person/<int:person_id>/", views.person_schedule, name="person_schedule"),
+    path("schedule/block/<int:block_id>/", views.block_roster, name="block_roster"),
+    path("schedule/block/<int:block_id>/reassign/", views.block_reassign, name="block_reassign"),
+    path("assignments/<int:assignment_id>/edit/", views.assignment_edit, name="assignment_edit"),
+    path("api/assignments", api.assignment_list, name="api_assignment_list"),
+    path(
+        "api/assignments/<int:assignment_id>",
+        api.assignment_detail,
+        name="api_assignment_detail",
+    ),
     path("swaps/", include("swaps.urls")),
+    path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),
+    path("", include("scheduling.api_urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,8 +1,18 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from typing import Any
 
-from residency import selectors
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import csrf as csrf_views
+from django.views.decorators.http import require_GET, require_http_methods
+
+from residency import forms, selectors, services
+from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
+from residency.http import error_json
+from residency.models import AcademicYear, Assignment, Block, Person
 
 
 @login_required
@@ -24,3 +34,263 @@ def home(request: HttpRequest) -> HttpResponse:
         "residency/home.html",
         {"person": person, "year": year, "assignments": assignments},
     )
+
+
+# --- Schedules, rosters and editing (issue 3) ---------------------------------------------------
+
+
+def _year_from_request(request: HttpRequest) -> AcademicYear | None:
+    """``?year=<id>`` if given (404 if unknown), else the current academic year."""
+    year_id = request.GET.get("year", "")
+    if year_id:
+        if not year_id.isdigit():
+            raise Http404("No such academic year.")
+        return get_object_or_404(AcademicYear, pk=year_id)
+    return selectors.current_academic_year()
+
+
+def _render_schedule(request: HttpRequest, person: Person, *, coordinator: bool) -> HttpResponse:
+    year = _year_from_request(request)
+    rows = (
+        selectors.schedule_for_person(person=person, academic_year=year, today=timezone.localdate())
+        if year
+        else []
+    )
+    return render(
+        request,
+        "residency/schedule.html",
+        {
+            "person": person,
+            "year": year,
+            "years": AcademicYear.objects.order_by("start_date"),
+            "rows": rows,
+            "coordinator": coordinator,
+        },
+    )
+
+
+@login_required
+@require_GET
+def schedule(request: HttpRequest) -> HttpResponse:
+    """The logged-in person's own schedule; for a coordinator without one, an index of people
+    and blocks to pick from."""
+    person = selectors.person_for_user(user=request.user)
+    coordinator = selectors.is_coordinator(request.user)
+    if person is not None:
+        return _render_schedule(request, person, coordinator=coordinator)
+    if coordinator:
+        year = _year_from_request(request)
+        return render(
+            request,
+            "residency/schedule_index.html",
+            {
+                "year": year,
+                "years": AcademicYear.objects.order_by("start_date"),
+                "people": Person.objects.filter(active=True),
+                "blocks": year.blocks.order_by("number") if year else [],
+            },
+        )
+    return render(request, "residency/schedule.html", {"person": None})
+
+
+@login_required
+@require_GET
+def person_schedule(request: HttpRequest, person_id: int) -> HttpResponse:
+    person = get_object_or_404(Person, pk=person_id)
+    coordinator = selectors.is_coordinator(request.user)
+    # 404, not 403: whether someone else's schedule exists is not the caller's business.
+    if person.user_id != request.user.pk and not coordinator:
+        raise Http404("No such person.")
+    return _render_schedule(request, person, coordinator=coordinator)
+
+
+def _coordinator_block(request: HttpRequest, block_id: int) -> Block:
+    if not selectors.is_coordinator(request.user):
+        raise Http404("No such block.")
+    return get_object_or_404(Block.objects.select_related("academic_year"), pk=block_id)
+
+
+@login_required
+@require_GET
+def block_roster(request: HttpRequest, block_id: int) -> HttpResponse:
+    block = _coordinator_block(request, block_id)
+    return render(
+        request,
+        "residency/block_roster.html",
+        # "block" would be shadowed inside {% block %} tags.
+        {"the_block": block, "groups": selectors.block_roster(block=block)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def block_reassign(request: HttpRequest, block_id: int) -> HttpResponse:
+    block = _coordinator_block(request, block_id)
+    form = forms.BulkReassignForm(request.POST or None, block=block)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            source, target = form.cleaned_data["from_rotation"], form.cleaned_data["to_rotation"]
+            try:
+                moved = services.assignments_bulk_reassign(
+                    block=block, from_rotation=source, to_rotation=target, by=request.user
+                )
+            except RuleViolation as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+                status = error.status_code
+            except Busy as error:
+                form.add_error(None, error.message)
+                status = error.status_code
+            else:
+                messages.success(
+                    request,
+                    f"Moved {len(moved)} from {source.name} to {target.name} "
+                    f"in block {block.number}.",
+                )
+                return redirect("block_roster", block_id=block.pk)
+    return render(
+        request, "residency/block_reassign.html", {"the_block": block, "form": form}, status=status
+    )
+
+
+def _after_edit_url(request: HttpRequest, assignment: Assignment) -> str:
+    if selectors.is_coordinator(request.user):
+        return reverse("block_roster", args=[assignment.block_id])
+    return f"{reverse('schedule')}?year={assignment.block.academic_year_id}"
+
+
+def _display(field: str, value: Any) -> str:
+    if field == "role":
+        return Assignment.Role(value).label
+    return "" if value is None else str(value)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assignment_edit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    """Edit one assignment: notes for its owner; person, rotation and role too for a coordinator.
+
+    The form carries the version it was rendered from; the service saves only if the row is
+    still at that version (409 page with both versions otherwise, 410 if it was deleted)."""
+    assignment = (
+        Assignment.objects.select_related("person", "block", "rotation", "updated_by")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if assignment is None:
+        if request.method == "POST":
+            # It existed when the form was rendered (or never did: we cannot tell, and saying
+            # "no longer exists" to a forged id reveals nothing).
+            return _gone(request, request.POST.get("notes", ""))
+        raise Http404("No such assignment.")
+    if not selectors.assignment_visible_to(user=request.user, assignment=assignment):
+        raise Http404("No such assignment.")
+
+    form_class = forms.assignment_form_class(coordinator=selectors.is_coordinator(request.user))
+    if request.method == "GET":
+        form = form_class(initial=forms.assignment_form_initial(assignment), assignment=assignment)
+        return _render_edit(request, assignment, form)
+
+    form = form_class(request.POST, assignment=assignment)
+    if not form.is_valid():
+        return _render_edit(request, assignment, form, status=400)
+    try:
+        updated = services.assignment_update(
+            assignment_id=assignment.pk,
+            version=form.cleaned_data["version"],
+            by=request.user,
+            **form.changes(),
+        )
+    except ConcurrentEdit as error:
+        if not selectors.assignment_visible_to(user=request.user, assignment=error.current):
+            # A coordinator gave it to someone else meanwhile: not ours to show any more.
+            return _gone(
+                request,
+                form.cleaned_data["notes"],
+                heading="This assignment is no longer yours",
+                message="A coordinator moved it to someone else while you were editing it.",
+                status=409,
+            )
+        return _conflict(request, form, error.current)
+    except Gone:
+        return _gone(request, form.cleaned_data.get("notes", ""))
+    except RuleViolation as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return _render_edit(request, assignment, form, status=error.status_code)
+    except Busy as error:
+        form.add_error(None, error.message)
+        return _render_edit(request, assignment, form, status=error.status_code)
+    messages.success(request, f"Saved block {updated.block.number}: {updated.rotation.name}.")
+    return redirect(_after_edit_url(request, updated))
+
+
+def _render_edit(
+    request: HttpRequest, assignment: Assignment, form: forms.AssignmentNotesForm, status=200
+) -> HttpResponse:
+    return render(
+        request,
+        "residency/assignment_edit.html",
+        {"assignment": assignment, "form": form, "back_url": _after_edit_url(request, assignment)},
+        status=status,
+    )
+
+
+def _conflict(
+    request: HttpRequest, form: forms.AssignmentNotesForm, current: Assignment
+) -> HttpResponse:
+    """409: the saved values next to the user's own input, and a form holding their input at
+    the NEW version, so re-applying it is one click and nothing typed is lost."""
+    mine = form.cleaned_data
+    comparison = [
+        {
+            "label": form.fields[field].label or field.capitalize(),
+            "saved": _display(field, getattr(current, field)),
+            "yours": _display(field, mine[field]),
+            "differs": getattr(current, field) != mine[field],
+        }
+        for field in form.editable
+    ]
+    reapply = type(form)(
+        initial={**mine, "version": current.version},
+        assignment=current,
+    )
+    return render(
+        request,
+        "residency/assignment_conflict.html",
+        {
+            "assignment": current,
+            "comparison": comparison,
+            "form": reapply,
+            "back_url": _after_edit_url(request, current),
+        },
+        status=409,
+    )
+
+
+def _gone(
+    request: HttpRequest,
+    notes: str,
+    *,
+    heading: str = "This assignment no longer exists",
+    message: str = "Someone deleted it while you were editing it.",
+    status: int = 410,
+) -> HttpResponse:
+    """The assignment is not there to save to; the user's notes are shown to copy."""
+    return render(
+        request,
+        "residency/assignment_gone.html",
+        {"notes": notes, "heading": heading, "message": message},
+        status=status,
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF refusals: JSON for the API (clients send the csrftoken cookie's value in the
+    X-CSRFToken header, see docs/api.md), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_json(
+            "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header.",
+            status=403,
+        )
+    return csrf_views.csrf_failure(request, reason=reason)

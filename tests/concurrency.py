@@ -61,3 +61,25 @@ def run_concurrently(*funcs: Callable[[], Any], timeout: float = JOIN_TIMEOUT) -
     threads = [run_in_thread(released(f), o) for f, o in zip(funcs, outcomes, strict=True)]
     join_all(threads, timeout)
     return outcomes
+
+
+def wait_for_lock_waiters(count: int, timeout: float = JOIN_TIMEOUT) -> None:
+    """Return once ``count`` other sessions of the test database wait on a lock (they are
+    blocked behind a lock the test holds), so the overlap a test claims really happened.
+    Fails after ``timeout`` seconds. Call it from the test's own thread."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            (waiting,) = cursor.fetchone()
+            if waiting >= count:
+                return
+            assert time.monotonic() < deadline, f"{waiting} of {count} sessions reached the lock"
+            time.sleep(0.02)  # polling PostgreSQL's view of the waiters; there is no event

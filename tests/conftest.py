@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import django_rq
@@ -11,8 +12,9 @@ from residency.selectors import COORDINATORS_GROUP
 from tests.factories import PersonFactory, UserFactory
 
 # Tests use their own Redis database number, so a running dev worker on the same server (the
-# embedded default is shared with `make run`) never sees test jobs, and flushing it is safe.
-TEST_REDIS_DB = 13
+# embedded default is shared with `dev.py run`) never sees test jobs, and flushing it is safe.
+# ROTA_TEST_REDIS_DB picks another one on a Redis shared with other test runs.
+TEST_REDIS_DB = int(os.environ.get("ROTA_TEST_REDIS_DB", "13"))
 
 
 def _with_db(url: str, db: int) -> str:

@@ -108,3 +108,28 @@ class AbsenceFactory(factory.django.DjangoModelFactory):
     end_date = factory.LazyAttribute(lambda o: o.start_date + datetime.timedelta(days=6))
     kind = Absence.Kind.VACATION
     status = Absence.Status.APPROVED
+
+
+# --- scheduling ---
+from scheduling.models import CurriculumRequirement, GenerationRun  # noqa: E402
+
+
+class CurriculumRequirementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CurriculumRequirement
+
+    rotation = factory.SubFactory(RotationTemplateFactory)
+    pgy_level = 1
+    min_blocks = 1
+    max_blocks = None
+
+
+class GenerationRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GenerationRun
+
+    academic_year = factory.SubFactory(AcademicYearFactory)
+    parameters = factory.LazyFunction(
+        lambda: {"time_limit_seconds": 10, "seed": 0, "workers": 1, "max_consecutive_heavy": 2}
+    )
+    rq_job_id = factory.LazyAttribute(lambda o: f"generation-run-test-{o.academic_year.pk}")

@@ -1,0 +1,147 @@
+"""Input forms of the residency pages and the coordinators' admin. Forms only parse and
+validate input; services write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+
+from residency.models import PGY_LEVELS, Assignment, Block, Person, RotationTemplate
+
+
+class AssignmentNotesForm(forms.Form):
+    """What the owner of an assignment may change: the notes. ``version`` is the version the
+    form was rendered from; the save succeeds only if the row is still at that version."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    notes = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    # Fields passed to services.assignment_update, in display order.
+    editable = ("notes",)
+
+    def __init__(self, *args: Any, assignment: Assignment, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.assignment = assignment
+
+    def changes(self) -> dict[str, Any]:
+        return {field: self.cleaned_data[field] for field in self.editable}
+
+
+class AssignmentCoordinatorForm(AssignmentNotesForm):
+    """A coordinator may also move the assignment to another person, rotation or role."""
+
+    person = forms.ModelChoiceField(queryset=Person.objects.none())
+    rotation = forms.ModelChoiceField(queryset=RotationTemplate.objects.none())
+    role = forms.ChoiceField(choices=Assignment.Role.choices)
+
+    editable = ("person", "rotation", "role", "notes")
+    field_order = ("version", "person", "rotation", "role", "notes")
+
+    def __init__(self, *args: Any, assignment: Assignment, **kwargs: Any) -> None:
+        super().__init__(*args, assignment=assignment, **kwargs)
+        # Inactive people and retired rotations are not offered, except the ones it has now.
+        self.fields["person"].queryset = Person.objects.filter(
+            Q(active=True) | Q(pk=assignment.person_id)
+        )
+        self.fields["rotation"].queryset = RotationTemplate.objects.filter(
+            Q(active=True) | Q(pk=assignment.rotation_id)
+        )
+
+
+def assignment_form_class(*, coordinator: bool) -> type[AssignmentNotesForm]:
+    return AssignmentCoordinatorForm if coordinator else AssignmentNotesForm
+
+
+def assignment_form_initial(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "version": assignment.version,
+        "person": assignment.person_id,
+        "rotation": assignment.rotation_id,
+        "role": assignment.role,
+        "notes": assignment.notes,
+    }
+
+
+class BulkReassignForm(forms.Form):
+    """Move everyone on one rotation in a block to another rotation."""
+
+    from_rotation = forms.ModelChoiceField(
+        queryset=RotationTemplate.objects.none(), label="Move everyone on"
+    )
+    to_rotation = forms.ModelChoiceField(queryset=RotationTemplate.objects.none(), label="To")
+
+    def __init__(self, *args: Any, block: Block, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from_rotation"].queryset = RotationTemplate.objects.filter(
+            assignments__block=block
+        ).distinct()
+        self.fields["to_rotation"].queryset = RotationTemplate.objects.filter(active=True)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("from_rotation") and data.get("from_rotation") == data.get("to_rotation"):
+            self.add_error("to_rotation", "Choose a different rotation to move people to.")
+        return data
+
+
+class RotationTemplateAdminForm(forms.ModelForm):
+    """The PGY levels as checkboxes (1..8) instead of a raw array text box."""
+
+    allowed_pgy_levels = forms.TypedMultipleChoiceField(
+        choices=[(level, f"PGY-{level}") for level in PGY_LEVELS],
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Allowed PGY levels",
+        help_text="Residents of these levels may take it. Leave rotations ignore this.",
+    )
+
+    class Meta:
+        model = RotationTemplate
+        fields = (
+            "name",
+            "code",
+            "kind",
+            "staffed_by",
+            "min_people",
+            "max_people",
+            "allowed_pgy_levels",
+            "supervision_ratio",
+            "heavy",
+            "weekly_hours",
+            "active",
+        )
+
+    def clean_allowed_pgy_levels(self) -> list[int]:
+        return sorted(set(self.cleaned_data["allowed_pgy_levels"]))
+
+    def clean(self):
+        cleaned = super().clean()
+        levels = cleaned.get("allowed_pgy_levels")
+        if (
+            levels == []
+            and cleaned.get("staffed_by") == RotationTemplate.StaffedBy.RESIDENTS
+            and cleaned.get("kind") != RotationTemplate.Kind.LEAVE
+        ):
+            self.add_error(
+                "allowed_pgy_levels",
+                "Choose at least one PGY level: no resident could be placed on this rotation.",
+            )
+        return cleaned
+
+
+class BlocksCreateForm(forms.Form):
+    """The intermediate page of the "Create blocks" admin action."""
+
+    UNIT_CHOICES = [("weeks", "weeks"), ("days", "days")]
+
+    length = forms.IntegerField(min_value=1, max_value=366, initial=4, label="Block length")
+    unit = forms.ChoiceField(choices=UNIT_CHOICES, initial="weeks")
+
+    def length_days(self) -> int:
+        length = self.cleaned_data["length"]
+        return length * 7 if self.cleaned_data["unit"] == "weeks" else length

@@ -1,0 +1,133 @@
+"""Admin: the curriculum, generation runs (cancel), and "Schedules" (a proxy of AcademicYear)
+with the Generate and Validate actions. Thin: every action calls a service."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from residency.errors import RotaError
+from residency.selectors import is_coordinator
+from scheduling import services
+from scheduling.models import CurriculumRequirement, GenerationRun, ScheduleYear
+from scheduling.validator import schedule_validate
+
+SHOWN_VIOLATIONS = 20
+
+
+@admin.register(CurriculumRequirement)
+class CurriculumRequirementAdmin(admin.ModelAdmin):
+    list_display = ("pgy_level", "rotation", "min_blocks", "max_blocks")
+    list_filter = ("pgy_level", "rotation__kind")
+    list_select_related = ("rotation",)
+    search_fields = ("rotation__name", "rotation__code")
+    ordering = ("pgy_level", "rotation__name")
+
+
+class _CoordinatorsMayView:
+    """Coordinators see generation in the admin whatever their model permissions."""
+
+    def has_module_permission(self, request) -> bool:
+        return is_coordinator(request.user) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_coordinator(request.user) or super().has_view_permission(request, obj)
+
+
+@admin.register(GenerationRun)
+class GenerationRunAdmin(_CoordinatorsMayView, admin.ModelAdmin):
+    list_display = (
+        "pk",
+        "academic_year",
+        "block_range_label",
+        "status",
+        "progress",
+        "progress_message",
+        "solver_status",
+        "created_at",
+        "requested_by",
+    )
+    list_filter = ("status", "academic_year")
+    list_select_related = ("academic_year", "requested_by")
+    actions = ["cancel_runs"]
+    readonly_fields = [f.name for f in GenerationRun._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # runs are started from Schedules or /generation/, through the service
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Cancel selected runs")
+    def cancel_runs(self, request, queryset) -> None:
+        for run in queryset:
+            _, message = services.generation_run_cancel(run_id=run.pk)
+            self.message_user(request, f"#{run.pk}: {message}")
+
+
+@admin.register(ScheduleYear)
+class ScheduleYearAdmin(_CoordinatorsMayView, admin.ModelAdmin):
+    list_display = ("label", "start_date", "end_date", "latest_run")
+    actions = ["generate", "validate"]
+    search_fields = ("label",)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # years are created in the residency admin
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Latest generation")
+    def latest_run(self, year: ScheduleYear):
+        run = GenerationRun.objects.filter(academic_year_id=year.pk).first()
+        if run is None:
+            return "-"
+        return format_html(
+            '<a href="{}">#{} {}</a>', reverse("scheduling:run", args=[run.pk]), run.pk, run.status
+        )
+
+    @admin.action(description="Generate schedule (whole year)")
+    def generate(self, request, queryset) -> None:
+        for year in queryset:
+            try:
+                run = services.generation_run_start(
+                    academic_year_id=year.pk, requested_by=request.user
+                )
+            except services.GenerationAlreadyRunning as error:
+                url = reverse("scheduling:run", args=[error.run.pk])
+                self.message_user(
+                    request, format_html('{} <a href="{}">See it</a>.', error.message, url),
+                    messages.ERROR,
+                )  # fmt: skip
+            except RotaError as error:
+                self.message_user(request, f"{year}: {error.message}", messages.ERROR)
+            else:
+                url = reverse("scheduling:run", args=[run.pk])
+                self.message_user(
+                    request,
+                    format_html('Generation #{} for {} queued. <a href="{}">Follow it</a>.',
+                                run.pk, year, url),
+                    messages.SUCCESS,
+                )  # fmt: skip
+
+    @admin.action(description="Validate schedule")
+    def validate(self, request, queryset) -> None:
+        for year in queryset:
+            violations = schedule_validate(academic_year=year)
+            if not violations:
+                self.message_user(request, f"{year}: no violations.", messages.SUCCESS)
+                continue
+            self.message_user(request, f"{year}: {len(violations)} violation(s).", messages.WARNING)
+            for violation in violations[:SHOWN_VIOLATIONS]:
+                self.message_user(request, f"{year}: {violation}", messages.WARNING)
+            if len(violations) > SHOWN_VIOLATIONS:
+                self.message_user(
+                    request,
+                    f"...and {len(violations) - SHOWN_VIOLATIONS} more "
+                    f"(python manage.py validate_schedule '{year.label}').",
+                    messages.WARNING,
+                )

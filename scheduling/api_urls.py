@@ -1,0 +1,13 @@
+"""The generation JSON API, included at the site root by residency/urls.py."""
+
+from django.urls import path
+
+from scheduling import views
+
+app_name = "scheduling_api"
+
+urlpatterns = [
+    path("api/generation-runs", views.api_start, name="start"),
+    path("api/generation-runs/<int:pk>", views.api_detail, name="detail"),
+    path("api/generation-runs/<int:pk>/cancel", views.api_cancel, name="cancel"),
+]

@@ -1,0 +1,367 @@
+"""The CP-SAT model of a year's schedule (docs/scheduling.md, "The model").
+
+Residents: one rotation per block (x[r, b, k] booleans, exactly one per available block).
+Faculty: at most one per block, on a faculty-staffed rotation or supervising a residents'
+rotation that has a supervision ratio (y[f, b, k]); otherwise they have no assignment.
+Pinned assignments, and every assignment outside the block range, are constants.
+
+Hard rules: capacity min/max per rotation and block (people of the staffing kind), PGY
+eligibility, curriculum min/max blocks per resident, absences (leave rotation), no more than
+``max_consecutive_heavy`` heavy blocks in a row, supervision ratio.
+Objective (minimised): WEIGHT_FAIRNESS x (max - min heavy blocks, per PGY cohort)
++ WEIGHT_STABILITY x (person-blocks that change vs the current schedule).
+Supervisors are exactly ceil(residents / ratio) (pinned extra supervisors stay).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from residency.models import Assignment
+from scheduling.problem import Problem, Rotation
+
+WEIGHT_FAIRNESS = 10
+WEIGHT_STABILITY = 1
+
+PRIMARY = Assignment.Role.PRIMARY
+SUPERVISING = Assignment.Role.SUPERVISING
+
+Group = tuple  # a named rule group, e.g. ("capacity_max", rotation_id)
+
+
+@dataclass(frozen=True)
+class Progress:
+    solutions: int
+    objective: float
+    best_bound: float
+    wall_seconds: float
+
+    @property
+    def gap(self) -> float:
+        return relative_gap(self.objective, self.best_bound)
+
+
+@dataclass
+class SolveResult:
+    status: str  # CP-SAT status name: OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN, MODEL_INVALID
+    assignments: list[tuple[int, int, int, str]] | None = None  # person, block, rotation, role
+    objective: float | None = None
+    best_bound: float | None = None
+    first_solution_seconds: float | None = None
+    wall_seconds: float = 0.0
+    stopped: bool = False  # stop() was called (cancellation, lost lock)
+    fairness_spread: dict[int, int] = field(default_factory=dict)  # PGY -> max-min heavy blocks
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.best_bound is None:
+            return None
+        return relative_gap(self.objective, self.best_bound)
+
+    @property
+    def found(self) -> bool:
+        return self.assignments is not None
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    return abs(objective - bound) / max(1.0, abs(objective))
+
+
+def resident_rotations(problem: Problem, pgy: int) -> list[Rotation]:
+    """Rotations a resident of ``pgy`` may be given by the solver (leave only through absence)."""
+    return [
+        r
+        for r in problem.active_rotations
+        if r.for_residents and not r.is_leave and pgy in r.allowed_pgy_levels
+    ]
+
+
+def faculty_rotations(problem: Problem) -> list[Rotation]:
+    """Rotations a faculty member may be given: faculty-staffed, or supervising a residents'
+    rotation with a supervision ratio."""
+    return [
+        r
+        for r in problem.active_rotations
+        if not r.for_residents or (r.supervision_ratio and not r.is_leave)
+    ]
+
+
+class ScheduleModel:
+    """Builds the model; ``explain=True`` puts every rule group behind an assumption literal so
+    that an infeasible model can name a set of groups that cannot hold together."""
+
+    def __init__(self, problem: Problem, *, explain: bool = False) -> None:
+        self.problem = problem
+        self.explain = explain
+        self.model = cp_model.CpModel()
+        self.groups: dict[Group, cp_model.IntVar] = {}
+        self.x: dict[tuple[int, int, int], cp_model.IntVar] = {}  # resident, block, rotation
+        self.y: dict[tuple[int, int, int], cp_model.IntVar] = {}  # faculty, block, rotation
+        self.heavy_total: dict[int, cp_model.LinearExprT] = {}
+        self.spreads: dict[int, cp_model.IntVar] = {}
+        self._build()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _add(self, constraint: cp_model.Constraint, group: Group) -> None:
+        if not self.explain:
+            return
+        if group not in self.groups:
+            self.groups[group] = self.model.new_bool_var(str(group))
+        constraint.only_enforce_if(self.groups[group])
+
+    def _fixed_rotation(self, person_id: int, block_id: int) -> int | None:
+        fixed = self.problem.fixed.get((person_id, block_id))
+        return fixed.rotation_id if fixed else None
+
+    # -- the model -------------------------------------------------------------------------
+    def _build(self) -> None:
+        p = self.problem
+        m = self.model
+        range_ids = set(p.range_block_ids)
+        # What each resident does in each block: variables, or a constant rotation id (or None).
+        self.resident_slot: dict[tuple[int, int], dict[int, object]] = {}
+        for rid, (_, pgy) in p.residents.items():
+            options = resident_rotations(p, pgy)
+            for bid in p.block_ids:
+                key = (rid, bid)
+                fixed = self._fixed_rotation(rid, bid)
+                if fixed is not None or bid not in range_ids:
+                    self.resident_slot[key] = {fixed: 1} if fixed is not None else {}
+                elif key in p.unavailable:
+                    leave = p.leave_rotation_id
+                    self.resident_slot[key] = {leave: 1} if leave is not None else {}
+                else:
+                    slot = {}
+                    for rot in options:
+                        var = m.new_bool_var(f"x_{rid}_{bid}_{rot.id}")
+                        self.x[rid, bid, rot.id] = var
+                        slot[rot.id] = var
+                    m.add_exactly_one(slot.values())
+                    self.resident_slot[key] = slot
+
+        fac_options = faculty_rotations(p)
+        self.faculty_slot: dict[tuple[int, int], dict[int, object]] = {}
+        for fid in p.faculty:
+            for bid in p.block_ids:
+                key = (fid, bid)
+                fixed = self._fixed_rotation(fid, bid)
+                if fixed is not None or bid not in range_ids:
+                    self.faculty_slot[key] = {fixed: 1} if fixed is not None else {}
+                elif key in p.unavailable:
+                    self.faculty_slot[key] = {}
+                else:
+                    slot = {}
+                    for rot in fac_options:
+                        var = m.new_bool_var(f"y_{fid}_{bid}_{rot.id}")
+                        self.y[fid, bid, rot.id] = var
+                        slot[rot.id] = var
+                    m.add_at_most_one(slot.values())
+                    self.faculty_slot[key] = slot
+
+        # Capacity and supervision per rotation and block (range blocks only: the others are
+        # kept as they are and judged by the validator, not rewritten).
+        for bid in p.range_block_ids:
+            residents_on: dict[int, list] = defaultdict(list)
+            faculty_on: dict[int, list] = defaultdict(list)
+            for rid in p.residents:
+                for rot_id, term in self.resident_slot[rid, bid].items():
+                    residents_on[rot_id].append(term)
+            for fid in p.faculty:
+                for rot_id, term in self.faculty_slot[fid, bid].items():
+                    faculty_on[rot_id].append(term)
+            for rot in p.active_rotations:
+                staff = residents_on[rot.id] if rot.for_residents else faculty_on[rot.id]
+                count = sum(staff)
+                self._add(m.add(count >= rot.min_people), ("capacity_min", rot.id))
+                self._add(m.add(count <= rot.max_people), ("capacity_max", rot.id))
+                if rot.for_residents and rot.supervision_ratio and not rot.is_leave:
+                    ratio = rot.supervision_ratio
+                    supervisors = faculty_on[rot.id]
+                    # ratio x supervisors >= residents  <=>  supervisors >= ceil(residents / ratio)
+                    self._add(m.add(ratio * sum(supervisors) >= count), ("supervision", rot.id))
+                    # ...and no more than that among the ones generation chooses (pinned extra
+                    # supervisors stay): ratio x (chosen - 1) < residents.
+                    chosen = [s for s in supervisors if not isinstance(s, int)]
+                    if chosen:
+                        m.add(ratio * sum(chosen) <= count + ratio - 1)
+
+        # Per resident over the whole year: curriculum, consecutive heavy blocks, fairness.
+        heavy_ids = {r.id for r in p.rotations.values() if r.heavy}
+        c = p.max_consecutive_heavy
+        for rid, (_, pgy) in p.residents.items():
+            slots = [self.resident_slot[rid, bid] for bid in p.block_ids]
+            for (level, rot_id), (low, high) in p.curriculum.items():
+                if level != pgy:
+                    continue
+                total = sum(slot.get(rot_id, 0) for slot in slots)
+                self._add(m.add(total >= low), ("curriculum", pgy, rot_id))
+                if high is not None:
+                    self._add(m.add(total <= high), ("curriculum", pgy, rot_id))
+            heavy = [sum(t for k, t in slot.items() if k in heavy_ids) for slot in slots]
+            for start in range(len(heavy) - c):
+                window = heavy[start : start + c + 1]
+                if any(not isinstance(h, int) for h in window):
+                    self._add(m.add(sum(window) <= c), ("heavy",))
+            self.heavy_total[rid] = sum(heavy)
+
+        # Objective.
+        terms = []
+        n_blocks = len(p.block_ids)
+        for pgy in sorted({level for _, level in p.residents.values()}):
+            cohort = [self.heavy_total[rid] for rid in p.cohort(pgy)]
+            if len(cohort) < 2:
+                continue
+            high = m.new_int_var(0, n_blocks, f"heavy_max_{pgy}")
+            low = m.new_int_var(0, n_blocks, f"heavy_min_{pgy}")
+            helpers = []
+            for i, expr in enumerate(cohort):
+                h = m.new_int_var(0, n_blocks, f"heavy_{pgy}_{i}")
+                m.add(h == expr)
+                helpers.append(h)
+            m.add_max_equality(high, helpers)
+            m.add_min_equality(low, helpers)
+            spread = m.new_int_var(0, n_blocks, f"spread_{pgy}")
+            m.add(spread == high - low)
+            self.spreads[pgy] = spread
+            terms.append(WEIGHT_FAIRNESS * spread)
+        changes = 0
+        for key, (rot_id, _) in p.previous.items():
+            slot = self.resident_slot.get(key) or self.faculty_slot.get(key) or {}
+            term = slot.get(rot_id)  # a variable, 1 (kept as a constant, e.g. leave), or None
+            if term is None:
+                changes += 1  # cannot stay (no longer eligible, inactive, ...)
+            elif not isinstance(term, int):
+                terms.append(WEIGHT_STABILITY * (1 - term))
+        terms.append(WEIGHT_STABILITY * changes)
+        if not self.explain:
+            m.minimize(sum(terms))
+
+    def solution(self, value: Callable) -> list[tuple[int, int, int, str]]:
+        rows = []
+        for (rid, bid, rot_id), var in self.x.items():
+            if value(var):
+                rows.append((rid, bid, rot_id, PRIMARY))
+        for (fid, bid, rot_id), var in self.y.items():
+            if value(var):
+                role = SUPERVISING if self.problem.rotations[rot_id].for_residents else PRIMARY
+                rows.append((fid, bid, rot_id, role))
+        # Absent residents in range blocks go on leave (a constant, not a variable).
+        range_ids = set(self.problem.range_block_ids)
+        leave = self.problem.leave_rotation_id
+        if leave is not None:
+            for rid, bid in self.problem.unavailable:
+                if (
+                    rid in self.problem.residents
+                    and bid in range_ids
+                    and (rid, bid) not in self.problem.fixed
+                ):
+                    rows.append((rid, bid, leave, PRIMARY))
+        return sorted(rows)
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, solve: ScheduleSolve) -> None:
+        super().__init__()
+        self.solve = solve
+
+    def on_solution_callback(self) -> None:
+        s = self.solve
+        with s._lock:
+            s.solutions += 1
+            if s.first_solution_seconds is None:
+                s.first_solution_seconds = time.monotonic() - s._started
+            progress = Progress(
+                solutions=s.solutions,
+                objective=self.objective_value,
+                best_bound=self.best_objective_bound,
+                wall_seconds=time.monotonic() - s._started,
+            )
+            s.latest = progress
+        if s.on_solution is not None:
+            s.on_solution(progress)
+        if s.stop_requested.is_set():
+            self.stop_search()
+
+
+class ScheduleSolve:
+    """One solve of a problem; ``stop()`` may be called from any thread (cancellation)."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        time_limit: float,
+        workers: int = 2,
+        seed: int = 0,
+        on_solution: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.problem = problem
+        self.time_limit = time_limit
+        self.on_solution = on_solution
+        self.solver = cp_model.CpSolver()
+        self.solver.parameters.max_time_in_seconds = float(time_limit)
+        self.solver.parameters.num_workers = max(1, int(workers))
+        self.solver.parameters.random_seed = int(seed)
+        self.stop_requested = threading.Event()
+        self.solutions = 0
+        self.first_solution_seconds: float | None = None
+        self.latest: Progress | None = None
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._solving = False
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+        if self._solving:
+            self.solver.stop_search()
+
+    def run(self) -> SolveResult:
+        self._started = time.monotonic()
+        built = ScheduleModel(self.problem)
+        if self.stop_requested.is_set():
+            return SolveResult(status="UNKNOWN", stopped=True)
+        self._solving = True
+        try:
+            # A stop() that raced the start is caught by the callback or the caller's next tick.
+            status = self.solver.solve(built.model, _Callback(self))
+        finally:
+            self._solving = False
+        wall = time.monotonic() - self._started
+        result = SolveResult(
+            status=self.solver.status_name(status),
+            wall_seconds=wall,
+            stopped=self.stop_requested.is_set(),
+            first_solution_seconds=self.first_solution_seconds,
+        )
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            result.assignments = built.solution(self.solver.boolean_value)
+            result.objective = self.solver.objective_value
+            result.best_bound = self.solver.best_objective_bound
+            result.fairness_spread = {
+                pgy: int(self.solver.value(v)) for pgy, v in built.spreads.items()
+            }
+        return result
+
+
+def infeasible_groups(problem: Problem, *, time_limit: float = 10.0) -> list[Group] | None:
+    """Rule groups that cannot all hold (a sufficient subset), or None if the explanation solve
+    found the model feasible or ran out of time."""
+    built = ScheduleModel(problem, explain=True)
+    literals = list(built.groups.values())
+    built.model.add_assumptions(literals)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit
+    # Cores are extracted by the single-thread search.
+    solver.parameters.num_workers = 1
+    status = solver.solve(built.model)
+    if status != cp_model.INFEASIBLE:
+        return None
+    by_index = {lit.index: group for group, lit in built.groups.items()}
+    core = solver.sufficient_assumptions_for_infeasibility()
+    return [by_index[i] for i in core if i in by_index]

@@ -1,0 +1,141 @@
+"""Coordinator pages (/generation/) and the JSON API (/api/generation-runs). Thin: they parse
+input, check the caller is a coordinator, and call one service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from residency.errors import RotaError
+from residency.http import BadRequest, api_view, error_json, json_body, rota_error_json
+from residency.selectors import is_coordinator
+from scheduling import services
+from scheduling.forms import GenerationStartForm
+from scheduling.models import GenerationRun
+from scheduling.selectors import generation_run_json, generation_runs_recent
+
+
+def _coordinator_only(request: HttpRequest) -> None:
+    if not is_coordinator(request.user):
+        raise PermissionDenied("Only coordinators run schedule generation.")
+
+
+def _start(request: HttpRequest, data: dict) -> GenerationRun:
+    return services.generation_run_start(
+        academic_year_id=data["academic_year"].pk,
+        requested_by=request.user,
+        first_block=data.get("first_block"),
+        last_block=data.get("last_block"),
+        time_limit_seconds=data.get("time_limit_seconds"),
+        seed=data.get("seed") or 0,
+        workers=data.get("workers"),
+    )
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def run_list(request: HttpRequest) -> HttpResponse:
+    _coordinator_only(request)
+    form = GenerationStartForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                run = _start(request, form.cleaned_data)
+            except services.GenerationAlreadyRunning as error:
+                messages.error(request, error.message)
+                return redirect("scheduling:run", error.run.pk)
+            except RotaError as error:
+                form.add_error(getattr(error, "field", None), error.message)
+                status = error.status_code
+            else:
+                messages.success(request, f"Generation #{run.pk} queued.")
+                return redirect("scheduling:run", run.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "scheduling/run_list.html",
+        {"form": form, "runs": generation_runs_recent()},
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _coordinator_only(request)
+    run = get_object_or_404(GenerationRun.objects.select_related("academic_year"), pk=pk)
+    return render(
+        request,
+        "scheduling/run_detail.html",
+        {"run": run, "run_json": generation_run_json(run=run)},
+    )
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    _coordinator_only(request)
+    get_object_or_404(GenerationRun, pk=pk)
+    _, message = services.generation_run_cancel(run_id=pk)
+    messages.info(request, message)
+    return redirect("scheduling:run", pk)
+
+
+# -- JSON API ------------------------------------------------------------------------------
+
+
+def _api_coordinator_only(request: HttpRequest) -> JsonResponse | None:
+    if not is_coordinator(request.user):
+        return error_json("Only coordinators run schedule generation.", status=403)
+    return None
+
+
+@api_view
+@require_POST
+def api_start(request: HttpRequest) -> HttpResponse:
+    if denied := _api_coordinator_only(request):
+        return denied
+    form = GenerationStartForm(json_body(request))
+    if not form.is_valid():
+        raise BadRequest(
+            "Invalid generation request.",
+            {field: [str(e) for e in errors] for field, errors in form.errors.items()},
+        )
+    try:
+        run = _start(request, form.cleaned_data)
+    except services.GenerationAlreadyRunning as error:
+        return rota_error_json(error, running_run=generation_run_json(run=error.run))
+    response = JsonResponse(generation_run_json(run=run), status=202)
+    response["Location"] = generation_run_json(run=run)["api_url"]
+    return response
+
+
+@api_view
+@require_GET
+def api_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if denied := _api_coordinator_only(request):
+        return denied
+    run = GenerationRun.objects.select_related("academic_year").filter(pk=pk).first()
+    if run is None:
+        return error_json("No such generation run.", status=404)
+    return JsonResponse(generation_run_json(run=run))
+
+
+@api_view
+@require_POST
+def api_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    if denied := _api_coordinator_only(request):
+        return denied
+    if not GenerationRun.objects.filter(pk=pk).exists():
+        return error_json("No such generation run.", status=404)
+    run, message = services.generation_run_cancel(run_id=pk)
+    return JsonResponse({**generation_run_json(run=run), "detail": message})

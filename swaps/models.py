@@ -1,0 +1,123 @@
+"""Swap requests: one person offers one of their assignments, to a named colleague for one of
+theirs (one-to-one), to a named colleague for nothing (give-away), or to anyone eligible (an open
+offer on the marketplace). Every status change is recorded as a SwapEvent.
+
+The assignment foreign keys are SET_NULL: schedule generation deletes and re-creates a year's
+assignments, and a request must survive that (to show what happened) while execution refuses it
+("the assignment no longer exists (the schedule was regenerated)").
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from residency.models import AcademicYear, Assignment, Person
+
+
+class SwapRequest(models.Model):
+    class Kind(models.TextChoices):
+        ONE_TO_ONE = "one_to_one", "One-to-one swap"
+        GIVE_AWAY = "give_away", "Give-away"
+        OPEN = "open", "Open offer"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        APPROVED = "approved", "Approved"
+        EXECUTED = "executed", "Executed"
+        DECLINED = "declined", "Declined"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    # Statuses from which a request may still execute.
+    OPEN_STATUSES = (Status.PENDING, Status.ACCEPTED, Status.APPROVED)
+
+    academic_year = models.ForeignKey(AcademicYear, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requester = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="swap_requests_made"
+    )
+    # The named colleague; for an open offer, whoever took it (empty until then).
+    counterpart = models.ForeignKey(
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="swap_requests_received",
+    )
+    offered = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offered_version = models.PositiveIntegerField(help_text="Version seen when offered.")
+    offered_label = models.CharField(max_length=300, help_text="The offer as it was made.")
+    # One-to-one: the assignment wanted. Open offer: what the taker gave back (if anything).
+    wanted = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    wanted_version = models.PositiveIntegerField(null=True, blank=True)
+    wanted_label = models.CharField(max_length=300, blank=True)
+    message = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    # Versions of the two assignments right after execution: a rollback is allowed only while
+    # both are unchanged since.
+    offered_version_after = models.PositiveIntegerField(null=True, blank=True)
+    wanted_version_after = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="give_away") | Q(wanted__isnull=True),
+                name="swap_give_away_wants_nothing",
+                violation_error_message="A give-away asks for nothing in return.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="open") | Q(counterpart__isnull=False),
+                name="swap_named_counterpart",
+                violation_error_message="A one-to-one swap or a give-away names a colleague.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="executed") | Q(executed_at__isnull=False),
+                name="swap_executed_has_time",
+                violation_error_message="An executed swap records when it executed.",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return f"Swap #{self.pk} ({self.get_kind_display()}, {self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class SwapEvent(models.Model):
+    """One status change of a swap request: who, when, from what to what, and why."""
+
+    swap_request = models.ForeignKey(SwapRequest, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, choices=SwapRequest.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Who acted, as shown: a person's name, "coordinator ...", or "auto-matcher".
+    actor_label = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.swap_request_id}: {self.from_status or '-'} -> {self.to_status}"

@@ -1,0 +1,113 @@
+"""Time limits, and the write phase: one transaction, validated before commit."""
+
+from __future__ import annotations
+
+import pytest
+
+from residency.models import Assignment
+from scheduling import services
+from scheduling.models import GenerationRun
+from scheduling.solver import ScheduleSolve, SolveResult
+from scheduling.synthetic import synthetic_previous_schedule_create, synthetic_program_create
+from tests.factories import AssignmentFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = GenerationRun.Status
+
+
+def test_time_limit_with_a_schedule_writes_it_not_proven_optimal(coordinator, run_worker):
+    year = synthetic_program_create(size="M", seed=1)
+    synthetic_previous_schedule_create(academic_year=year, seed=3)
+    run = services.generation_run_start(
+        academic_year_id=year.pk, requested_by=coordinator, time_limit_seconds=3
+    )
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
+    assert run.solver_status == "FEASIBLE"
+    assert "not proven optimal (gap" in run.progress_message
+    assert run.gap > 0 and run.wall_seconds < 10
+    assert Assignment.objects.filter(generation_run_id=run.pk).count() == run.assignments_written
+    # Every non-pinned assignment of the year was replaced by a new row of this run.
+    assert not Assignment.objects.filter(block__academic_year=year, generation_run_id=None).exists()
+
+
+def test_time_limit_without_a_schedule_fails_clearly(
+    program_s, coordinator, run_worker, monkeypatch
+):
+    monkeypatch.setattr(ScheduleSolve, "run", lambda self: SolveResult(status="UNKNOWN"))
+    run = services.generation_run_start(
+        academic_year_id=program_s.pk, requested_by=coordinator, time_limit_seconds=7
+    )
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert run.error == (
+        "No schedule found within the time limit of 7 s (solver status UNKNOWN). "
+        "Try a longer time limit."
+    )
+
+
+def test_a_solution_the_validator_rejects_is_rolled_back(
+    program_s, coordinator, run_worker, monkeypatch
+):
+    kept = AssignmentFactory(block=program_s.blocks.get(number=1))
+    real_run = ScheduleSolve.run
+
+    def drop_block_one(self):  # a "solver bug": nobody scheduled in block 1
+        result = real_run(self)
+        result.assignments = [row for row in result.assignments if row[1] != kept.block_id]
+        return result
+
+    monkeypatch.setattr(ScheduleSolve, "run", drop_block_one)
+    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert "rule(s); nothing written." in run.error
+    assert "[coverage]" in run.error and "has no assignment in block 1." in run.error
+    assert list(Assignment.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_pinned_assignments_are_kept_exactly(program_s, coordinator, run_worker):
+    from residency.models import Person, RotationTemplate
+
+    resident = Person.objects.filter(kind="resident").first()
+    elective = RotationTemplate.objects.get(code__endswith="-ELEC")
+    block = program_s.blocks.get(number=2)
+    pinned = AssignmentFactory(
+        person=resident, block=block, rotation=elective, pinned=True, notes="keep"
+    )
+    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run_worker()
+
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
+    row = Assignment.objects.get(person=resident, block=block)
+    assert (row.pk, row.rotation_id, row.notes, row.generation_run_id) == (
+        pinned.pk,
+        elective.pk,
+        "keep",
+        None,
+    )
+
+
+def test_block_range_rewrites_only_its_blocks(program_s, coordinator, run_worker):
+    whole = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run_worker()
+    part = services.generation_run_start(
+        academic_year_id=program_s.pk, requested_by=coordinator, first_block=3, last_block=5
+    )
+    run_worker()
+
+    part.refresh_from_db()
+    assert part.status == Status.SUCCEEDED, part.error
+    pairs = set(
+        Assignment.objects.filter(block__academic_year=program_s).values_list(
+            "block__number", "generation_run_id"
+        )
+    )
+    assert pairs == {(n, part.pk if 3 <= n <= 5 else whole.pk) for n in range(1, 14)}
