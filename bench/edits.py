@@ -155,7 +155,7 @@ def main() -> None:
         rq_workers=0,
         settings_module="bench.settings_bench",
     ) as stack:
-        logins = stack.seed(residents=max(args.clients), faculty=0)
+        logins = stack.seed()
         with stack.connect() as conn:
             rows = [r for (r,) in conn.execute("SELECT id FROM residency_assignment ORDER BY id")]
         clients = [Client(stack.url, stats) for _ in range(max(args.clients))]

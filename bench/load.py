@@ -581,11 +581,9 @@ def drain_generations(conn, coordinator: Client) -> None:
 def run(args: argparse.Namespace) -> int:
     stats, ledger = Stats(), Ledger()
     with Stack(url=args.url, workers=args.workers, rq_workers=args.rq_workers) as stack:
-        logins = stack.seed(residents=args.residents, faculty=args.faculty) if not args.url else {}
-        if args.url:
-            logins = json.loads(Path(args.logins).read_text())
+        logins = json.loads(Path(args.logins).read_text()) if args.url else stack.seed()
         coordinators = max(1, args.clients // 16)
-        people = logins["residents"] + logins["faculty"]
+        people = logins["people"]
         with stack.connect() as conn:
             initial = snapshot(conn)
             # The hot rows: the last block's rows of the first few simulated people, edited by
@@ -661,8 +659,6 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="8 clients for 10 s (CI)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--rq-workers", type=int, default=1)
-    parser.add_argument("--residents", type=int, default=40)
-    parser.add_argument("--faculty", type=int, default=8)
     parser.add_argument("--url", help="use this running server instead of starting one")
     parser.add_argument("--logins", help="with --url: JSON file as printed by bench/seed.py")
     args = parser.parse_args()

@@ -221,10 +221,10 @@ class Stack:
             text=True,
         )
 
-    def seed(self, *, residents: int = 40, faculty: int = 8) -> dict:
-        """Seed the bench program (bench/seed.py); returns its logins."""
+    def seed(self) -> dict:
+        """Seed the bench program (bench/seed.py: the demo program, a login per person)."""
         result = subprocess.run(
-            [PYTHON, "-m", "bench.seed", "--residents", str(residents), "--faculty", str(faculty)],
+            [PYTHON, "-m", "bench.seed"],
             cwd=ROOT, env=self.env, check=True, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         return json.loads(result.stdout.strip().splitlines()[-1])

@@ -46,9 +46,9 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
         log_dir=tmp_path,
         extra_env={"DB_CONN_MAX_AGE": "60"},
     ) as stack:
-        logins = stack.seed(residents=CLIENTS, faculty=0)
+        logins = stack.seed()
         clients = [Client(stack.url) for _ in range(CLIENTS)]
-        for client, username in zip(clients, logins["residents"], strict=True):
+        for client, username in zip(clients, logins["people"][:CLIENTS], strict=True):
             client.login(username, logins["password"])
 
         phase = ["before"]

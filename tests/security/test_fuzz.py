@@ -118,7 +118,7 @@ def state() -> dict:
         "assignments": sorted(
             Assignment.objects.values_list(
                 "pk", "person_id", "rotation_id", "role", "notes", "pinned", "version"
-            )  # fmt: skip
+            )
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
@@ -151,7 +151,8 @@ bodies_or_garbage = st.one_of(json_values, st.binary(max_size=200))
 @FUZZ
 @given(body=st.one_of(json_objects(["notes", "role", "person", "rotation", "version", "pinned"]),
                       bodies_or_garbage),
-       if_match=st.one_of(st.none(), st.text(max_size=20), st.sampled_from(['"v1"', "*", 'W/"v1"'])),
+       if_match=st.one_of(st.none(), st.text(max_size=20),
+                          st.sampled_from(['"v1"', "*", 'W/"v1"'])),
        own=st.booleans(), coordinator=st.booleans())  # fmt: skip
 def test_fuzz_assignment_patch(world, body, if_match, own, coordinator):
     user = world["coordinator"] if coordinator else world["resident"].user

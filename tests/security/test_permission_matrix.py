@@ -231,7 +231,7 @@ def user_for(role: str, world: World, coordinator):
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("row", list(TABLE), ids=[row[0] for row in TABLE])
 def test_permission_matrix(row, role, world, coordinator):
-    name, method, path, body = row
+    _name, method, path, body = row
     expected = TABLE[row][ROLES.index(role)]
     client = Client(raise_request_exception=False)
     user = user_for(role, world, coordinator)
