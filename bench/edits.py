@@ -8,8 +8,9 @@ Starts gunicorn (4 workers, DEBUG off) with bench/settings_bench.py, which adds 
 ``PATCH /api/assignments/<id>`` (If-Match; a stale version answers 412 and the client retries on
 the current row the 412 carries). Each client loops read-modify-write: read the notes counter
 ``c=<n>``, write ``c=<n+1>``. On distinct rows (one row per client) and on one hot row shared by
-all, it prints acknowledged edits/s, PATCH requests/s and latency, stale answers, and lost
-updates: acknowledged increments that are not in the final counter (read from the database).
+all, it prints acknowledged edits/s, kept edits/s (acknowledged and still in the final counter),
+PATCH requests/s and latency, stale answers, and lost updates: acknowledged increments that are
+not in the final counter (read from the database).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class Result:
     @property
     def edits_per_second(self) -> float:
         return self.acked / self.seconds
+
+    @property
+    def kept_per_second(self) -> float:
+        """Acknowledged edits that are still in the final counter."""
+        return (self.acked - self.lost) / self.seconds
 
     @property
     def requests_per_second(self) -> float:
@@ -115,30 +121,36 @@ def measure(stack: Stack, clients: list[Client], rows: list[int], *, mode: str, 
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| endpoint | rows | clients | edits/s | PATCH req/s | p50 ms | p99 ms | stale (412) "
-        "| lost updates |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | rows | clients | acked edits/s | kept edits/s | PATCH req/s | p50 ms "
+        "| p99 ms | stale (412) | lost updates |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         p50, p99 = percentiles(r.latencies, (50, 99))
         lines.append(
             f"| {r.mode} | {r.rows} | {r.clients} | {r.edits_per_second:.0f} | "
-            f"{r.requests_per_second:.0f} | {p50 * 1000:.1f} | {p99 * 1000:.1f} | {r.stale} | "
+            f"{r.kept_per_second:.0f} | {r.requests_per_second:.0f} | {p50 * 1000:.1f} | {p99 * 1000:.1f} | {r.stale} | "
             f"{r.lost} |"
         )
     return "\n".join(lines)
 
 
 def ratios(results: list[Result]) -> str:
-    lines = ["| rows | clients | versioned / unconditional (edits/s) |", "|---|---:|---:|"]
+    lines = [
+        "| rows | clients | versioned / unconditional, acked edits/s | same, kept edits/s |",
+        "|---|---:|---:|---:|",
+    ]
     by_key = {(r.mode, r.rows, r.clients): r for r in results}
     for r in results:
         if r.mode != "versioned":
             continue
         other = by_key.get(("unconditional", r.rows, r.clients))
         if other and other.edits_per_second:
-            ratio = r.edits_per_second / other.edits_per_second
-            lines.append(f"| {r.rows} | {r.clients} | {ratio:.2f} |")
+            acked = r.edits_per_second / other.edits_per_second
+            kept = (
+                f"{r.kept_per_second / other.kept_per_second:.2f}" if other.kept_per_second else "-"
+            )
+            lines.append(f"| {r.rows} | {r.clients} | {acked:.2f} | {kept} |")
     return "\n".join(lines)
 
 
