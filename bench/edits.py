@@ -129,8 +129,8 @@ def table(results: list[Result]) -> str:
         p50, p99 = percentiles(r.latencies, (50, 99))
         lines.append(
             f"| {r.mode} | {r.rows} | {r.clients} | {r.edits_per_second:.0f} | "
-            f"{r.kept_per_second:.0f} | {r.requests_per_second:.0f} | {p50 * 1000:.1f} | {p99 * 1000:.1f} | {r.stale} | "
-            f"{r.lost} |"
+            f"{r.kept_per_second:.0f} | {r.requests_per_second:.0f} | {p50 * 1000:.1f} | "
+            f"{p99 * 1000:.1f} | {r.stale} | {r.lost} |"
         )
     return "\n".join(lines)
 
