@@ -199,7 +199,7 @@ class Stack:
         wait_http(f"{self.url}/accounts/login/", process=gunicorn)
 
     def start_rq_worker(self, *, name: str = "rqworker") -> subprocess.Popen:
-        return self.spawn(name, [PYTHON, "manage.py", "rqworker", "default", "--with-scheduler"])
+        return self.spawn(name, [PYTHON, "manage.py", "rqworker", "default"])
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed by the child's exit

@@ -108,6 +108,9 @@ def test_redis_down_keeps_the_schedule_working_and_refuses_generation_clearly(
     page = boss.post("/generation/", {"academic_year": year.pk, "time_limit_seconds": 5})
     assert page.status_code == 503
     assert "job queue is unavailable" in page.content.decode()
+    dashboard = boss.get("/admin/rq/")
+    assert dashboard.status_code == 503
+    assert "job queue is unavailable" in dashboard.content.decode()
     # Nothing half-done: no run is left queued (it would block every later start).
     assert not GenerationRun.objects.filter(status__in=GenerationRun.ACTIVE_STATUSES).exists()
     assert all("queue" in run.error for run in GenerationRun.objects.filter(status="failed"))
