@@ -167,7 +167,10 @@ def test_server_errors_are_violations_and_json_refusals_are_not(conn):
     assert verdict_for(conn, Ledger(), stats=stats).violations == []
     stats.record("api patch", "PATCH", "/api/assignments/1", Response(500, {}, b"<h1>oops"))
     stats.record("api get", "GET", "/api/assignments/1", Response(0, {}, b"ConnectionReset"))
+    outage = b'{"error": "The database is unavailable right now. Try again in a moment."}'
+    stats.record("api list", "GET", "/api/assignments", Response(503, {}, outage))
     violations = verdict_for(conn, Ledger(), stats=stats).violations
-    assert len(violations) == 2
+    assert len(violations) == 3
     assert violations[0].startswith("HTTP 500 on api patch")
     assert violations[1].startswith("HTTP no answer on api get")
+    assert violations[2].startswith("HTTP 503 on api list")
