@@ -194,6 +194,7 @@ class ScheduleRow:
     absences: list[Absence]  # the person's absences touching the block (not denied/cancelled)
     unavailable: bool  # approved absences cover more than half of the block
     is_current: bool
+    upcoming: bool  # the block has not started: its assignment may still be offered for a swap
 
 
 def _block_containing(blocks: Iterable[Block], day: datetime.date) -> Block | None:
@@ -239,7 +240,8 @@ def schedule_for_person(
             people=[person.pk], start=academic_year.start_date, end=academic_year.end_date
         )
     )
-    current = _block_containing(blocks, today or datetime.date.today())
+    today = today or datetime.date.today()
+    current = _block_containing(blocks, today)
     rows = []
     for block in blocks:
         assignment = mine.get(block.pk)
@@ -254,6 +256,7 @@ def schedule_for_person(
                 absences=touching,
                 unavailable=is_unavailable_for_block(block=block, absences=touching),
                 is_current=current is not None and current.pk == block.pk,
+                upcoming=block.start_date > today,
             )
         )
     return rows
