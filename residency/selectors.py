@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from residency.models import (
@@ -144,7 +145,40 @@ def placement_problems(
                     f"({taken} of {rotation.max_people} places taken).",
                 )
             )
+
+    if rotation.heavy and person.kind == Person.Kind.RESIDENT:
+        streak = heavy_streak_through(person=person, block=block, ignore_assignment_ids=ignore)
+        limit = settings.ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY
+        if streak > limit:
+            problems.append(
+                (
+                    "rotation",
+                    f"{person.name} would have {streak} heavy blocks in a row "
+                    f"(at most {limit} allowed).",
+                )
+            )
     return problems
+
+
+def heavy_streak_through(
+    *, person: Person, block: Block, ignore_assignment_ids: Iterable[int] = ()
+) -> int:
+    """How many consecutive heavy blocks ``person`` would have through ``block`` if placed on a
+    heavy rotation there (their other heavy assignments in the year, minus the ignored rows)."""
+    heavy_numbers = set(
+        Assignment.objects.filter(
+            person=person, block__academic_year_id=block.academic_year_id, rotation__heavy=True
+        )
+        .exclude(pk__in=list(ignore_assignment_ids))
+        .values_list("block__number", flat=True)
+    )
+    heavy_numbers.add(block.number)
+    first = last = block.number
+    while first - 1 in heavy_numbers:
+        first -= 1
+    while last + 1 in heavy_numbers:
+        last += 1
+    return last - first + 1
 
 
 def assignments_for_year(*, academic_year: AcademicYear) -> QuerySet[Assignment]:
@@ -194,6 +228,7 @@ class ScheduleRow:
     absences: list[Absence]  # the person's absences touching the block (not denied/cancelled)
     unavailable: bool  # approved absences cover more than half of the block
     is_current: bool
+    upcoming: bool  # the block has not started: its assignment may still be offered for a swap
 
 
 def _block_containing(blocks: Iterable[Block], day: datetime.date) -> Block | None:
@@ -239,7 +274,8 @@ def schedule_for_person(
             people=[person.pk], start=academic_year.start_date, end=academic_year.end_date
         )
     )
-    current = _block_containing(blocks, today or datetime.date.today())
+    today = today or datetime.date.today()
+    current = _block_containing(blocks, today)
     rows = []
     for block in blocks:
         assignment = mine.get(block.pk)
@@ -254,6 +290,7 @@ def schedule_for_person(
                 absences=touching,
                 unavailable=is_unavailable_for_block(block=block, absences=touching),
                 is_current=current is not None and current.pk == block.pk,
+                upcoming=block.start_date > today,
             )
         )
     return rows

@@ -65,6 +65,7 @@ def _render_schedule(request: HttpRequest, person: Person, *, coordinator: bool)
             "years": AcademicYear.objects.order_by("start_date"),
             "rows": rows,
             "coordinator": coordinator,
+            "own": person.user_id == request.user.pk,
         },
     )
 

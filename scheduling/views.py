@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from residency.errors import RotaError
 from residency.http import BadRequest, api_view, error_json, json_body, rota_error_json
-from residency.selectors import is_coordinator
+from residency.selectors import current_academic_year, is_coordinator
 from scheduling import services
 from scheduling.forms import GenerationStartForm
 from scheduling.models import GenerationRun
@@ -43,7 +43,8 @@ def _start(request: HttpRequest, data: dict) -> GenerationRun:
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest) -> HttpResponse:
     _coordinator_only(request)
-    form = GenerationStartForm(request.POST or None)
+    year = current_academic_year()
+    form = GenerationStartForm(request.POST or None, initial={"academic_year": year})
     status = 200
     if request.method == "POST":
         if form.is_valid():

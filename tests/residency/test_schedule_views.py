@@ -70,6 +70,21 @@ def test_current_block_is_highlighted(faculty):
     assert [r.is_current for r in rows] == [False, True, False]
 
 
+def test_only_upcoming_own_assignments_offer_a_swap(faculty, coordinator, monkeypatch):
+    year = AcademicYearFactory()
+    past, current, upcoming = (BlockFactory(academic_year=year) for _ in range(3))
+    mine = [AssignmentFactory(person=faculty, block=b) for b in (past, current, upcoming)]
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda: current.start_date)
+
+    body = client_for(faculty.user).get(f"/schedule/?year={year.pk}").content.decode()
+
+    offers = [f"/swaps/new/?assignment={a.pk}" in body for a in mine]
+    assert offers == [False, False, True]
+    # A coordinator looking at someone else's schedule is not offered their swaps.
+    other = client_for(coordinator).get(f"/schedule/person/{faculty.pk}/?year={year.pk}")
+    assert "/swaps/new/" not in other.content.decode()
+
+
 def test_current_block_row_has_the_current_class(faculty, monkeypatch):
     year = AcademicYearFactory()
     block = BlockFactory(academic_year=year)

@@ -5,6 +5,7 @@ from residency.errors import ConcurrentEdit, Gone, RuleViolation
 from residency.models import Assignment
 from tests.factories import (
     AssignmentFactory,
+    BlockFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
 )
@@ -46,3 +47,25 @@ def test_rotation_change_checks_pgy_rule():
         services.assignment_update(assignment_id=assignment.pk, version=1, rotation=senior_only)
     assert caught.value.field == "rotation"
     assert Assignment.objects.get(pk=assignment.pk).version == 1
+
+
+def test_rotation_change_refuses_a_heavy_streak_past_the_limit(settings):
+    settings.ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY = 2
+    resident = ResidentYearFactory(pgy_level=1)
+    year = resident.academic_year
+    wards = RotationTemplateFactory(name="Wards", heavy=True)
+    clinic = RotationTemplateFactory(name="Clinic")
+    blocks = [BlockFactory(academic_year=year) for _ in range(4)]
+    for block, rotation in zip(blocks, [wards, wards, clinic, wards], strict=True):
+        AssignmentFactory(person=resident.person, block=block, rotation=rotation)
+    third = Assignment.objects.get(block=blocks[2])
+
+    with pytest.raises(RuleViolation, match=r"would have 4 heavy blocks in a row \(at most 2"):
+        services.assignment_update(assignment_id=third.pk, version=1, rotation=wards)
+    assert Assignment.objects.get(pk=third.pk).rotation == clinic
+
+    # Breaking the run elsewhere first makes the same change allowed.
+    second = Assignment.objects.get(block=blocks[1])
+    services.assignment_update(assignment_id=second.pk, version=1, rotation=clinic)
+    services.assignment_update(assignment_id=third.pk, version=1, rotation=wards)
+    assert Assignment.objects.get(pk=third.pk).rotation == wards
