@@ -588,15 +588,7 @@ def drain_generations(conn, coordinator: Client) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stats, ledger = Stats(), Ledger()
-    # Swaps do not check the consecutive-heavy-blocks rule that generation validates on the whole
-    # year (placement_problems has no such rule), so after a minute of swapping some resident
-    # has three heavy blocks in a row outside the generated blocks and every generation fails
-    # validation. Lifting the limit here keeps generations succeeding, so that they race with
-    # swaps and edits as intended; the gap itself is reported in docs/performance.md.
-    extra_env = {"ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY": "13"}
-    with Stack(
-        url=args.url, workers=args.workers, rq_workers=args.rq_workers, extra_env=extra_env
-    ) as stack:
+    with Stack(url=args.url, workers=args.workers, rq_workers=args.rq_workers) as stack:
         logins = json.loads(Path(args.logins).read_text()) if args.url else stack.seed()
         coordinators = max(1, args.clients // 16)
         people = logins["people"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib import admin
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, resolve, reverse
 
 from residency.models import Assignment, RotationTemplate
 from scheduling.models import GenerationRun
@@ -112,7 +112,15 @@ MATRIX = {
      lambda w: {"version": w.mine.version, "notes": "changed", "person": w.faculty.pk,
                 "rotation": w.rotation.pk, "role": "primary"}):
         ("login", "denied", "ok", "denied", "ok"),
+    ("login page", "GET", lambda w: "/accounts/login/", None): ("ok", "ok", "ok", "ok", "ok"),
+    # Logging out lands everyone on the login page.
+    ("logout", "POST", lambda w: "/accounts/logout/", None):
+        ("login", "login", "login", "login", "login"),
     ("swaps overview", "GET", lambda w: "/swaps/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("swap page", "GET", lambda w: f"/swaps/{w.swap.pk}/", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("open offer page", "GET", lambda w: f"/swaps/{w.open_offer.pk}/", None):
+        ("login", "denied", "ok", "ok", "denied"),
     ("marketplace", "GET", lambda w: "/swaps/marketplace/", None):
         ("login", "ok", "ok", "ok", "ok"),
     ("new swap form", "GET", lambda w: "/swaps/new/", None):
@@ -256,3 +264,23 @@ def test_permission_matrix(row, role, world, coordinator):
     )
     if expected != "ok":
         assert state() == before, f"{role} {method} {url} was refused but changed data"
+
+
+def url_names(patterns=None, namespace: str = "") -> set[str]:
+    """Every named URL of the site outside the admin (the admin is walked model by model)."""
+    names = set()
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            if str(pattern.pattern).startswith("admin/"):
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= url_names(pattern.url_patterns, inner)
+        else:
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_the_matrix_covers_every_url(world):
+    covered = {resolve(path(world).split("?")[0]).view_name for _n, _m, path, _b in TABLE}
+    missing = url_names() - covered
+    assert not missing, f"URLs missing from the permission matrix: {sorted(missing)}"
