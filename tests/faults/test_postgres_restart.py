@@ -24,9 +24,14 @@ WAIT = 30
 MAX_REQUEST_SECONDS = 10
 
 
+# A page and a JSON API call: both must fail cleanly, each in its own format.
+PATHS = ("/schedule/", "/api/assignments")
+
+
 @dataclass
 class Sample:
     phase: str
+    path: str
     response: Response
 
 
@@ -55,18 +60,20 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
         samples: list[Sample] = []
         served = [threading.Event() for _ in clients]
         recovered = [threading.Event() for _ in clients]
-        refused = threading.Event()
+        refused = {path: threading.Event() for path in PATHS}
         stop = threading.Event()
 
         def load(n: int) -> None:
+            calls = 0
             while not stop.is_set():
-                started_in = phase[0]
-                response = clients[n].get("/")
-                samples.append(Sample(started_in, response))
+                started_in, path = phase[0], PATHS[calls % len(PATHS)]
+                calls += 1
+                response = clients[n].get(path)
+                samples.append(Sample(started_in, path, response))
                 if response.status == 200:
                     (recovered if started_in == "after" else served)[n].set()
                 elif response.status == 503:
-                    refused.set()
+                    refused[path].set()
 
         threads = [threading.Thread(target=load, args=(n,), daemon=True) for n in range(CLIENTS)]
         for thread in threads:
@@ -75,7 +82,7 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
             assert all(event.wait(WAIT) for event in served), "no request succeeded before"
             phase[0] = "down"
             private_postgres.stop()
-            assert refused.wait(WAIT), "no request was refused while PostgreSQL was down"
+            assert all(event.wait(WAIT) for event in refused.values()), "nothing refused"
             private_postgres.start()
             phase[0] = "after"
             assert all(event.wait(WAIT) for event in recovered), "the app did not recover"
@@ -89,7 +96,7 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
         # connection; the health check must replace it before the next request uses it.
         private_postgres.stop()
         private_postgres.start()
-        quiet_restart = [client.get("/") for client in clients for _ in range(3)]
+        quiet_restart = [client.get(path) for client in clients for path in PATHS * 2]
         assert [r.status for r in quiet_restart] == [200] * len(quiet_restart)
         assert all(process.poll() is None for process in stack.processes), "gunicorn died"
 
@@ -102,9 +109,14 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
         ("down", 503),
         ("after", 200),
     }, statuses
-    for sample in samples:
-        if sample.response.status == 503:
+    refusals = [s for s in samples if s.response.status == 503]
+    assert {s.path for s in refusals} == set(PATHS)
+    for sample in refusals:
+        assert sample.response.headers.get("retry-after") == "5"
+        if sample.path.startswith("/api/"):
+            assert sample.response.json() == {"error": DATABASE_MESSAGE}
+        else:
+            assert "text/html" in sample.response.headers["content-type"]
             assert DATABASE_MESSAGE in sample.response.text
-            assert sample.response.headers.get("retry-after") == "5"
     slowest = max(s.response.finished - s.response.started for s in samples)
     assert slowest < MAX_REQUEST_SECONDS
