@@ -299,3 +299,49 @@ def test_a_missing_csrf_token_is_refused_clearly(world, method, path, body):
     assert response.status_code == 403
     assert b"CSRF" in response.content
     assert state() == before
+
+
+# --- the coordinators' admin ----------------------------------------------------------------
+
+
+def assert_admin_refusal_or_success(response, before: dict) -> None:
+    """The admin answers a saved form with a redirect and a refused one with the form again
+    (200, or the status the domain error carries): never a 5xx, and refused changes nothing."""
+    assert response.status_code < 500, f"{response.status_code}: {response.content[:500]!r}"
+    if response.status_code != 302:
+        assert response.content.strip()
+        assert state() == before, f"refused with {response.status_code} but changed the database"
+
+
+admin_assignment_fields = ["person", "block", "rotation", "role", "pinned", "notes",
+                           "expected_version"]  # fmt: skip
+
+
+@FUZZ
+@given(data=form_data(admin_assignment_fields), add=st.booleans())
+def test_fuzz_admin_assignment_form(world, data, add):
+    assignment = world["resident"].assignments.get()
+    url = (
+        "/admin/residency/assignment/add/"
+        if add
+        else f"/admin/residency/assignment/{assignment.pk}/change/"
+    )
+    before = state()
+    response = client_for(world["coordinator"]).post(url, data)
+    assert_admin_refusal_or_success(response, before)
+
+
+@FUZZ
+@given(data=form_data(["name", "code", "kind", "staffed_by", "min_people", "max_people",
+                       "allowed_pgy_levels", "supervision_ratio", "heavy", "weekly_hours",
+                       "active"]))  # fmt: skip
+def test_fuzz_admin_rotation_form(world, data):
+    rotation = RotationTemplate.objects.first()
+    before = {**state(), "rotations": list(RotationTemplate.objects.order_by("pk").values())}
+    response = client_for(world["coordinator"]).post(
+        f"/admin/residency/rotationtemplate/{rotation.pk}/change/", data
+    )
+    assert response.status_code < 500, f"{response.status_code}: {response.content[:500]!r}"
+    if response.status_code != 302:
+        after = {**state(), "rotations": list(RotationTemplate.objects.order_by("pk").values())}
+        assert after == before
