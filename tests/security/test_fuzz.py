@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.contrib import admin
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -345,3 +346,35 @@ def test_fuzz_admin_rotation_form(world, data):
     if response.status_code != 302:
         after = {**state(), "rotations": list(RotationTemplate.objects.order_by("pk").values())}
         assert after == before
+
+
+# The models the admin edits (django_rq's dashboard is a placeholder without a table).
+ADMIN_MODELS = sorted(
+    (m for m in admin.site._registry if m._meta.managed), key=lambda m: m._meta.label
+)
+
+
+def admin_state() -> dict:
+    """Every row of every model the admin edits."""
+    return {
+        model._meta.label: sorted(map(repr, model._default_manager.values_list()))
+        for model in ADMIN_MODELS
+    }
+
+
+@pytest.mark.parametrize("model", ADMIN_MODELS, ids=[m._meta.label_lower for m in ADMIN_MODELS])
+def test_fuzz_every_admin_add_form(world, model):
+    fields = [f.name for f in model._meta.get_fields() if f.concrete and not f.auto_created]
+    url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/"
+    client = client_for(world["coordinator"])
+
+    @settings(FUZZ, max_examples=15)
+    @given(data=form_data(fields or ["x"]))
+    def post(data):
+        before = admin_state()
+        response = client.post(url, data)
+        assert response.status_code < 500, f"{response.status_code}: {response.content[:300]!r}"
+        if response.status_code != 302:
+            assert admin_state() == before, f"refused with {response.status_code}, changed data"
+
+    post()
