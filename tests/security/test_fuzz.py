@@ -378,3 +378,35 @@ def test_fuzz_every_admin_add_form(world, model):
             assert admin_state() == before, f"refused with {response.status_code}, changed data"
 
     post()
+
+
+ADMIN_ACTIONS = [
+    ("residency/academicyear", "create_blocks", ["apply", "length_days", "weeks", "length"]),
+    ("residency/academicyear", "export_assignments_csv", []),
+    ("residency/assignment", "delete_selected", ["post"]),
+    ("swaps/swaprequest", "approve_and_execute", []),
+    ("swaps/swaprequest", "execute", []),
+    ("swaps/swaprequest", "reject", []),
+    ("swaps/swaprequest", "roll_back", []),
+    ("swaps/swaprequest", "run_matcher", []),
+    ("scheduling/generationrun", "cancel_runs", []),
+    ("scheduling/scheduleyear", "generate", []),
+    ("scheduling/scheduleyear", "validate", []),
+]
+
+
+@pytest.mark.parametrize(("page", "action", "fields"), ADMIN_ACTIONS,
+                         ids=[f"{p}:{a}" for p, a, _f in ADMIN_ACTIONS])  # fmt: skip
+def test_fuzz_admin_actions(world, redis_conn, page, action, fields):
+    client = client_for(world["coordinator"])
+
+    @settings(FUZZ, max_examples=15)
+    @given(selected=st.lists(st.one_of(ids.map(str), st.text(max_size=12)), max_size=3),
+           data=form_data(fields or ["x"]))  # fmt: skip
+    def post(selected, data):
+        response = client.post(
+            f"/admin/{page}/", {**data, "action": action, "_selected_action": selected}
+        )
+        assert response.status_code < 500, f"{response.status_code}: {response.content[:300]!r}"
+
+    post()
