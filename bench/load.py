@@ -128,12 +128,10 @@ class Hot:
 class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
     writes: list[Write] = field(default_factory=list)
-    generation_runs: list[int] = field(default_factory=list)
-    swaps_created: list[int] = field(default_factory=list)
 
-    def add(self, attribute: str, item: object) -> None:
+    def add(self, write: Write) -> None:
         with self.lock:
-            getattr(self, attribute).append(item)
+            self.writes.append(write)
 
 
 class Person:
@@ -228,7 +226,6 @@ class Person:
                 headers={"If-Match": response.headers.get("etag", "")},
             )
             self.ledger.add(
-                "writes",
                 Write(self.n, assignment_id, token, prev, count + 1, started, time.time(),
                       response.status, "api"),
             )  # fmt: skip
@@ -261,7 +258,6 @@ class Person:
                 },
             )
             self.ledger.add(
-                "writes",
                 Write(self.n, row["id"], token, prev, count + 1, started, time.time(),
                       response.status, "form"),
             )  # fmt: skip
@@ -276,9 +272,7 @@ class Person:
             "/api/swaps", op="swap create", json_body={"kind": "open", "offered": row["id"]}
         )
         if response.status == 201:
-            swap_id = response.json()["id"]
-            self.my_swaps.append(swap_id)
-            self.ledger.add("swaps_created", swap_id)
+            self.my_swaps.append(response.json()["id"])
 
     def take_swap(self) -> None:
         page = self.client.get("/swaps/marketplace/", op="marketplace page")
@@ -321,7 +315,7 @@ class Person:
             self.edit_api(self.rng.choice(self.hot.rows))
 
     def read_year(self) -> None:
-        """Find the hot rows again (a generation replaces every row of the year)."""
+        """Find the hot rows again (a generation replaces the rows of the blocks it rewrites)."""
         response = self.client.get(f"/api/assignments?year={self.year_id}", op="api list year")
         if response.status == 200:
             self.hot.rows = [
@@ -342,15 +336,13 @@ class Person:
                 "workers": 1,
             },
         )
-        if response.status not in (201, 202):
+        if response.status != 202 or not cancel:
             return
         run_id = response.json()["id"]
-        self.ledger.add("generation_runs", run_id)
-        if cancel:
-            self.client.get(f"/api/generation-runs/{run_id}", op="generation get")
-            self.client.post(
-                f"/api/generation-runs/{run_id}/cancel", op="generation cancel", json_body={}
-            )
+        self.client.get(f"/api/generation-runs/{run_id}", op="generation get")
+        self.client.post(
+            f"/api/generation-runs/{run_id}/cancel", op="generation cancel", json_body={}
+        )
 
     def run_matcher(self) -> None:
         started = time.monotonic()
