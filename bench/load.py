@@ -401,9 +401,8 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
     applied = {w.token: w for w in ledger.writes if w.acked or w.outcome_unknown}
     on_chain: set[str] = set()
     for row_id, notes in final_notes:
-        count, _ = notes_parse(notes)
-        token = NOTES.match(notes or "")[2] if NOTES.match(notes or "") else None
-        while token is not None and token not in on_chain:
+        count, token = notes_parse(notes)
+        while token not in on_chain:
             write = by_token.get(token)
             if write is None:
                 break  # notes that no client of this run wrote: the start of the chain
