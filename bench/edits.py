@@ -162,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
     stats = Stats()
     with Stack(
-        database_name="rota_bench_edits",
+        database_suffix="bench_edits",
         workers=args.workers,
         rq_workers=0,
         settings_module="bench.settings_bench",

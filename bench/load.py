@@ -6,7 +6,8 @@
                                     # against a running stack seeded by `python -m bench.seed`
 
 Starts a production-style stack on loopback (gunicorn with 4 workers and DEBUG off, PostgreSQL,
-Redis and an rq worker; a dedicated database ``rota_load``), seeds the demo program with a login
+Redis and an rq worker; a dedicated database, ``rota_load`` on the embedded server or
+``<name>_load`` next to DATABASE_URL's ``<name>``), seeds the demo program with a login
 per person (bench/seed.py), and runs K
 simulated people, each a thread with its own HTTP session, for T seconds: residents and faculty
 read their schedule, edit their notes through the JSON API and the edit form (with versions,

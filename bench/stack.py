@@ -1,6 +1,7 @@
 """A production-style Rota stack on loopback, for benchmarks, the load test and fault tests.
 
-``Stack`` prepares a dedicated PostgreSQL database (``rota_load`` by default, created next to
+``Stack`` prepares a dedicated PostgreSQL database (``<name>_load`` by default, where ``<name>``
+is the database DATABASE_URL names, ``rota`` on the embedded server; created next to
 whatever DATABASE_URL points at, or on the embedded server) and a dedicated Redis database number,
 migrates, then starts gunicorn (several sync workers, DEBUG off) and an rq worker as child
 processes, and stops exactly those children at the end. Nothing listens beyond 127.0.0.1.
@@ -19,7 +20,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -51,6 +52,10 @@ def base_redis_url() -> str:
     from residency import embedded
 
     return embedded.redis_url()
+
+
+def database_name(url: str) -> str:
+    return unquote(urlsplit(url).path.lstrip("/")) or "postgres"
 
 
 def with_database_name(url: str, name: str) -> str:
@@ -107,7 +112,7 @@ class Stack:
     def __init__(
         self,
         *,
-        database_name: str = "rota_load",
+        database_suffix: str = "load",
         workers: int = 4,
         rq_workers: int = 1,
         settings_module: str = "residency.settings",
@@ -117,7 +122,7 @@ class Stack:
         server_database_url: str | None = None,
         server_redis_url: str | None = None,
     ) -> None:
-        self.database_name = database_name
+        self.database_suffix = database_suffix
         self.workers = workers
         self.rq_workers = rq_workers
         self.settings_module = settings_module
@@ -153,9 +158,9 @@ class Stack:
             self.database_url = os.environ.get("DATABASE_URL") or base_database_url()
             self.redis_url = base_redis_url()
         else:
-            self.database_url = recreate_database(
-                self.server_database_url or base_database_url(), self.database_name
-            )
+            server_url = self.server_database_url or base_database_url()
+            name = f"{database_name(server_url)}_{self.database_suffix}"
+            self.database_url = recreate_database(server_url, name)
             self.redis_url = with_redis_db(
                 self.server_redis_url or base_redis_url(), BENCH_REDIS_DB
             )

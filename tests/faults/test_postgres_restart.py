@@ -44,7 +44,7 @@ def private_postgres():
 
 def test_postgres_restart_under_load(private_postgres, tmp_path):
     with Stack(
-        database_name="rota_fault",
+        database_suffix="fault",
         workers=2,
         rq_workers=0,
         server_database_url=private_postgres.url,
