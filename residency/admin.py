@@ -15,6 +15,8 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -33,6 +35,57 @@ from residency.models import (
     ResidentYear,
     RotationTemplate,
 )
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """The admin's autocomplete widget, minus a 500 on bad input.
+
+    Django's widget re-renders a refused form by looking up the submitted value; a value that is
+    not a valid id (a tampered or garbage POST) raises ValueError in that lookup, so the page
+    answers 500 instead of the form with "Select a valid choice". Such values are left out of
+    the lookup: the field's own error already says what was wrong.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        pk = self.field.remote_field.model._meta.pk
+        valid = []
+        for item in value:
+            try:
+                pk.to_python(item)
+            except ValidationError:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
+class SafeInputAdminMixin:
+    """Bad input to the admin is answered, never a 500 (found by fuzzing the admin):
+
+    - ``autocomplete_fields`` use ``SafeAutocompleteSelect``;
+    - an action posted with selected ids that are not ids (a tampered POST: Django looks them
+      up as they are and raises ValueError) does nothing and says so.
+    """
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def response_action(self, request, queryset):
+        pk = self.model._meta.pk
+        try:
+            for value in request.POST.getlist(ACTION_CHECKBOX_NAME):
+                pk.to_python(value)
+        except ValidationError:
+            self.message_user(
+                request, "Some of the selected items do not exist; nothing was done.",
+                messages.WARNING,
+            )  # fmt: skip
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
 
 admin.site.site_header = "Rota coordinators"
 admin.site.site_title = "Rota admin"
@@ -87,7 +140,7 @@ class PersonAssignmentInline(_ReadOnlyAssignmentInline):
     ordering = ("-block__start_date",)
 
 
-class ResidentYearInline(admin.TabularInline):
+class ResidentYearInline(SafeInputAdminMixin, admin.TabularInline):
     model = ResidentYear
     extra = 0
     autocomplete_fields = ("academic_year",)
@@ -116,7 +169,7 @@ class BlockInline(admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ("name", "email", "kind", "pgy_now", "login", "active")
     list_filter = ("kind", "active")
     search_fields = ("name", "email", "user__username")
@@ -148,7 +201,7 @@ class PersonAdmin(admin.ModelAdmin):
 
 
 @admin.register(AcademicYear)
-class AcademicYearAdmin(admin.ModelAdmin):
+class AcademicYearAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ("label", "start_date", "end_date", "block_count", "generation_fence")
     search_fields = ("label",)
     readonly_fields = ("generation_fence",)
@@ -255,7 +308,7 @@ def _csv_text(value: str) -> str:
 
 
 @admin.register(ResidentYear)
-class ResidentYearAdmin(admin.ModelAdmin):
+class ResidentYearAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ("person", "academic_year", "pgy_level")
     list_filter = ("academic_year", "pgy_level")
     search_fields = ("person__name", "person__email")
@@ -264,7 +317,7 @@ class ResidentYearAdmin(admin.ModelAdmin):
 
 
 @admin.register(Block)
-class BlockAdmin(admin.ModelAdmin):
+class BlockAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "number", "start_date", "end_date", "days", "assignment_count")
     list_filter = ("academic_year",)
     search_fields = ("academic_year__label", "number")
@@ -293,7 +346,7 @@ class BlockAdmin(admin.ModelAdmin):
 
 
 @admin.register(RotationTemplate)
-class RotationTemplateAdmin(admin.ModelAdmin):
+class RotationTemplateAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     form = RotationTemplateAdminForm
     list_display = (
         "name",
@@ -320,7 +373,7 @@ class RotationTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Absence)
-class AbsenceAdmin(admin.ModelAdmin):
+class AbsenceAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ("person", "kind", "status", "start_date", "end_date", "days")
     list_filter = ("status", "kind", "person__kind")
     search_fields = ("person__name", "person__email", "note")
@@ -435,7 +488,7 @@ def _display(assignment: Assignment, name: str) -> str:
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     form = AssignmentAdminForm
     list_display = (
         "person",

@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 
 from residency.errors import RotaError
 
@@ -50,17 +51,31 @@ def rota_error_json(error: RotaError, **extra: Any) -> JsonResponse:
 
 def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """JSON API conventions: 401 for anonymous callers, 400 for ``BadRequest``, the domain
-    error's own status for a ``RotaError`` (views may catch one first to add context)."""
+    error's own status for a ``RotaError`` (views may catch one first to add context), and
+    404/403/405 as JSON too."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return error_json("Log in first.", status=401)
         try:
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except BadRequest as error:
             return error_json(error.message, status=400, errors=error.errors)
         except RotaError as error:
             return rota_error_json(error)
+        # Django's own refusals (get_object_or_404, require_POST, PermissionDenied) answer
+        # HTML or nothing; an API client gets JSON with a message like every other refusal.
+        except Http404:
+            return error_json("Not found.", status=404)
+        except PermissionDenied:
+            return error_json("You may not do this.", status=403)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            response = error_json(
+                f"{request.method} is not allowed here; use {allowed}.", status=405
+            )
+            response["Allow"] = allowed
+        return response
 
     return wrapper

@@ -146,3 +146,14 @@ ROTA_GENERATION_LOCK_TTL_SECONDS = int(os.environ.get("ROTA_GENERATION_LOCK_TTL_
 ROTA_GENERATION_LOCK_WAIT_SECONDS = int(os.environ.get("ROTA_GENERATION_LOCK_WAIT_SECONDS", "5"))
 # A queued run whose rq job is missing is reaped only after this long (it may be mid-enqueue).
 ROTA_GENERATION_REAP_GRACE_SECONDS = int(os.environ.get("ROTA_GENERATION_REAP_GRACE_SECONDS", "60"))
+
+# --- operations: outages and production connections (issue 6) ---
+# A request that meets a database or Redis outage gets a clear 503 "try again" (page or JSON),
+# not a 500; the next request reconnects, so the app recovers without a restart.
+MIDDLEWARE.append("residency.middleware.ServiceUnavailableMiddleware")
+# Persistent connections are opt-in (DB_CONN_MAX_AGE seconds); health checks drop a connection
+# that died (a PostgreSQL restart) before a request uses it. connect_timeout: an unreachable
+# server fails fast instead of hanging a worker.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "0"))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)

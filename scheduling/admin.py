@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from residency.admin import SafeInputAdminMixin
 from residency.errors import RotaError
 from residency.selectors import is_coordinator
 from scheduling import services
@@ -17,7 +18,7 @@ SHOWN_VIOLATIONS = 20
 
 
 @admin.register(CurriculumRequirement)
-class CurriculumRequirementAdmin(admin.ModelAdmin):
+class CurriculumRequirementAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ("pgy_level", "rotation", "min_blocks", "max_blocks")
     list_filter = ("pgy_level", "rotation__kind")
     list_select_related = ("rotation",)
@@ -36,7 +37,7 @@ class _CoordinatorsMayView:
 
 
 @admin.register(GenerationRun)
-class GenerationRunAdmin(_CoordinatorsMayView, admin.ModelAdmin):
+class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAdmin):
     list_display = (
         "pk",
         "academic_year",
@@ -67,7 +68,7 @@ class GenerationRunAdmin(_CoordinatorsMayView, admin.ModelAdmin):
 
 
 @admin.register(ScheduleYear)
-class ScheduleYearAdmin(_CoordinatorsMayView, admin.ModelAdmin):
+class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAdmin):
     list_display = ("label", "start_date", "end_date", "latest_run")
     actions = ["generate", "validate"]
     search_fields = ("label",)

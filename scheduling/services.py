@@ -61,6 +61,16 @@ class GenerationAlreadyRunning(Conflict):
         self.run = run
 
 
+class QueueUnavailable(Busy):
+    """Redis (the job queue) could not be reached: the run was not started (503, try again)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The job queue is unavailable right now, so the generation was not started. "
+            "Try again in a moment."
+        )
+
+
 class StaleFence(RotaError):
     """The run no longer holds the year's generation lock: another run took it."""
 
@@ -245,6 +255,8 @@ def _enqueue(run: GenerationRun) -> None:
             f"Could not queue the generation (Redis: {error}). Try again.",
             expected=(Status.QUEUED,),
         )
+        # And say so: the caller must not answer "queued" for a run that will never start.
+        raise QueueUnavailable() from error
 
 
 # -- cancel --------------------------------------------------------------------------------

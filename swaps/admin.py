@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from residency.admin import SafeInputAdminMixin
 from residency.errors import RotaError
 from residency.selectors import is_coordinator
 from swaps import services
@@ -28,7 +29,7 @@ class SwapEventInline(admin.TabularInline):
 
 
 @admin.register(SwapRequest)
-class SwapRequestAdmin(admin.ModelAdmin):
+class SwapRequestAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "kind",

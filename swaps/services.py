@@ -287,6 +287,16 @@ def swap_request_create(
     once) and again, under locks, when it executes. The matcher runs after commit."""
     today = today or today_local()
     offered = _assignment_for_request(offered_id, "offered")
+    # The year's schedule lock, shared: generation's write phase (exclusive) deletes the rows a
+    # request points at. Without it a request could commit a reference to a row generation has
+    # just deleted (a foreign key violation at commit, a 500). With it, either the request
+    # commits first (and generation's delete nulls its reference) or generation does (and the
+    # re-read below finds the row gone); during the write phase the request is refused (503).
+    schedule_lock_shared(
+        academic_year_id=offered.block.academic_year_id,
+        year_label=str(offered.block.academic_year),
+    )
+    offered = _assignment_for_request(offered_id, "offered")
     if offered.person_id != requester.pk:
         raise SwapRefused(
             "You can only offer your own assignments.", reason="not_allowed", field="offered"

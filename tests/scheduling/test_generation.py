@@ -110,8 +110,10 @@ def test_a_run_that_cannot_be_queued_fails_instead_of_waiting(program_s, monkeyp
             raise RedisConnectionError("connection refused")
 
     monkeypatch.setattr(django_rq, "get_queue", lambda name: DownQueue())
-    run = services.generation_run_start(academic_year_id=program_s.pk)
+    # The caller hears it (503, try again) instead of "queued" for a run that will never start.
+    with pytest.raises(services.QueueUnavailable):
+        services.generation_run_start(academic_year_id=program_s.pk)
 
-    run.refresh_from_db()
+    run = GenerationRun.objects.get(academic_year=program_s)
     assert run.status == GenerationRun.Status.FAILED
     assert run.error == "Could not queue the generation (Redis: connection refused). Try again."

@@ -1,0 +1,63 @@
+"""Seed the benchmarks' program: ``python -m bench.seed`` (prints the logins as JSON).
+
+Run with the bench's environment (DATABASE_URL of the bench database). The program is the demo
+program (``residency.demo``, what ``manage.py seed_demo`` creates: 18 residents, 12 faculty, the
+current academic year in 13 blocks, ten rotations, absences and a complete valid schedule). The
+bench adds a login for every person (username = the local part of their e-mail) so that each
+simulated client can be someone, all with one password (loopback only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+PASSWORD = "load-pass-1234"
+
+
+def seed() -> dict:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    from residency.demo import demo_program_seed
+    from residency.models import Person
+
+    summary = demo_program_seed()
+    User = get_user_model()
+    password = make_password(PASSWORD)  # hashed once: hashing is slow on purpose
+    # Residents first, then faculty.
+    people = sorted(
+        Person.objects.select_related("user"), key=lambda p: (not p.is_resident, p.name)
+    )
+    usernames = []
+    for person in people:
+        if person.user is None:
+            person.user = User.objects.create(
+                username=person.email.split("@")[0], password=password
+            )
+            person.save(update_fields=["user"])
+        else:
+            User.objects.filter(pk=person.user_id).update(password=password)
+        usernames.append(person.user.username)
+    coordinator = User.objects.get(username="coordinator")
+    User.objects.filter(pk=coordinator.pk).update(password=password)
+    return {
+        "password": PASSWORD,
+        "coordinator": coordinator.username,
+        "people": usernames,
+        "academic_year_id": summary.year.pk,
+    }
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "residency.settings")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import django
+
+    django.setup()
+    print(json.dumps(seed()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Answer "unavailable, try again" (503) when a backing service is down, instead of a 500.
+
+A PostgreSQL restart or failover, or a Redis outage, makes requests fail with a driver error
+(psycopg ``OperationalError``/``InterfaceError``, redis ``ConnectionError``/``TimeoutError``).
+Those are not bugs in the request: the person should be told the service is briefly unavailable
+and try again, and the next request, on a fresh connection, works without restarting anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+from residency.http import error_json
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+QUEUE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+DATABASE_MESSAGE = "The database is unavailable right now. Try again in a moment."
+QUEUE_MESSAGE = "The job queue is unavailable right now. Try again in a moment."
+
+
+class ServiceUnavailableMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DATABASE_ERRORS):
+            message = DATABASE_MESSAGE
+        elif isinstance(exception, QUEUE_ERRORS):
+            message = QUEUE_MESSAGE
+        else:
+            return None
+        logger.warning("503 for %s %s: %r", request.method, request.path, exception)
+        if request.path.startswith("/api/") or "application/json" in request.headers.get(
+            "Accept", ""
+        ):
+            response = error_json(message, status=503)
+        else:
+            # Rendered without the request: the usual context (request.user) needs the database.
+            response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

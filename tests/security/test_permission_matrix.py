@@ -1,0 +1,286 @@
+"""Who may do what: every URL (pages, JSON API, admin) for every role, from ONE table.
+
+Roles: anonymous, a resident, a faculty member who owns the objects acted on ("faculty"),
+another faculty member ("other"), and a coordinator. The objects are the faculty member's
+assignment and swap request, a generation run and the year's block. Outcomes:
+
+- ``ok``: 2xx, or a redirect that is not to a login page;
+- ``login``: 401, or a redirect to a login page (the admin's for non-staff);
+- ``denied``: 403 or 404 (someone else's object answers like a missing one);
+- ``refused``: 400/422: the input cannot even name someone else's object (a form whose choices
+  are the caller's own assignments).
+
+Whenever the outcome is not ``ok`` the database must be exactly as before: nobody reads or
+changes another person's assignments or requests through any URL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import URLResolver, get_resolver, resolve, reverse
+
+from residency.models import Assignment, RotationTemplate
+from scheduling.models import GenerationRun
+from swaps import services as swap_services
+from swaps.models import SwapRequest
+from tests.factories import (
+    AssignmentFactory,
+    BlockFactory,
+    PersonFactory,
+    ResidentYearFactory,
+    RotationTemplateFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "resident", "faculty", "other", "coordinator")
+
+
+@dataclass
+class World:
+    year: object
+    block: object
+    rotation: object
+    other_rotation: object
+    resident: object
+    faculty: object
+    other: object
+    mine: Assignment  # the faculty member's
+    swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
+    open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
+    run: GenerationRun
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Five logins per test and some 250 tests: hash their passwords cheaply.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(coordinator) -> World:
+    block = BlockFactory()
+    second = BlockFactory(academic_year=block.academic_year)
+    year = block.academic_year
+    wards = RotationTemplateFactory(allowed_pgy_levels=[1])
+    clinic = RotationTemplateFactory(
+        staffed_by=RotationTemplate.StaffedBy.FACULTY, allowed_pgy_levels=[]
+    )
+    other_clinic = RotationTemplateFactory(
+        staffed_by=RotationTemplate.StaffedBy.FACULTY, allowed_pgy_levels=[]
+    )
+    resident = PersonFactory(with_login=True)
+    ResidentYearFactory(person=resident, academic_year=year, pgy_level=1)
+    AssignmentFactory(person=resident, block=block, rotation=wards)
+    faculty, other, third = (PersonFactory(faculty=True, with_login=True) for _ in range(3))
+    mine = AssignmentFactory(person=faculty, block=block, rotation=clinic)
+    AssignmentFactory(person=other, block=block, rotation=clinic)
+    theirs = AssignmentFactory(person=third, block=block, rotation=other_clinic)
+    swap = swap_services.swap_request_create(
+        requester=faculty, kind="one_to_one", offered_id=mine.pk, wanted_id=theirs.pk
+    )
+    later = AssignmentFactory(person=faculty, block=second, rotation=clinic)
+    open_offer = swap_services.swap_request_create(
+        requester=faculty, kind="open", offered_id=later.pk
+    )
+    run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
+                 open_offer, run)  # fmt: skip
+
+
+# (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
+# coordinator). Paths and bodies are built from the world by the lambdas.
+MATRIX = {
+    # --- pages ---
+    ("home", "GET", lambda w: "/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("my schedule", "GET", lambda w: "/schedule/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("person schedule", "GET", lambda w: f"/schedule/person/{w.faculty.pk}/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("block roster", "GET", lambda w: f"/schedule/block/{w.block.pk}/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("bulk reassign", "POST", lambda w: f"/schedule/block/{w.block.pk}/reassign/",
+     lambda w: {"from_rotation": w.rotation.pk, "to_rotation": w.other_rotation.pk}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("edit form", "GET", lambda w: f"/assignments/{w.mine.pk}/edit/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("edit form post", "POST", lambda w: f"/assignments/{w.mine.pk}/edit/",
+     lambda w: {"version": w.mine.version, "notes": "changed", "person": w.faculty.pk,
+                "rotation": w.rotation.pk, "role": "primary"}):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("login page", "GET", lambda w: "/accounts/login/", None): ("ok", "ok", "ok", "ok", "ok"),
+    # Logging out lands everyone on the login page.
+    ("logout", "POST", lambda w: "/accounts/logout/", None):
+        ("login", "login", "login", "login", "login"),
+    ("swaps overview", "GET", lambda w: "/swaps/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("swap page", "GET", lambda w: f"/swaps/{w.swap.pk}/", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("open offer page", "GET", lambda w: f"/swaps/{w.open_offer.pk}/", None):
+        ("login", "denied", "ok", "ok", "denied"),
+    ("marketplace", "GET", lambda w: "/swaps/marketplace/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("new swap form", "GET", lambda w: "/swaps/new/", None):
+        ("login", "ok", "ok", "ok", "denied"),
+    ("new swap post", "POST", lambda w: "/swaps/new/",
+     lambda w: {"kind": "open", "offered": w.mine.pk}):
+        ("login", "refused", "ok", "refused", "denied"),
+    ("swap accept page", "POST", lambda w: f"/swaps/{w.swap.pk}/accept/", None):
+        ("login", "denied", "denied", "denied", "denied"),
+    ("swap decline page", "POST", lambda w: f"/swaps/{w.swap.pk}/decline/", None):
+        ("login", "denied", "denied", "denied", "denied"),
+    ("swap cancel page", "POST", lambda w: f"/swaps/{w.swap.pk}/cancel/", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("generation page", "GET", lambda w: "/generation/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("generation start page", "POST", lambda w: "/generation/",
+     lambda w: {"academic_year": w.year.pk, "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("generation run page", "GET", lambda w: f"/generation/runs/{w.run.pk}/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    # --- JSON API ---
+    ("api assignments", "GET", lambda w: "/api/assignments", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("api assignments of a person", "GET",
+     lambda w: f"/api/assignments?person={w.faculty.pk}", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api assignment", "GET", lambda w: f"/api/assignments/{w.mine.pk}", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api assignment patch", "PATCH", lambda w: f"/api/assignments/{w.mine.pk}",
+     lambda w: {"notes": "changed", "version": w.mine.version}):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api swap create", "POST", lambda w: "/api/swaps",
+     lambda w: {"kind": "open", "offered": w.mine.pk}):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("api swap", "GET", lambda w: f"/api/swaps/{w.swap.pk}", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api open offer", "GET", lambda w: f"/api/swaps/{w.open_offer.pk}", None):
+        ("login", "denied", "ok", "ok", "ok"),
+    ("api swap accept", "POST", lambda w: f"/api/swaps/{w.swap.pk}/accept", lambda w: {}):
+        ("login", "denied", "denied", "denied", "denied"),
+    ("api swap decline", "POST", lambda w: f"/api/swaps/{w.swap.pk}/decline", lambda w: {}):
+        ("login", "denied", "denied", "denied", "denied"),
+    ("api swap cancel", "POST", lambda w: f"/api/swaps/{w.swap.pk}/cancel", lambda w: {}):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("api generation start", "POST", lambda w: "/api/generation-runs",
+     lambda w: {"academic_year": w.year.pk, "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation run", "GET", lambda w: f"/api/generation-runs/{w.run.pk}", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    # --- admin ---
+    ("admin index", "GET", lambda w: "/admin/", None):
+        ("login", "login", "login", "login", "ok"),
+    ("admin assignment change", "GET",
+     lambda w: f"/admin/residency/assignment/{w.mine.pk}/change/", None):
+        ("login", "login", "login", "login", "ok"),
+    ("admin swap change", "GET", lambda w: f"/admin/swaps/swaprequest/{w.swap.pk}/change/", None):
+        ("login", "login", "login", "login", "ok"),
+    ("rq dashboard", "GET", lambda w: "/admin/rq/", None):
+        ("login", "login", "login", "login", "ok"),
+}  # fmt: skip
+
+# Every model the admin shows: its list, for every role. Only coordinators get in, and they
+# do not manage permission groups (superusers do).
+COORDINATORS_MAY_NOT_MANAGE = {"auth.group"}
+ADMIN_LISTS = {
+    (f"admin {model._meta.label_lower}", "GET",
+     lambda w, m=model: reverse(f"admin:{m._meta.app_label}_{m._meta.model_name}_changelist"),
+     None): ("login", "login", "login", "login",
+             "denied" if model._meta.label_lower in COORDINATORS_MAY_NOT_MANAGE else "ok")
+    for model in admin.site._registry
+}  # fmt: skip
+
+TABLE = {**MATRIX, **ADMIN_LISTS}
+
+
+def outcome(response) -> str:
+    if response.status_code == 401:
+        return "login"
+    if response.status_code in (301, 302):
+        location = response["Location"]
+        return "login" if "/login/" in location else "ok"
+    if response.status_code in (403, 404):
+        return "denied"
+    if response.status_code in (400, 422):
+        return "refused"
+    if response.status_code < 300:
+        return "ok"
+    return f"HTTP {response.status_code}"
+
+
+def state() -> dict:
+    return {
+        "assignments": sorted(
+            Assignment.objects.values_list("pk", "person_id", "rotation_id", "notes", "version")
+        ),
+        "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
+        "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
+    }
+
+
+def user_for(role: str, world: World, coordinator):
+    return {
+        "anonymous": None,
+        "resident": world.resident.user,
+        "faculty": world.faculty.user,
+        "other": world.other.user,
+        "coordinator": coordinator,
+    }[role]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("row", list(TABLE), ids=[row[0] for row in TABLE])
+def test_permission_matrix(row, role, world, coordinator):
+    _name, method, path, body = row
+    expected = TABLE[row][ROLES.index(role)]
+    client = Client(raise_request_exception=False)
+    user = user_for(role, world, coordinator)
+    if user is not None:
+        client.force_login(user)
+    before = state()
+
+    data = body(world) if body else None
+    url = path(world)
+    if method == "GET":
+        response = client.get(url)
+    elif url.startswith("/api/"):
+        response = client.generic(
+            method, url, data=json.dumps(data or {}),
+            content_type="application/json",
+        )  # fmt: skip
+    else:
+        response = client.post(url, data or {})
+
+    assert outcome(response) == expected, (
+        f"{role} {method} {url}: {response.status_code} {response.content[:300]!r}"
+    )
+    if expected != "ok":
+        assert state() == before, f"{role} {method} {url} was refused but changed data"
+
+
+def url_names(patterns=None, namespace: str = "") -> set[str]:
+    """Every named URL of the site outside the admin (the admin is walked model by model)."""
+    names = set()
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            if str(pattern.pattern).startswith("admin/"):
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= url_names(pattern.url_patterns, inner)
+        else:
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_the_matrix_covers_every_url(world):
+    covered = {resolve(path(world).split("?")[0]).view_name for _n, _m, path, _b in TABLE}
+    missing = url_names() - covered
+    assert not missing, f"URLs missing from the permission matrix: {sorted(missing)}"
