@@ -10,6 +10,7 @@ error instead of a database error.
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 from django import forms
@@ -402,6 +403,10 @@ class AssignmentAdminForm(forms.ModelForm):
     """
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # The editable values as the form was rendered (JSON). After a conflict, fields the
+    # coordinator left alone take the newer saved values, so saving again overwrites only what
+    # they actually changed, never someone else's edit of a field they did not touch.
+    values_read = forms.CharField(widget=forms.HiddenInput, required=False)
     editor = None  # the user saving; set per request by AssignmentAdmin.get_form
     status_code = 200
 
@@ -415,6 +420,7 @@ class AssignmentAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not self.instance._state.adding:
             self.fields["expected_version"].initial = self.instance.version
+            self.fields["values_read"].initial = json.dumps(_raw_values(self.instance))
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -461,16 +467,51 @@ class AssignmentAdminForm(forms.ModelForm):
         )
         self.add_error(None, f"Saved now: {saved}.")
         self.add_error(None, "To replace their values with yours, check them and save again.")
+        data = self.data.copy()
+        read = self._values_read()
+        now = _raw_values(current)
         for name in self.EDITABLE:
-            typed = self.cleaned_data.get(name)
-            if typed != getattr(current, name):
+            typed = _raw(self.cleaned_data.get(name))
+            if typed == now[name]:
+                continue
+            if name in read and typed == read[name]:
+                # Untouched by this coordinator: show (and on a second save keep) the newer value.
+                _set_form_value(data, self.add_prefix(name), now[name])
+                self.add_error(name, f"Updated to the newer saved value: {_display(current, name)}")
+            else:
                 self.add_error(name, f"Saved meanwhile: {_display(current, name)}")
         # The page now shows the newer version, so a second save is a deliberate overwrite of it.
-        data = self.data.copy()
         data[self.add_prefix("expected_version")] = str(current.version)
+        data[self.add_prefix("values_read")] = json.dumps(now)
         self.data = data
         for field in ("version", "updated_by", "updated_at"):
             setattr(self.instance, field, getattr(current, field))
+
+    def _values_read(self) -> dict:
+        try:
+            read = json.loads(self.cleaned_data.get("values_read") or "{}")
+        except ValueError:
+            return {}
+        return read if isinstance(read, dict) else {}
+
+
+def _raw(value):
+    """A field value as JSON-comparable data: a related object by its primary key."""
+    return getattr(value, "pk", value)
+
+
+def _raw_values(assignment: Assignment) -> dict:
+    return {name: _raw(getattr(assignment, name)) for name in AssignmentAdminForm.EDITABLE}
+
+
+def _set_form_value(data, key: str, value) -> None:
+    if isinstance(value, bool):  # a checkbox is sent only when checked
+        if value:
+            data[key] = "on"
+        else:
+            data.pop(key, None)
+    else:
+        data[key] = "" if value is None else str(value)
 
 
 def _user_name(user) -> str:

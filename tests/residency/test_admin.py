@@ -230,6 +230,31 @@ def test_stale_save_is_refused_and_overwrites_nothing(admin_client, coordinator)
     assert assignment.updated_by == coordinator
 
 
+def test_after_a_conflict_fields_left_alone_take_the_newer_values(admin_client, coordinator):
+    assignment = placed_assignment(notes="as read")
+    form = admin_client.get(url(Assignment, "change", assignment.pk)).context["adminform"].form
+    values_read = form["values_read"].value()
+    other = UserFactory(username="pat", is_staff=True)
+    services.assignment_update(assignment_id=assignment.pk, version=1, by=other, notes="theirs")
+
+    # This coordinator only ticks "pinned"; the notes field still holds what they read.
+    post = assignment_post(assignment, 1, notes="as read", pinned="on")
+    post["values_read"] = values_read
+    response = admin_client.post(url(Assignment, "change", assignment.pk), post)
+
+    assert response.status_code == 409
+    form = response.context["adminform"].form
+    assert "Updated to the newer saved value: “theirs”" in form.errors["notes"][0]
+    assert form["notes"].value() == "theirs"  # theirs is shown, and kept by the next save
+    assert form["pinned"].value() is True  # what this coordinator changed is kept
+    # Saving the page as shown keeps both edits.
+    post = assignment_post(assignment, 2, notes=form["notes"].value(), pinned="on")
+    post["values_read"] = form["values_read"].value()
+    assert admin_client.post(url(Assignment, "change", assignment.pk), post).status_code == 302
+    assignment.refresh_from_db()
+    assert (assignment.notes, assignment.pinned, assignment.version) == ("theirs", True, 3)
+
+
 def test_rule_violation_is_a_field_error(admin_client):
     assignment = placed_assignment()
     senior_only = RotationTemplateFactory(name="ICU", allowed_pgy_levels=[2, 3])
