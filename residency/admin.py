@@ -26,7 +26,13 @@ from django.utils import timezone
 
 from residency import selectors, services
 from residency.errors import ConcurrentEdit, Gone, RotaError, RuleViolation
-from residency.forms import BlocksCreateForm, RotationTemplateAdminForm
+from residency.forms import (
+    BlocksCreateForm,
+    RotationTemplateAdminForm,
+    assignment_raw_values,
+    field_raw,
+    values_read_parse,
+)
 from residency.models import (
     Absence,
     AcademicYear,
@@ -471,7 +477,7 @@ class AssignmentAdminForm(forms.ModelForm):
         read = self._values_read()
         now = _raw_values(current)
         for name in self.EDITABLE:
-            typed = _raw(self.cleaned_data.get(name))
+            typed = field_raw(self.cleaned_data.get(name))
             if typed == now[name]:
                 continue
             if name in read and typed == read[name]:
@@ -488,20 +494,11 @@ class AssignmentAdminForm(forms.ModelForm):
             setattr(self.instance, field, getattr(current, field))
 
     def _values_read(self) -> dict:
-        try:
-            read = json.loads(self.cleaned_data.get("values_read") or "{}")
-        except ValueError:
-            return {}
-        return read if isinstance(read, dict) else {}
-
-
-def _raw(value):
-    """A field value as JSON-comparable data: a related object by its primary key."""
-    return getattr(value, "pk", value)
+        return values_read_parse(self.cleaned_data.get("values_read"))
 
 
 def _raw_values(assignment: Assignment) -> dict:
-    return {name: _raw(getattr(assignment, name)) for name in AssignmentAdminForm.EDITABLE}
+    return assignment_raw_values(assignment, AssignmentAdminForm.EDITABLE)
 
 
 def _set_form_value(data, key: str, value) -> None:

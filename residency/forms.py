@@ -3,6 +3,7 @@ validate input; services write."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -16,6 +17,9 @@ class AssignmentNotesForm(forms.Form):
     form was rendered from; the save succeeds only if the row is still at that version."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    # The editable values as rendered (JSON), so that after a conflict the fields this user did
+    # not touch can take the newer saved values instead of reverting someone else's edit.
+    values_read = forms.CharField(widget=forms.HiddenInput, required=False)
     notes = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
     )
@@ -30,6 +34,32 @@ class AssignmentNotesForm(forms.Form):
     def changes(self) -> dict[str, Any]:
         return {field: self.cleaned_data[field] for field in self.editable}
 
+    def untouched_fields(self) -> set[str]:
+        """Editable fields whose submitted value is the value the form was rendered with."""
+        read = values_read_parse(self.cleaned_data.get("values_read"))
+        return {
+            field
+            for field in self.editable
+            if field in read and field_raw(self.cleaned_data[field]) == read[field]
+        }
+
+
+def field_raw(value: Any) -> Any:
+    """A field value as JSON-comparable data: a related object by its primary key."""
+    return getattr(value, "pk", value)
+
+
+def assignment_raw_values(assignment: Assignment, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {field: field_raw(getattr(assignment, field)) for field in fields}
+
+
+def values_read_parse(text: str | None) -> dict[str, Any]:
+    try:
+        read = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return read if isinstance(read, dict) else {}
+
 
 class AssignmentCoordinatorForm(AssignmentNotesForm):
     """A coordinator may also move the assignment to another person, rotation or role."""
@@ -39,7 +69,7 @@ class AssignmentCoordinatorForm(AssignmentNotesForm):
     role = forms.ChoiceField(choices=Assignment.Role.choices)
 
     editable = ("person", "rotation", "role", "notes")
-    field_order = ("version", "person", "rotation", "role", "notes")
+    field_order = ("version", "values_read", "person", "rotation", "role", "notes")
 
     def __init__(self, *args: Any, assignment: Assignment, **kwargs: Any) -> None:
         super().__init__(*args, assignment=assignment, **kwargs)
@@ -57,13 +87,8 @@ def assignment_form_class(*, coordinator: bool) -> type[AssignmentNotesForm]:
 
 
 def assignment_form_initial(assignment: Assignment) -> dict[str, Any]:
-    return {
-        "version": assignment.version,
-        "person": assignment.person_id,
-        "rotation": assignment.rotation_id,
-        "role": assignment.role,
-        "notes": assignment.notes,
-    }
+    values = assignment_raw_values(assignment, AssignmentCoordinatorForm.editable)
+    return {"version": assignment.version, "values_read": json.dumps(values), **values}
 
 
 class BulkReassignForm(forms.Form):

@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -243,17 +244,30 @@ def _conflict(
     """409: the saved values next to the user's own input, and a form holding their input at
     the NEW version, so re-applying it is one click and nothing typed is lost."""
     mine = form.cleaned_data
+    untouched = form.untouched_fields()
     comparison = [
         {
             "label": form.fields[field].label or field.capitalize(),
             "saved": _display(field, getattr(current, field)),
             "yours": _display(field, mine[field]),
             "differs": getattr(current, field) != mine[field],
+            "untouched": field in untouched,
         }
         for field in form.editable
     ]
+    # Re-applying means: this user's changes on top of the new version. Fields they left alone
+    # take the newer saved values, so saving does not revert someone else's edit of them.
     reapply = type(form)(
-        initial={**mine, "version": current.version},
+        initial={
+            **{
+                field: forms.field_raw(
+                    getattr(current, field) if field in untouched else mine[field]
+                )
+                for field in form.editable
+            },
+            "version": current.version,
+            "values_read": json.dumps(forms.assignment_raw_values(current, form.editable)),
+        },
         assignment=current,
     )
     return render(

@@ -40,7 +40,7 @@ def test_owner_sees_a_notes_only_form_with_the_version(faculty):
     response = client_for(faculty.user).get(edit_url(assignment))
     assert response.status_code == 200
     form = response.context["form"]
-    assert list(form.fields) == ["version", "notes"]
+    assert list(form.fields) == ["version", "values_read", "notes"]
     assert form.initial == {**form.initial, "version": 1, "notes": "bring pager"}
     assert b'type="hidden" name="version" value="1"' in response.content
 
@@ -50,6 +50,7 @@ def test_coordinator_form_has_person_rotation_and_role(coordinator):
     response = client_for(coordinator).get(edit_url(assignment))
     assert list(response.context["form"].fields) == [
         "version",
+        "values_read",
         "person",
         "rotation",
         "role",
@@ -118,7 +119,7 @@ def test_stale_version_answers_409_with_both_versions_and_a_reapply_form(coordin
 
     assert response.status_code == 409
     assert response.context["comparison"] == [
-        {"label": "Notes", "saved": "theirs", "yours": "mine", "differs": True}
+        {"label": "Notes", "saved": "theirs", "yours": "mine", "differs": True, "untouched": False}
     ]
     reapply = response.context["form"]
     assert reapply.initial["version"] == 2 and reapply.initial["notes"] == "mine"
@@ -133,6 +134,31 @@ def test_stale_version_answers_409_with_both_versions_and_a_reapply_form(coordin
     assert again.status_code == 302
     saved = Assignment.objects.get(pk=assignment.pk)
     assert (saved.notes, saved.version) == ("mine", 3)
+
+
+def test_reapply_keeps_only_my_changes_on_top_of_the_new_version(coordinator):
+    assignment = resident_assignment()
+    form = client_for(coordinator).get(edit_url(assignment)).context["form"]
+    rendered = {name: form[name].value() for name in ("version", "values_read", "person", "role")}
+    other_rotation = RotationTemplateFactory(name="Clinic B")
+    services.assignment_update(assignment_id=assignment.pk, version=1, rotation=other_rotation)
+
+    # This coordinator changed only the notes; the rotation field still holds what they read.
+    mine = {**rendered, "rotation": assignment.rotation_id, "notes": "my note"}
+    response = client_for(coordinator).post(edit_url(assignment), mine)
+
+    assert response.status_code == 409
+    rows = {row["label"]: row for row in response.context["comparison"]}
+    assert rows["Rotation"]["untouched"] and rows["Rotation"]["differs"]
+    assert not rows["Notes"]["untouched"]
+    reapply = response.context["form"]
+    assert reapply.initial["rotation"] == other_rotation.pk  # theirs, not reverted
+    assert reapply.initial["notes"] == "my note"  # mine, kept
+    # Submitting the re-apply form as shown keeps both changes.
+    again = {name: reapply[name].value() for name in reapply.fields}
+    assert client_for(coordinator).post(edit_url(assignment), again).status_code == 302
+    saved = Assignment.objects.get(pk=assignment.pk)
+    assert (saved.rotation, saved.notes, saved.version) == (other_rotation, "my note", 3)
 
 
 def test_deleted_meanwhile_answers_410(faculty):
