@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
-from django.db import connection
 from django.test import Client
 
 from residency.models import Assignment, Person
@@ -46,20 +42,3 @@ def edit_url(assignment: Assignment) -> str:
 
 def api_url(assignment: Assignment) -> str:
     return f"/api/assignments/{assignment.pk}"
-
-
-def wait_for_lock_waiters(count: int = 1, timeout: float = 30) -> None:
-    """Block until ``count`` other backends are waiting for a lock (seen in pg_stat_activity):
-    proof that a thread has reached the statement that must queue behind a held lock."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= count:
-                return
-            pause.wait(0.01)  # polling a condition, not sleeping in the hope it is met
-    raise AssertionError(f"no {count} lock waiter(s) after {timeout}s")

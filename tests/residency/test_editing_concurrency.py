@@ -15,7 +15,13 @@ from residency import services
 from residency.errors import Busy
 from residency.locking import schedule_lock_exclusive
 from residency.models import Assignment
-from tests.concurrency import Outcome, join_all, run_concurrently, run_in_thread
+from tests.concurrency import (
+    Outcome,
+    join_all,
+    run_concurrently,
+    run_in_thread,
+    wait_for_lock_waiters,
+)
 from tests.factories import (
     BlockFactory,
     PersonFactory,
@@ -28,7 +34,6 @@ from tests.residency.editing_support import (
     client_for,
     edit_url,
     faculty_assignment,
-    wait_for_lock_waiters,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)

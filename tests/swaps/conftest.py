@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from residency.models import Assignment, Person
 from tests.concurrency import Outcome, join_all, run_in_thread
@@ -67,28 +67,6 @@ def program(db) -> Program:
 
 def fresh(obj):
     return type(obj).objects.get(pk=obj.pk)
-
-
-def lock_waiters() -> int:
-    """Sessions of this database waiting for a lock right now."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def wait_for_lock_waiters(count: int, timeout: float = WAIT) -> None:
-    """Block until ``count`` sessions are queued on a lock (the forced overlap)."""
-    stop = threading.Event()
-    deadline = threading.Timer(timeout, stop.set)
-    deadline.start()
-    try:
-        while lock_waiters() < count:
-            assert not stop.wait(0.005), f"fewer than {count} sessions waited for the lock"
-    finally:
-        deadline.cancel()
 
 
 @contextmanager

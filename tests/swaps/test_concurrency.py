@@ -14,9 +14,15 @@ from residency.models import Assignment
 from swaps import services
 from swaps.errors import SwapRefused
 from swaps.models import SwapRequest
-from tests.concurrency import Outcome, join_all, run_concurrently, run_in_thread
+from tests.concurrency import (
+    Outcome,
+    join_all,
+    run_concurrently,
+    run_in_thread,
+    wait_for_lock_waiters,
+)
 from tests.factories import PASSWORD
-from tests.swaps.conftest import fresh, held_in_transaction, hold_rows, wait_for_lock_waiters
+from tests.swaps.conftest import fresh, held_in_transaction, hold_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = SwapRequest.Status
