@@ -18,7 +18,7 @@ from django.middleware.csrf import get_token
 
 from residency import selectors, services
 from residency.errors import ConcurrentEdit
-from residency.http import BadRequest, api_view, error_json, json_body
+from residency.http import BadRequest, api_view, error_json, json_body, parse_id
 from residency.models import AcademicYear, Assignment, Person, RotationTemplate
 
 # A strong entity tag naming a version: "v3". Weak tags (W/"v3") never match an If-Match.
@@ -181,7 +181,7 @@ def assignment_list(request: HttpRequest) -> HttpResponse:
         return response
     year_id, person_id = request.GET.get("year", ""), request.GET.get("person", "")
     for name, value in (("year", year_id), ("person", person_id)):
-        if value and not value.isdigit():
+        if value and parse_id(value) is None:
             raise BadRequest("Invalid query.", errors={name: ["Must be an integer id."]})
     year = (
         AcademicYear.objects.filter(pk=year_id).first()

@@ -22,6 +22,18 @@ class BadRequest(Exception):
         self.errors = errors or {}
 
 
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+
+
+def parse_id(text: str) -> int | None:
+    """An object id from a query parameter, or None. Only ASCII digits within bigint range:
+    ``str.isdigit`` also accepts characters like "²" that ``int`` refuses."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
 def json_body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object body, or ``BadRequest``."""
     try:

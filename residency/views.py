@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from residency import forms, selectors, services
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
-from residency.http import error_json
+from residency.http import error_json, parse_id
 from residency.models import AcademicYear, Assignment, Block, Person
 
 
@@ -44,9 +44,10 @@ def _year_from_request(request: HttpRequest) -> AcademicYear | None:
     """``?year=<id>`` if given (404 if unknown), else the current academic year."""
     year_id = request.GET.get("year", "")
     if year_id:
-        if not year_id.isdigit():
+        pk = parse_id(year_id)
+        if pk is None:
             raise Http404("No such academic year.")
-        return get_object_or_404(AcademicYear, pk=year_id)
+        return get_object_or_404(AcademicYear, pk=pk)
     return selectors.current_academic_year()
 
 

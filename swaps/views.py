@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from residency.errors import RotaError
+from residency.http import parse_id
 from residency.models import Person
 from residency.selectors import person_for_user
 from swaps import selectors, services
@@ -77,8 +78,9 @@ def new(request: HttpRequest) -> HttpResponse:
             return redirect("swaps:overview")
         return render(request, "swaps/new.html", {"form": form}, status=400)
     initial = {}
-    if request.GET.get("assignment", "").isdigit():
-        initial["offered"] = int(request.GET["assignment"])
+    offered = parse_id(request.GET.get("assignment", ""))
+    if offered is not None:
+        initial["offered"] = offered
     form = SwapOfferForm(initial=initial, person=person)
     return render(request, "swaps/new.html", {"form": form})
 

@@ -235,3 +235,16 @@ def test_notes_too_long_is_422(faculty):
     )
     assert response.status_code == 422
     assert "notes" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "12a", "99999999999999999999"])
+def test_list_query_ids_must_be_plain_integers(faculty, value):
+    response = client_for(faculty.user).get("/api/assignments", {"year": value})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"year": ["Must be an integer id."]}
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999"])
+def test_pages_answer_404_for_odd_year_ids(faculty, value):
+    assert client_for(faculty.user).get("/schedule/", {"year": value}).status_code == 404
+    assert client_for(faculty.user).get("/swaps/new/", {"assignment": value}).status_code == 200
