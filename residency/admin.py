@@ -33,6 +33,7 @@ from residency.forms import (
     field_raw,
     values_read_parse,
 )
+from residency.http import parse_id
 from residency.models import (
     Absence,
     AcademicYear,
@@ -594,6 +595,46 @@ class AssignmentAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         return response
 
     # Deleting is version-checked too: the confirmation page carries the version it showed.
+
+    actions = ("delete_selected",)
+
+    @admin.action(permissions=["delete"], description="Delete selected assignments")
+    def delete_selected(self, request, queryset):
+        """Replaces Django's bulk delete, which would delete rows edited after the coordinator
+        looked at them. The confirmation page carries each row's version; a row changed since
+        then is kept and named."""
+        if not request.POST.get("post"):
+            return TemplateResponse(
+                request,
+                "admin/residency/assignment/delete_selected_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Delete assignments?",
+                    "opts": self.model._meta,
+                    "assignments": queryset,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                },
+            )
+        deleted, kept = 0, []
+        for assignment in queryset:
+            version = parse_id(request.POST.get(f"version_{assignment.pk}", ""))
+            try:
+                if version is None:
+                    raise ConcurrentEdit(assignment)
+                services.assignment_delete(assignment_id=assignment.pk, version=version)
+                deleted += 1
+            except (ConcurrentEdit, Gone):
+                kept.append(str(assignment))
+        if deleted:
+            self.message_user(request, f"Deleted {deleted} assignment(s).", messages.SUCCESS)
+        if kept:
+            self.message_user(
+                request,
+                f"Kept {len(kept)} assignment(s) changed since you selected them: "
+                f"{'; '.join(kept)}. Look at them again before deleting.",
+                messages.WARNING,
+            )
+        return None
 
     def delete_model(self, request, obj) -> None:
         try:

@@ -617,3 +617,35 @@ def test_assignment_autocomplete_fields_answer(admin_client, field, term):
     )
     assert response.status_code == 200
     assert response.json()["results"]
+
+
+def test_bulk_delete_keeps_rows_changed_after_the_confirmation_page(admin_client):
+    stays_same, edited_meanwhile = placed_assignment(), placed_assignment()
+    changelist = url(Assignment, "changelist")
+    selected = {
+        "action": "delete_selected",
+        "_selected_action": [stays_same.pk, edited_meanwhile.pk],
+    }
+
+    page = admin_client.post(changelist, selected)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert f'name="version_{stays_same.pk}" value="1"' in body
+    services.assignment_update(assignment_id=edited_meanwhile.pk, version=1, notes="newer")
+    confirm = {**selected, "post": "yes", f"version_{stays_same.pk}": "1"}
+    confirm[f"version_{edited_meanwhile.pk}"] = "1"
+
+    response = admin_client.post(changelist, confirm, follow=True)
+
+    assert not Assignment.objects.filter(pk=stays_same.pk).exists()
+    assert Assignment.objects.get(pk=edited_meanwhile.pk).notes == "newer"
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Deleted 1 assignment(s)." in shown
+    assert any(m.startswith("Kept 1 assignment(s) changed since you selected them") for m in shown)
+
+
+def test_bulk_delete_without_versions_deletes_nothing(admin_client):
+    assignment = placed_assignment()
+    data = {"action": "delete_selected", "_selected_action": [assignment.pk], "post": "yes"}
+    admin_client.post(url(Assignment, "changelist"), data)
+    assert Assignment.objects.filter(pk=assignment.pk).exists()
