@@ -242,6 +242,8 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
 
 def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
     """Every other open request over a moved assignment can no longer execute as asked."""
+    # Locked (after the assignments, like every swap path) so a concurrent accept of one of
+    # these requests either finishes first or sees it expired; never both.
     others = lock_rows(
         SwapRequest.objects.filter(Q(offered_id__in=ids) | Q(wanted_id__in=ids))
         .filter(status__in=SwapRequest.OPEN_STATUSES)
@@ -670,6 +672,8 @@ def swap_requests_expire_stale(*, academic_year_id: int | None = None) -> int:
     )
     if academic_year_id is not None:
         stale = stale.filter(academic_year_id=academic_year_id)
+    # Locked so an accept racing the expiry either executes first (and the row is no longer
+    # open when we look) or finds the request expired: it is never both executed and expired.
     rows = lock_rows(stale)
     for swap in rows:
         _record(

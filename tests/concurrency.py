@@ -8,6 +8,7 @@ timeout and a thread still alive afterwards fails the test.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,23 +64,32 @@ def run_concurrently(*funcs: Callable[[], Any], timeout: float = JOIN_TIMEOUT) -
     return outcomes
 
 
+def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = JOIN_TIMEOUT) -> None:
+    """Return once ``condition()`` holds; fail naming ``what`` after ``timeout`` seconds.
+
+    For states no event announces: another process's progress, PostgreSQL's view of lock
+    waiters, a key's expiry in Redis. Polls a condition; never sleeps in the hope it is met."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.02)
+
+
+def lock_waiters() -> int:
+    """Sessions of the test database waiting for a lock right now."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
 def wait_for_lock_waiters(count: int, timeout: float = JOIN_TIMEOUT) -> None:
     """Return once ``count`` other sessions of the test database wait on a lock (they are
     blocked behind a lock the test holds), so the overlap a test claims really happened.
-    Fails after ``timeout`` seconds. Call it from the test's own thread."""
-    import time
-
-    from django.db import connection
-
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            (waiting,) = cursor.fetchone()
-            if waiting >= count:
-                return
-            assert time.monotonic() < deadline, f"{waiting} of {count} sessions reached the lock"
-            time.sleep(0.02)  # polling PostgreSQL's view of the waiters; there is no event
+    Call it from the test's own thread."""
+    wait_until(lambda: lock_waiters() >= count, what=f"{count} session(s) to wait on a lock",
+               timeout=timeout)  # fmt: skip

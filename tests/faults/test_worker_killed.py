@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import django_rq
@@ -24,20 +23,12 @@ from residency.models import Assignment
 from scheduling import services
 from scheduling.models import GenerationRun
 from scheduling.synthetic import synthetic_previous_schedule_create, synthetic_program_create
+from tests.concurrency import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 Status = GenerationRun.Status
 LOCK_TTL_SECONDS = 3
 WAIT = 60
-
-
-def wait_for(condition, *, timeout: float = WAIT, what: str) -> None:
-    """Poll another process's progress (the worker's, Redis's expiry): there is no event to
-    wait on across processes. Bounded; fails with ``what``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -83,7 +74,7 @@ def test_worker_killed_mid_solve(coordinator, redis_conn, worker_env, settings, 
         start_new_session=True,
     )
     try:
-        wait_for(
+        wait_until(
             lambda: GenerationRun.objects.filter(pk=run.pk, progress__gte=5).exists(),
             what="the worker to start solving",
         )
@@ -108,7 +99,7 @@ def test_worker_killed_mid_solve(coordinator, redis_conn, worker_env, settings, 
     assert services.generation_runs_reap() == []
     run.refresh_from_db()
     assert run.status == Status.RUNNING
-    wait_for(
+    wait_until(
         lambda: not redis_conn.exists(services.lock_name(year.pk)),
         timeout=LOCK_TTL_SECONDS + 5,
         what="the lock to expire",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import threading
-import time
 
 import pytest
 from django.db import transaction
@@ -18,7 +17,7 @@ from scheduling import problem as problem_module
 from scheduling import services
 from scheduling.models import GenerationRun
 from scheduling.solver import SolveResult
-from tests.concurrency import Outcome, join_all, run_in_thread
+from tests.concurrency import Outcome, join_all, run_in_thread, wait_until
 from tests.factories import AssignmentFactory, BlockFactory, GenerationRunFactory
 
 Status = GenerationRun.Status
@@ -198,13 +197,11 @@ def test_write_phase_waits_for_a_swap_in_flight(program_s, coordinator, run_work
             assert finish_swap.wait(30)
 
     def release_when_generation_waits():
-        from tests.concurrency import JOIN_TIMEOUT
-
-        deadline = timezone.now() + datetime.timedelta(seconds=JOIN_TIMEOUT)
-        # Poll the database's lock table: the only observable sign that generation waits.
-        while not _someone_waits_for_schedule_lock(program_s.pk):
-            assert timezone.now() < deadline, "generation never waited for the swap"
-            time.sleep(0.05)  # polling the lock table: there is no event to wait on
+        # The database's lock table is the only observable sign that generation waits.
+        wait_until(
+            lambda: _someone_waits_for_schedule_lock(program_s.pk),
+            what="generation to wait for the swap",
+        )
         finish_swap.set()
 
     swap, watcher = Outcome(), Outcome()
