@@ -56,7 +56,7 @@ def assignment_raw_values(assignment: Assignment, fields: tuple[str, ...]) -> di
 def values_read_parse(text: str | None) -> dict[str, Any]:
     try:
         read = json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # a tampered hidden field
         return {}
     return read if isinstance(read, dict) else {}
 

@@ -1,8 +1,10 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -310,3 +312,19 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             status=403,
         )
     return csrf_views.csrf_failure(request, reason=reason)
+
+
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes' answer once a username or a client address is locked out (issue 14): the
+    login page again, saying why and for how long, with 429 and Retry-After."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    form = AuthenticationForm(request)
+    form.add_error(
+        None,
+        "Too many failed login attempts for this account or from this address. Logging in is "
+        f"blocked for {minutes} minutes; a coordinator can unlock it sooner.",
+    )
+    response = render(request, "registration/login.html", {"form": form, "locked_out": True})
+    response.status_code = 429
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
