@@ -183,13 +183,20 @@ def assignment_edit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         .filter(pk=assignment_id)
         .first()
     )
-    if assignment is None:
+    if assignment is None or not selectors.assignment_visible_to(
+        user=request.user, assignment=assignment
+    ):
         if request.method == "POST":
-            # It existed when the form was rendered (or never did: we cannot tell, and saying
-            # "no longer exists" to a forged id reveals nothing).
-            return _gone(request, request.POST.get("notes", ""))
-        raise Http404("No such assignment.")
-    if not selectors.assignment_visible_to(user=request.user, assignment=assignment):
+            # Deleted while the form was open, or never this user's: one answer for both (a
+            # 410 for missing ids and a 404 for others' would tell which ids exist), still
+            # showing the notes they typed.
+            return _gone(
+                request,
+                request.POST.get("notes", ""),
+                heading="This assignment is not available",
+                message="It no longer exists, or it is not yours to edit.",
+                status=404,
+            )
         raise Http404("No such assignment.")
 
     form_class = forms.assignment_form_class(coordinator=selectors.is_coordinator(request.user))

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from residency.errors import Busy, Gone, RotaError
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import Assignment, Person
+from residency.selectors import user_display_name
 from swaps.errors import STALE_REASONS, SwapRefused
 from swaps.models import SwapEvent, SwapRequest
 from swaps.selectors import (
@@ -53,7 +54,8 @@ def _actor_label(by) -> str:
     if by is None:
         return ""
     person = Person.objects.filter(user=by).first()
-    return person.name if person else f"coordinator {by.get_username()}"
+    # A display name, never the login name (it is shown to residents in the API).
+    return person.name if person else f"coordinator {user_display_name(by)}"
 
 
 def _record(swap: SwapRequest, to_status: str, *, by, actor_label: str, note: str = "") -> None:
@@ -113,9 +115,28 @@ def _refuse_unless_pending(swap: SwapRequest) -> None:
         Status.EXECUTED,
     ):
         raise SwapRefused("This offer has already been taken.", reason="already_taken")
+    if swap.status == Status.EXPIRED and _exchange_already_made(swap):
+        raise SwapRefused(
+            "This request is no longer pending: the exchange it asked for has already been "
+            f"made (through another request), so {swap.offered_label} is now "
+            f"{swap.counterpart.name}'s.",
+            reason="not_pending",
+        )
     raise SwapRefused(
         f"This request is no longer pending: it was {swap.get_status_display().lower()}.",
         reason="not_pending",
+    )
+
+
+def _exchange_already_made(swap: SwapRequest) -> bool:
+    """Whether the people this request would exchange already hold what it asked for (two
+    opposite requests: executing one expires the other, whose exchange has happened)."""
+    if swap.counterpart_id is None or swap.offered is None:
+        return False
+    if swap.offered.person_id != swap.counterpart_id:
+        return False
+    return swap.wanted_id is None or (
+        swap.wanted is not None and swap.wanted.person_id == swap.requester_id
     )
 
 
@@ -255,7 +276,11 @@ def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
             Status.EXPIRED,
             by=None,
             actor_label="system",
-            note=f"Swap #{swap.pk} moved one of its assignments.",
+            note=(
+                f"Swap #{swap.pk} already made the exchange this request asked for."
+                if _exchange_already_made(other)
+                else f"Swap #{swap.pk} moved one of its assignments."
+            ),
         )
 
 
