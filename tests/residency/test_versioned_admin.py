@@ -120,9 +120,14 @@ CASES = {
         ("active", None, False),
     ),
     "academic year": (
-        lambda: AcademicYearFactory(label="2050-51"),
-        ("label", "2050/51", "2050/51"),
-        ("end_date", "2051-06-29", datetime.date(2051, 6, 29)),
+        # Far from the factory's sequence of years (unique labels, no overlaps).
+        lambda: AcademicYearFactory(
+            label="2190-91",
+            start_date=datetime.date(2190, 7, 1),
+            end_date=datetime.date(2191, 6, 30),
+        ),
+        ("label", "2190/91", "2190/91"),
+        ("end_date", "2191-06-29", datetime.date(2191, 6, 29)),
     ),
     "resident year": (
         lambda: ResidentYearFactory(pgy_level=1),
