@@ -12,5 +12,7 @@ class Command(BaseCommand):
             reaped = generation_runs_reap()
         except RedisError as error:
             # Without Redis nobody can tell which runs are dead: nothing was reaped.
-            raise CommandError(f"Nothing reaped: the job queue (Redis) is unavailable: {error}")
+            raise CommandError(
+                f"Nothing reaped: the job queue (Redis) is unavailable: {error}"
+            ) from error
         self.stdout.write(f"Reaped {len(reaped)} run(s): {', '.join(map(str, reaped)) or '-'}")
