@@ -116,11 +116,11 @@ def _refuse_unless_pending(swap: SwapRequest) -> None:
         Status.EXECUTED,
     ):
         raise SwapRefused("This offer has already been taken.", reason="already_taken")
-    if swap.status == Status.EXPIRED and _exchange_already_made(swap):
+    opposite = _opposite_executed(swap) if swap.status == Status.EXPIRED else None
+    if opposite is not None:
         raise SwapRefused(
             "This request is no longer pending: the exchange it asked for has already been "
-            f"made (through another request), so {swap.offered_label} is now "
-            f"{swap.counterpart.name}'s.",
+            f"made, by request #{opposite.pk}.",
             reason="not_pending",
         )
     raise SwapRefused(
@@ -129,16 +129,18 @@ def _refuse_unless_pending(swap: SwapRequest) -> None:
     )
 
 
-def _exchange_already_made(swap: SwapRequest) -> bool:
-    """Whether the people this request would exchange already hold what it asked for (two
-    opposite requests: executing one expires the other, whose exchange has happened)."""
-    if swap.counterpart_id is None or swap.offered is None:
-        return False
-    if swap.offered.person_id != swap.counterpart_id:
-        return False
-    return swap.wanted_id is None or (
-        swap.wanted is not None and swap.wanted.person_id == swap.requester_id
-    )
+def _opposite_executed(swap: SwapRequest) -> SwapRequest | None:
+    """The executed request that made the very exchange ``swap`` asks for (two colleagues asked
+    each other for the same exchange; executing one expires the other), or None."""
+    if swap.counterpart_id is None or swap.wanted_id is None:
+        return None
+    return SwapRequest.objects.filter(
+        status__in=[Status.EXECUTED],
+        requester_id=swap.counterpart_id,
+        counterpart_id=swap.requester_id,
+        offered_id=swap.wanted_id,
+        wanted_id=swap.offered_id,
+    ).first()
 
 
 def _expire_if_stale(swap_request_id: int, call: Callable[[], T]) -> T:
@@ -262,6 +264,15 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
     _expire_touching(swap, ids=list(versions))
 
 
+def _is_opposite(request: SwapRequest, executed: SwapRequest) -> bool:
+    return (
+        request.requester_id == executed.counterpart_id
+        and request.counterpart_id == executed.requester_id
+        and request.offered_id == executed.wanted_id
+        and request.wanted_id == executed.offered_id
+    )
+
+
 def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
     """Every other open request over a moved assignment can no longer execute as asked."""
     # Locked (after the assignments, like every swap path) so a concurrent accept of one of
@@ -279,7 +290,7 @@ def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
             actor_label="system",
             note=(
                 f"Swap #{swap.pk} already made the exchange this request asked for."
-                if _exchange_already_made(other)
+                if _is_opposite(other, swap)
                 else f"Swap #{swap.pk} moved one of its assignments."
             ),
         )
