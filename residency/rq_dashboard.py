@@ -46,9 +46,9 @@ def coordinators_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
                 raise Http404("No such queue.")
         try:
             return view(request, *args, **kwargs)
-        except (IndexError, AssertionError, ImproperlyConfigured, ImportError):
+        except (IndexError, ValueError, AssertionError, ImproperlyConfigured, ImportError):
             # django-rq's own way of saying "no such worker/job/scheduler" (an assert, an
-            # index into the queue list, rq-scheduler not installed): nothing to show.
+            # index into the queue list, a malformed key, rq-scheduler not installed): nothing to show.
             raise Http404("No such queue, worker, job or scheduler.") from None
 
     return wrapper

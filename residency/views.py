@@ -325,13 +325,15 @@ def login_locked_out(request: HttpRequest, original_response=None, credentials=N
     """django-axes' answer once a username or a client address is locked out (issue 14): the
     login page again, saying why and for how long, with 429 and Retry-After."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    form = AuthenticationForm(request)
-    form.add_error(
-        None,
+    message = (
         "Too many failed login attempts for this account or from this address. Logging in is "
-        f"blocked for {minutes} minutes; a coordinator can unlock it sooner.",
+        f"blocked for {minutes} minutes; a coordinator can unlock it sooner."
     )
-    response = render(request, "registration/login.html", {"form": form, "locked_out": True})
+    response = render(
+        request,
+        "registration/login.html",
+        {"form": AuthenticationForm(request), "lockout_message": message},
+    )
     response.status_code = 429
     response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     return response
