@@ -24,6 +24,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern
+from django_rq.admin import QueueAdmin
+from django_rq.models import Dashboard
 from django_rq.settings import get_queues_list
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 
@@ -47,8 +49,8 @@ def coordinators_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
         try:
             return view(request, *args, **kwargs)
         except (IndexError, ValueError, AssertionError, ImproperlyConfigured, ImportError):
-            # django-rq's own way of saying "no such worker/job/scheduler" (an assert, an
-            # index into the queue list, a malformed key, rq-scheduler not installed): nothing to show.
+            # django-rq's own ways of saying "no such worker/job/scheduler" (an assert, an
+            # index into the queue list, a malformed key, rq-scheduler not installed).
             raise Http404("No such queue, worker, job or scheduler.") from None
 
     return wrapper
@@ -68,3 +70,35 @@ urlpatterns = get_admin_urlpatterns(view_wrapper=coordinators_only) + _wrapped(
     get_api_urlpatterns()
 )
 app_name = "django_rq"
+
+
+class CoordinatorsDashboardAdmin(QueueAdmin):
+    """django-rq also mounts the whole dashboard inside the admin (/admin/django_rq/dashboard/,
+    the "Django RQ" entry of the admin index), open to any staff user: the same views, wrapped
+    the same way here."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_coordinator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_coordinator(request.user)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        return coordinators_only(super().changelist_view)(request, extra_context)
+
+    def get_urls(self):
+        return [
+            URLPattern(p.pattern, coordinators_only(p.callback), p.default_args, p.name)
+            if (p.name or "").startswith("django_rq_")
+            else p
+            for p in super().get_urls()
+        ]
+
+
+def dashboard_admin_register(site) -> None:
+    if site.is_registered(Dashboard):
+        site.unregister(Dashboard)
+    site.register(Dashboard, CoordinatorsDashboardAdmin)

@@ -22,6 +22,9 @@ from residency.admin.program import (
 )
 from residency.admin.safe_input import SafeAutocompleteSelect, SafeInputAdminMixin
 from residency.admin.versioned import VersionedAdminForm, VersionedAdminMixin
+from residency.rq_dashboard import dashboard_admin_register
+
+dashboard_admin_register(admin.site)  # the job dashboard in the admin: coordinators only
 
 admin.site.site_header = "Rota coordinators"
 admin.site.site_title = "Rota admin"

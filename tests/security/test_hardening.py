@@ -186,10 +186,12 @@ def test_the_demo_password_is_set_without_the_validators():
 
 def test_the_job_dashboard_is_for_coordinators_only(staff_outside_coordinators, coordinator):
     staff = logged_in(staff_outside_coordinators)
-    for path in ("/admin/rq/", "/admin/rq/queues/0/", "/admin/rq/workers/0/"):
-        assert staff.get(path).status_code == 403, path
-    refused = staff.post("/admin/rq/queues/0/empty/", {"post": "yes"})
-    assert refused.status_code == 403
+    for base in ("/admin/rq/", "/admin/django_rq/dashboard/"):  # both of django-rq's mounts
+        for path in ("", "queues/0/", "workers/0/"):
+            assert staff.get(base + path).status_code == 403, base + path
+        refused = staff.post(base + "queues/0/empty/", {"post": "yes"})
+        assert refused.status_code == 403
+    assert logged_in(coordinator).get("/admin/django_rq/dashboard/").status_code == 200
     assert logged_in(coordinator).get("/admin/rq/").status_code == 200
     anonymous = Client().get("/admin/rq/")
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
@@ -205,6 +207,9 @@ def test_the_job_dashboard_is_for_coordinators_only(staff_outside_coordinators, 
         "/admin/rq/queues/0/no-such-job/",
         "/admin/rq/workers/0/no-such-worker/",
         "/admin/rq/schedulers/5/",
+        "/admin/django_rq/dashboard/queues/1/",
+        "/admin/django_rq/dashboard/workers/1/",
+        "/admin/django_rq/dashboard/queues/2147483648/",
     ],
 )
 def test_bad_dashboard_ids_are_404(coordinator, redis_conn, path):
