@@ -29,7 +29,6 @@ from redis.exceptions import RedisError
 from residency.errors import Busy, Gone, RotaError
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import Assignment, Person
-from residency.selectors import user_display_name
 from swaps.errors import STALE_REASONS, SwapRefused
 from swaps.models import SwapEvent, SwapRequest
 from swaps.selectors import (
@@ -55,8 +54,7 @@ def _actor_label(by) -> str:
     if by is None:
         return ""
     person = Person.objects.filter(user=by).first()
-    # A display name, never the login name (it is shown to residents in the API).
-    return person.name if person else f"coordinator {user_display_name(by)}"
+    return person.name if person else f"coordinator {by.get_username()}"
 
 
 def _record(swap: SwapRequest, to_status: str, *, by, actor_label: str, note: str = "") -> None:
