@@ -166,6 +166,16 @@ def versioned_update(*, instance: VersionedModel, version: int, fields: list[str
     return instance.version
 
 
+@locked_transaction
+def versioned_delete(*, instance: VersionedModel, version: int) -> None:
+    """Delete the row (and what cascades from it) only if it is still at ``version``: a
+    coordinator who confirmed the deletion of what they saw never deletes a newer edit."""
+    model = type(instance)
+    deleted, _ = model.objects.filter(pk=instance.pk, version=version).delete()
+    if deleted == 0:
+        raise ConcurrentEdit(versioned_current(model=model, pk=instance.pk))
+
+
 def versioned_current(*, model: type[VersionedModel], pk: Any) -> VersionedModel:
     """The row as it is now, or ``Gone``."""
     current = model.objects.filter(pk=pk).first()

@@ -23,12 +23,16 @@ import json
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.db import OperationalError, models, transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 
 from residency import services
 from residency.errors import Busy, ConcurrentEdit, Gone, RotaError
 from residency.forms import values_read_parse
+from residency.http import parse_id
 from residency.locking import SQLSTATE_LOCK_NOT_AVAILABLE, set_lock_timeout
 
 HIDDEN_FIELDS = ("expected_version", "values_read")
@@ -201,9 +205,11 @@ class VersionedAdminForm(forms.ModelForm):
 
 class VersionedAdminMixin:
     """The admin side of ``VersionedModel``: the version-checked form, the hidden fields in
-    every fieldset, the conflict page's status code, and the conditional write."""
+    every fieldset, the conflict page's status code, the conditional write, and a delete page
+    that carries the version it showed."""
 
     form = VersionedAdminForm
+    delete_confirmation_template = "admin/versioned_delete_confirmation.html"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -234,6 +240,34 @@ class VersionedAdminMixin:
         response = super().render_change_form(request, context, add, change, form_url, obj)
         response.status_code = getattr(context["adminform"].form, "status_code", 200)
         return response
+
+    def delete_model(self, request, obj) -> None:
+        version = parse_id(request.POST.get("expected_version", ""))
+        if version is None:
+            raise RotaError("This page lost the version it was opened with. Reload it.")
+        services.versioned_delete(instance=obj, version=version)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        opts = self.model._meta
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except Gone as error:
+            self.message_user(request, error.message, messages.WARNING)
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+            )
+        except ConcurrentEdit:
+            self.message_user(
+                request,
+                f"Someone changed this {opts.verbose_name} after you opened the delete page, so "
+                "it was not deleted. Check the new values and delete again if you still want to.",
+                messages.ERROR,
+            )
+        except RotaError as error:
+            self.message_user(request, error.message, messages.ERROR)
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+        )
 
 
 def _flatten(fields) -> list[str]:

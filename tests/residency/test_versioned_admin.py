@@ -325,3 +325,26 @@ def test_curriculum_requirement_race_one_wins(coordinator, settings):
     requirement.refresh_from_db()
     expected = {"min": (2, 3), "max": (1, 5)}[winner]
     assert (requirement.min_blocks, requirement.max_blocks, requirement.version) == (*expected, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_delete_page_refuses_to_delete_a_newer_version(case, coordinator):
+    make, _a, _b = CASES[case]
+    obj = make()
+    meta = obj._meta
+    delete_url = reverse(f"admin:{meta.app_label}_{meta.model_name}_delete", args=[obj.pk])
+    client = login(coordinator)
+    page = client.get(delete_url)
+    assert page.status_code == 200
+    assert f'name="expected_version" value="{obj.version}"' in page.content.decode()
+    # A colleague saves a change after the delete page was shown.
+    type(obj).objects.get(pk=obj.pk).save()
+
+    refused = client.post(delete_url, {"post": "yes", "expected_version": "1"}, follow=True)
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+    shown = [str(m) for m in refused.context["messages"]]
+    assert any("after you opened the delete page" in m for m in shown), shown
+
+    assert client.post(delete_url, {"post": "yes", "expected_version": "2"}).status_code == 302
+    assert not type(obj).objects.filter(pk=obj.pk).exists()
