@@ -154,9 +154,6 @@ class VersionedAdminForm(forms.ModelForm):
         field = getattr(error, "field", None)
         self.add_error(field if field in self.fields else None, error.message)
 
-    def fail_concurrent(self, error: ConcurrentEdit) -> None:
-        self.show_conflict(error.current)
-
     def show_conflict(self, current: models.Model) -> None:
         """409: name both versions, keep what was typed, and move the form to the new version
         with the untouched fields taking the newer saved values."""
