@@ -122,6 +122,9 @@ class GenerationRun(models.Model):
     rows_changed = models.PositiveIntegerField(null=True, blank=True)
     rows_added = models.PositiveIntegerField(null=True, blank=True)
     rows_removed = models.PositiveIntegerField(null=True, blank=True)
+    fairness_spread = models.JSONField(
+        default=dict, blank=True, help_text="PGY level -> max - min heavy blocks in the cohort."
+    )
     resolves = models.PositiveSmallIntegerField(
         default=0, help_text="Automatic publishing: re-solves after rows changed during a solve."
     )

@@ -509,6 +509,7 @@ def _figures(result: SolveResult | None) -> dict:
         "gap": result.gap,
         "first_solution_seconds": result.first_solution_seconds,
         "wall_seconds": result.wall_seconds,
+        "fairness_spread": {str(pgy): spread for pgy, spread in result.fairness_spread.items()},
     }
 
 

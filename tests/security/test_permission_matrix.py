@@ -29,6 +29,7 @@ from scheduling.models import GenerationRun
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
+    AcademicYearFactory,
     AssignmentFactory,
     BlockFactory,
     PersonFactory,
@@ -54,6 +55,7 @@ class World:
     swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
+    draft: GenerationRun  # ready for review (of an empty year: publishing it writes nothing)
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +91,9 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    draft = GenerationRun.objects.create(academic_year=AcademicYearFactory(), status="ready")
     return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run)  # fmt: skip
+                 open_offer, run, draft)  # fmt: skip
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -143,6 +146,10 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
+    ("generation publish page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/publish/",
+     None): ("login", "denied", "denied", "denied", "ok"),
+    ("generation discard page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/discard/",
+     None): ("login", "denied", "denied", "denied", "ok"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -173,6 +180,12 @@ MATRIX = {
     ("api generation run", "GET", lambda w: f"/api/generation-runs/{w.run.pk}", None):
         ("login", "denied", "denied", "denied", "ok"),
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation publish", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/publish",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation discard", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/discard",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
     # --- admin ---
