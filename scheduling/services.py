@@ -389,7 +389,7 @@ def _generate(run: GenerationRun, guard: _Guard) -> None:
             return
         guard.report(95, "Publishing the schedule.")
         try:
-            _schedule_write_patiently(run=run, diff=diff, result=result)
+            _schedule_write_patiently(run=run, diff=diff, result=result, stale=stale)
             return
         except StaleRows as error:
             stale = error
@@ -483,12 +483,14 @@ def _end_cancelled_or_not(run: GenerationRun, result: SolveResult) -> None:
         _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **_figures(result))
 
 
-def _schedule_write_patiently(*, run: GenerationRun, diff: Diff, result: SolveResult) -> None:
+def _schedule_write_patiently(
+    *, run: GenerationRun, diff: Diff, result: SolveResult, stale: StaleRows | None
+) -> None:
     """A solve is expensive: if swaps in flight keep the schedule lock past the lock timeout,
     try the write again (each attempt waits up to the lock timeout) before giving up."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            schedule_write(run=run, diff=diff, result=result)
+            schedule_write(run=run, diff=diff, result=result, stale=stale)
             return
         except Busy:
             if attempt == WRITE_ATTEMPTS:
@@ -813,9 +815,16 @@ def draft_store(
 
 
 @locked_transaction
-def schedule_write(*, run: GenerationRun, diff: Diff, result: SolveResult | None = None) -> int:
+def schedule_write(
+    *,
+    run: GenerationRun,
+    diff: Diff,
+    result: SolveResult | None = None,
+    stale: StaleRows | None = None,
+) -> int:
     """Automatic publishing from the job: the version-checked diff write, under the year's
-    generation fence, and the run marked succeeded, in one transaction."""
+    generation fence, and the run marked succeeded, in one transaction. ``stale``: the rows
+    that made an earlier attempt solve again (named in the run's message)."""
     started = time.monotonic()
     year, current = _lock_for_write(run)
     _check_job_may_write(year, current)
@@ -825,8 +834,9 @@ def schedule_write(*, run: GenerationRun, diff: Diff, result: SolveResult | None
     written = _diff_apply(run=current, changes=diff.changes, by_id=run.requested_by_id)
     GenerationChange.objects.bulk_create(diff.changes)  # the record of what it did
     resolved = (
-        f" Solved {current.resolves + 1} times: rows changed while it solved."
-        if current.resolves
+        f" Solved again {current.resolves} time(s) from the current schedule, because "
+        f"{stale.summary[0].lower()}{stale.summary[1:]}"
+        if stale is not None
         else ""
     )
     now = timezone.now()
@@ -838,7 +848,7 @@ def schedule_write(*, run: GenerationRun, diff: Diff, result: SolveResult | None
         published_at=now,
         published_by_id=run.requested_by_id,
         assignments_written=written,
-        stale_rows=[],
+        stale_rows=stale.rows if stale is not None else [],
         publish_seconds=time.monotonic() - started,
         **_figures(result),
         **diff.figures,
