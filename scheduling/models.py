@@ -188,12 +188,6 @@ class GenerationRun(models.Model):
         return self.status == self.Status.READY
 
     @property
-    def rows_written(self) -> int | None:
-        if self.rows_changed is None:
-            return None
-        return self.rows_changed + (self.rows_added or 0) + (self.rows_removed or 0)
-
-    @property
     def block_range_label(self) -> str:
         if self.first_block is None:
             return "whole year"
