@@ -407,13 +407,13 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
     ).fetchall()
     # Published runs and when they read their snapshot: a publish may supersede only what was
     # acknowledged before that moment (it saw it); anything later it must have left alone.
-    snapshot_of = {
-        run_id: at.timestamp()
-        for run_id, at in conn.execute(
-            "SELECT id, snapshot_at FROM scheduling_generationrun "
-            "WHERE status = 'succeeded' AND snapshot_at IS NOT NULL"
-        ).fetchall()
-    }
+    published_runs = conn.execute(
+        "SELECT id, snapshot_at, published_at FROM scheduling_generationrun "
+        "WHERE status = 'succeeded' AND snapshot_at IS NOT NULL"
+    ).fetchall()
+    snapshot_of = {run_id: at.timestamp() for run_id, at, _ in published_runs}
+    # Between a published run's snapshot and its publish: what the run could not have seen.
+    blind = [(at.timestamp(), (done or at).timestamp()) for _, at, done in published_runs]
     removed_rows: dict[int, float] = {}  # assignment id -> snapshot of the publish removing it
     removed_slots: dict[tuple[int, int], float] = {}  # (person, block number) -> the same
     published_blocks: set[int] = set()
@@ -476,7 +476,9 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
         verdict.fail(f"... and {len(lost) - 20} more lost edits")
     verdict.notes.append(
         f"edits: {len(acked)} acknowledged, {len(acked) - len(lost) - len(removed)} present or "
-        f"superseded, {len(removed)} on rows a later-read publish removed, {len(lost)} lost; "
+        f"superseded, {len(removed)} on rows a later-read publish removed, {len(lost)} lost "
+        f"({sum(1 for w in acked if _during(w.finished, blind))} acknowledged while a run that "
+        f"was then published was solving); "
         f"{sum(1 for w in ledger.writes if w.status in (409, 412))} refused as stale"
     )
 
@@ -536,8 +538,10 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
                 f"swap {swap_id}: row {row_id} holds person {final_person} on {final_code}, "
                 f"the swap left person {person} on {code}"
             )
+    overlapping = sum(1 for swap in swaps if _during(swap[7].timestamp(), blind))
     verdict.notes.append(
-        f"swaps: {len(swaps)} executed, {checked} moved rows checked against the final rows, "
+        f"swaps: {len(swaps)} executed ({overlapping} while a published run was solving), "
+        f"{checked} moved rows checked against the final rows, "
         f"{superseded} superseded by a publish that read them"
     )
 
@@ -587,6 +591,10 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
         f"{len(stats.failures) - busy} server errors or no answer"
     )
     return verdict
+
+
+def _during(at: float, windows: list[tuple[float, float]]) -> bool:
+    return any(start < at < end for start, end in windows)
 
 
 def _label_parts(label: str) -> tuple[str | None, int | None]:
