@@ -888,7 +888,9 @@ def _publish(*, run: GenerationRun, by, started: float) -> None:
     if hooks.in_publish is not None:
         hooks.in_publish(run.pk)
     changes = list(GenerationChange.objects.filter(run_id=run.pk).order_by("pk"))
-    written = _diff_apply(run=current, changes=changes, by_id=getattr(by, "pk", None))
+    # "Last changed by" on the rows: whoever published (their decision), else who asked.
+    by_id = by.pk if by is not None else current.requested_by_id
+    written = _diff_apply(run=current, changes=changes, by_id=by_id)
     now = timezone.now()
     GenerationRun.objects.filter(pk=run.pk).update(
         status=Status.SUCCEEDED,

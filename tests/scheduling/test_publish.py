@@ -5,6 +5,7 @@ changed rows expire in the publish, others stay valid; a publish racing a swap h
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -140,6 +141,15 @@ def test_edit_of_a_changed_row_refuses_the_publish_naming_it_and_a_fresh_run_pub
     assert "Generate again from the current schedule" in page
     assert tiny.rows() == before  # nothing written, not even Ann's unrelated change
     assert GenerationRun.objects.get(pk=run.pk).status == Status.READY
+    # The page's "Generate again" form carries the run's year and parameters.
+    again_form = page[page.index('id="stale-rows"') :]
+    fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', again_form))
+    assert fields["academic_year"] == str(tiny.year.pk)
+    fields.pop("csrfmiddlewaretoken", None)
+    response = _client(coordinator).post("/generation/", fields)
+    assert response.status_code == 302
+    assert GenerationRun.objects.get(pk=run.pk).status == Status.SUPERSEDED
+    GenerationRun.objects.filter(status=Status.QUEUED).delete()  # not run here (no worker)
 
     again = _draft(tiny, coordinator)
     services.generation_run_publish(run_id=again.pk, by=coordinator)
@@ -328,5 +338,6 @@ def test_publish_command(tiny, coordinator):
     out = StringIO()
     call_command("publish_generation_run", str(run.pk), stdout=out)
     assert "Published: 2 row(s) written." in out.getvalue()
+    assert tiny.row(tiny.ann, 2).updated_by == coordinator  # nobody published: who asked
     with pytest.raises(CommandError, match="it was already published"):
         call_command("publish_generation_run", str(run.pk), stdout=StringIO())
