@@ -281,6 +281,8 @@ def test_page_shows_the_diff_and_publishes(tiny, coordinator):
     assert "<td>Ann</td><td>Wards</td><td>Leave</td>" in page
     assert "<td>Ben</td><td>Elective</td><td>Wards</td>" in page
     assert 'id="publish"' in page and 'id="discard"' in page
+    assert '<td id="run-fairness">PGY-1: 0</td>' in page  # heavy-block spread (cohorts of 2+)
+    assert "2 changed, 0 added, 0 removed; 7 unchanged (left untouched)" in page
 
     response = client.post(f"/generation/runs/{run.pk}/publish/", follow=True)
     assert response.status_code == 200
