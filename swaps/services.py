@@ -721,6 +721,26 @@ def swap_requests_expire_stale(*, academic_year_id: int | None = None) -> int:
     return len(rows)
 
 
+def swap_requests_expire_for_assignments(*, notes: dict[int, str]) -> int:
+    """Expire the open requests over these assignments (id -> why, shown to both people), in
+    the caller's transaction. Generation's publish calls it for the rows it changes or removes:
+    it holds the year's schedule lock exclusively and those rows' locks, so no swap over them is
+    executing; the requests are locked after the assignments, as in every swap path, so an
+    accept waiting on one of them then finds it expired."""
+    if not notes:
+        return 0
+    ids = list(notes)
+    rows = lock_rows(
+        SwapRequest.objects.filter(Q(offered_id__in=ids) | Q(wanted_id__in=ids)).filter(
+            status__in=SwapRequest.OPEN_STATUSES
+        )
+    )
+    for swap in rows:
+        why = notes.get(swap.offered_id) or notes.get(swap.wanted_id) or ""
+        _record(swap, Status.EXPIRED, by=None, actor_label="system", note=why)
+    return len(rows)
+
+
 @dataclass
 class MatchReport:
     expired: int = 0

@@ -225,7 +225,8 @@ def test_fuzz_generation_start(world, body, redis_conn):
 
 
 @FUZZ
-@given(run_id=st.one_of(ids, st.just(None)), action=st.sampled_from(["", "/cancel"]),
+@given(run_id=st.one_of(ids, st.just(None)),
+       action=st.sampled_from(["", "/cancel", "/publish", "/discard"]),
        method=st.sampled_from(["GET", "POST", "PUT"]), body=bodies_or_garbage,
        coordinator=st.booleans())  # fmt: skip
 def test_fuzz_generation_run_actions(world, run_id, action, method, body, coordinator):
@@ -406,6 +407,8 @@ ADMIN_ACTIONS = [
     ("swaps/swaprequest", "roll_back", []),
     ("swaps/swaprequest", "run_matcher", []),
     ("scheduling/generationrun", "cancel_runs", []),
+    ("scheduling/generationrun", "publish_runs", []),
+    ("scheduling/generationrun", "discard_runs", []),
     ("scheduling/scheduleyear", "generate", []),
     ("scheduling/scheduleyear", "validate", []),
 ]

@@ -31,6 +31,7 @@ from scheduling.models import GenerationRun
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
+    AcademicYearFactory,
     AssignmentFactory,
     BlockFactory,
     PersonFactory,
@@ -58,6 +59,7 @@ class World:
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
     staff: object  # a staff user outside Coordinators
+    draft: GenerationRun  # ready for review (of an empty year: publishing it writes nothing)
 
 
 @pytest.fixture(autouse=True)
@@ -94,8 +96,9 @@ def world(coordinator) -> World:
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
     staff = UserFactory(username="staff-not-coordinator", is_staff=True)
+    draft = GenerationRun.objects.create(academic_year=AcademicYearFactory(), status="ready")
     return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run, staff)  # fmt: skip
+                 open_offer, run, staff, draft)  # fmt: skip
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -148,6 +151,10 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
+    ("generation publish page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/publish/",
+     None): ("login", "denied", "denied", "denied", "ok"),
+    ("generation discard page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/discard/",
+     None): ("login", "denied", "denied", "denied", "ok"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -178,6 +185,12 @@ MATRIX = {
     ("api generation run", "GET", lambda w: f"/api/generation-runs/{w.run.pk}", None):
         ("login", "denied", "denied", "denied", "ok"),
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation publish", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/publish",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation discard", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/discard",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
     # --- admin ---
@@ -228,6 +241,8 @@ STAFF = {
     "generation start page": "denied",
     "generation run page": "denied",
     "generation cancel page": "denied",
+    "generation publish page": "denied",
+    "generation discard page": "denied",
     "api assignments": "denied",
     "api assignments of a person": "denied",
     "api assignment": "denied",
@@ -241,6 +256,8 @@ STAFF = {
     "api generation start": "denied",
     "api generation run": "denied",
     "api generation cancel": "denied",
+    "api generation publish": "denied",
+    "api generation discard": "denied",
     "admin index": "ok",  # the admin's empty "you may not change anything" page
     "admin assignment change": "denied",
     "admin swap change": "denied",
