@@ -1,0 +1,179 @@
+"""Reads of the daily layer used by more than one caller: the duty-hour check (the pure engine in
+shifts/dutyhours.py fed by one loader), eligibility, coverage and the month calendar."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from residency.models import Absence, Assignment, Block, Person, ResidentYear
+from shifts import dutyhours
+from shifts.dutyhours import DutyHourProblem, Limits, PersonWork, WorkShift
+from shifts.models import CoverageRule, DutyHourSettings, Holiday, Shift, ShiftType, WorkPattern
+
+DAY = datetime.timedelta(days=1)
+
+
+# --- Duty hours ---------------------------------------------------------------------------------
+
+
+def duty_hour_limits_get() -> Limits:
+    row = DutyHourSettings.objects.filter(pk=1).first() or DutyHourSettings()
+    return Limits(
+        averaging=row.averaging,
+        averaging_days=row.averaging_days,
+        max_weekly_hours=Fraction(row.max_weekly_hours),
+        days_off_per_week=Fraction(row.days_off_per_week),
+        max_continuous_hours=Fraction(row.max_continuous_hours),
+        transition_hours=Fraction(row.transition_hours),
+        rest_after_long_call_hours=Fraction(row.rest_after_long_call_hours),
+        min_rest_between_periods_hours=Fraction(row.min_rest_between_periods_hours),
+        call_every_nth_night=row.call_every_nth_night,
+    )
+
+
+def blocks_touching(*, start: datetime.date, end: datetime.date) -> list[tuple[datetime.date, ...]]:
+    """(start, end) of every block (any year) touching [start, end], for block averaging."""
+    return list(
+        Block.objects.filter(start_date__lte=end, end_date__gte=start)
+        .order_by("start_date")
+        .values_list("start_date", "end_date")
+    )
+
+
+def duty_hour_horizon(
+    *, limits: Limits, start: datetime.date, end: datetime.date, blocks=()
+) -> tuple[datetime.date, datetime.date]:
+    """The days of work the engine needs to judge windows touching [start, end]: a whole
+    averaging window either side (or the blocks), plus two days for shifts and rest that cross
+    midnight."""
+    reach = datetime.timedelta(days=limits.averaging_days + 2)
+    lo, hi = start - reach, end + reach
+    for b_start, b_end in blocks:
+        lo, hi = min(lo, b_start - 2 * DAY), max(hi, b_end + 2 * DAY)
+    return lo, hi
+
+
+def shift_type_work(shift_type: ShiftType, day: datetime.date, shift_id=None) -> WorkShift:
+    """A shift of ``shift_type`` on ``day`` as the engine sees it (naive local wall clock)."""
+    start = datetime.datetime.combine(day, shift_type.start_time)
+    return WorkShift(
+        date=day,
+        start=start,
+        end=start + datetime.timedelta(minutes=round(Fraction(shift_type.length_hours) * 60)),
+        type_code=shift_type.code,
+        type_name=shift_type.name,
+        in_house=shift_type.in_house,
+        counts_as_call=shift_type.counts_as_call,
+        rest_after_hours=Fraction(shift_type.rest_after_hours),
+        max_consecutive=shift_type.max_consecutive,
+        shift_id=shift_id,
+    )
+
+
+def person_work_load(
+    *, person_ids: Iterable[int], start: datetime.date, end: datetime.date
+) -> dict[int, PersonWork]:
+    """Everyone's scheduled work over [start, end] in five queries, whatever the number of
+    people: their shifts, their rotations' work patterns on the days of their blocks, and the
+    days of approved absence."""
+    ids = sorted(set(person_ids))
+    works = {
+        pk: PersonWork(person_id=pk, name=name)
+        for pk, name in Person.objects.filter(pk__in=ids).values_list("pk", "name")
+    }
+    if not works:
+        return works
+    types = {t.pk: t for t in ShiftType.objects.all()}
+    cache: dict[tuple[int, datetime.date], WorkShift] = {}
+    for pk, person_id, day, type_id in Shift.objects.filter(
+        person_id__in=ids, date__range=(start - 2 * DAY, end)
+    ).values_list("pk", "person_id", "date", "shift_type_id"):
+        key = (type_id, day)
+        if key not in cache:
+            cache[key] = shift_type_work(types[type_id], day)
+        base = cache[key]
+        works[person_id].shifts.append(WorkShift(**{**base.__dict__, "shift_id": pk}))
+
+    patterns: dict[int, dict[int, list[tuple[datetime.time, int]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for rotation_id, weekday, start_time, hours in WorkPattern.objects.values_list(
+        "rotation_id", "weekday", "start_time", "length_hours"
+    ):
+        patterns[rotation_id][weekday].append((start_time, round(Fraction(hours) * 60)))
+    for person_id, rotation_id, b_start, b_end in Assignment.objects.filter(
+        person_id__in=ids, block__start_date__lte=end, block__end_date__gte=start
+    ).values_list("person_id", "rotation_id", "block__start_date", "block__end_date"):
+        week = patterns.get(rotation_id)
+        if not week:
+            continue
+        intervals = works[person_id].pattern
+        day = max(b_start, start)
+        last = min(b_end, end)
+        while day <= last:
+            for start_time, minutes in week.get(day.weekday(), ()):
+                begin = datetime.datetime.combine(day, start_time)
+                intervals.append((begin, begin + datetime.timedelta(minutes=minutes)))
+            day += DAY
+
+    for person_id, a_start, a_end in Absence.objects.filter(
+        person_id__in=ids,
+        status=Absence.Status.APPROVED,
+        start_date__lte=end,
+        end_date__gte=start,
+    ).values_list("person_id", "start_date", "end_date"):
+        day = max(a_start, start)
+        while day <= min(a_end, end):
+            works[person_id].absent_days.add(day)
+            day += DAY
+    return works
+
+
+def duty_hour_problems(
+    *,
+    person_id: int,
+    start: datetime.date,
+    end: datetime.date,
+    without_shift_ids: Iterable[int] = (),
+    with_shifts: Iterable[WorkShift] = (),
+    limits: Limits | None = None,
+) -> list[DutyHourProblem]:
+    """Every duty-hour rule the person's schedule breaks in windows touching [start, end], as it
+    is, or as it would be without ``without_shift_ids`` and with ``with_shifts`` (a proposed
+    change). Edits, swaps, the validator and the reports all call this (or the engine itself)."""
+    limits = limits or duty_hour_limits_get()
+    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
+    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
+    work = person_work_load(person_ids=[person_id], start=lo, end=hi).get(person_id)
+    if work is None:
+        return []
+    skip = set(without_shift_ids)
+    if skip:
+        work.shifts = [s for s in work.shifts if s.shift_id not in skip]
+    work.shifts.extend(with_shifts)
+    return dutyhours.duty_hour_problems(
+        work=work, limits=limits, start=start, end=end, blocks=blocks
+    )
+
+
+def program_duty_hour_problems(
+    *, start: datetime.date, end: datetime.date, person_ids: Iterable[int] | None = None
+) -> dict[int, list[DutyHourProblem]]:
+    """Every resident's duty-hour problems over [start, end] (the validator, the reports, the
+    bench): one load for everyone, then the engine per person."""
+    limits = duty_hour_limits_get()
+    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
+    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
+    if person_ids is None:
+        person_ids = Person.objects.filter(kind=Person.Kind.RESIDENT).values_list("pk", flat=True)
+    works = person_work_load(person_ids=person_ids, start=lo, end=hi)
+    return {
+        pk: dutyhours.duty_hour_problems(
+            work=work, limits=limits, start=start, end=end, blocks=blocks
+        )
+        for pk, work in works.items()
+    }
