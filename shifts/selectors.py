@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from residency.models import Absence, Assignment, Block, Person, ResidentYear
+from residency.selectors import is_coordinator
 from shifts import dutyhours
 from shifts.dutyhours import DutyHourProblem, Limits, PersonWork, WorkShift
 from shifts.models import CoverageRule, DutyHourSettings, Holiday, Shift, ShiftType, WorkPattern
@@ -177,3 +178,224 @@ def program_duty_hour_problems(
         )
         for pk, work in works.items()
     }
+
+
+# --- Eligibility and coverage -------------------------------------------------------------------
+
+
+def assignment_on(*, person_id: int, day: datetime.date) -> Assignment | None:
+    """The person's assignment in the block containing ``day``, if any."""
+    return (
+        Assignment.objects.filter(
+            person_id=person_id, block__start_date__lte=day, block__end_date__gte=day
+        )
+        .select_related("rotation", "block")
+        .first()
+    )
+
+
+def shift_eligibility_problems(
+    *, person: Person, shift_type: ShiftType, day: datetime.date
+) -> list[tuple[str, str]]:
+    """Why ``person`` may not take ``shift_type`` on ``day``, as (field, message) pairs: who the
+    type is for (residents or faculty, PGY levels, the rotations that take it that block) and
+    approved absences. Edits, swaps and the block-edit guard judge a shift with this."""
+    problems: list[tuple[str, str]] = []
+    label = shift_type.name
+    if not person.active:
+        problems.append(("person", f"{person.name} is not active."))
+    if not shift_type.active:
+        problems.append(("shift_type", f"{label} is no longer used."))
+    resident = person.kind == Person.Kind.RESIDENT
+    if resident and shift_type.staffed_by == ShiftType.StaffedBy.FACULTY:
+        problems.append(
+            ("person", f"{label} is taken by faculty, and {person.name} is a resident.")
+        )
+    if not resident and shift_type.staffed_by == ShiftType.StaffedBy.RESIDENTS:
+        problems.append(("person", f"{label} is taken by residents, and {person.name} is faculty."))
+    if resident and shift_type.allowed_pgy_levels:
+        level = (
+            ResidentYear.objects.filter(
+                person=person,
+                academic_year__start_date__lte=day,
+                academic_year__end_date__gte=day,
+            )
+            .values_list("pgy_level", flat=True)
+            .first()
+        )
+        if level not in shift_type.allowed_pgy_levels:
+            levels = ", ".join(f"PGY-{n}" for n in sorted(shift_type.allowed_pgy_levels))
+            have = f"PGY-{level}" if level else "without a PGY level that year"
+            problems.append(("person", f"{label} is taken by {levels}; {person.name} is {have}."))
+    pool = list(shift_type.eligible_rotations.all())
+    if pool:
+        assignment = assignment_on(person_id=person.pk, day=day)
+        names = " or ".join(r.name for r in pool)
+        if assignment is None:
+            problems.append(
+                (
+                    "person",
+                    f"{label} is taken by people on {names}; {person.name} has no "
+                    f"rotation on {dutyhours.fmt_day(day)}.",
+                )
+            )
+        elif assignment.rotation_id not in {r.pk for r in pool}:
+            problems.append(
+                (
+                    "person",
+                    f"{label} is taken by people on {names}; {person.name} is on "
+                    f"{assignment.rotation.name} in block {assignment.block.number}.",
+                )
+            )
+    absence = (
+        Absence.objects.filter(
+            person=person, status=Absence.Status.APPROVED, start_date__lte=day, end_date__gte=day
+        )
+        .order_by("start_date")
+        .first()
+    )
+    if absence is not None:
+        problems.append(
+            (
+                "date",
+                f"{person.name} is away on {dutyhours.fmt_day(day)} "
+                f"({absence.get_kind_display().lower()}, approved).",
+            )
+        )
+    return problems
+
+
+def holidays_between(*, start: datetime.date, end: datetime.date) -> dict[datetime.date, str]:
+    return dict(Holiday.objects.filter(date__range=(start, end)).values_list("date", "name"))
+
+
+_DAYS_RANK = {
+    CoverageRule.Days.HOLIDAYS: 3,
+    CoverageRule.Days.WEEKDAYS: 2,
+    CoverageRule.Days.WEEKENDS: 2,
+    CoverageRule.Days.EVERY_DAY: 1,
+}
+
+
+def coverage_rule_pick(
+    *, rules: Iterable[CoverageRule], day: datetime.date, is_holiday: bool
+) -> CoverageRule | None:
+    """The rule that applies on ``day`` among one shift type's rules: the most specific day kind
+    (holiday > weekday/weekend > every day), then a dated rule over an open-ended one, then the
+    lowest id."""
+    weekend = day.weekday() >= 5
+    best, best_rank = None, None
+    for rule in rules:
+        if (rule.start_date and day < rule.start_date) or (rule.end_date and day > rule.end_date):
+            continue
+        if rule.days == CoverageRule.Days.HOLIDAYS and not is_holiday:
+            continue
+        if rule.days == CoverageRule.Days.WEEKDAYS and (weekend or is_holiday):
+            continue
+        if rule.days == CoverageRule.Days.WEEKENDS and (not weekend or is_holiday):
+            continue
+        rank = (
+            _DAYS_RANK[rule.days],
+            rule.start_date is not None or rule.end_date is not None,
+            -rule.pk,
+        )
+        if best_rank is None or rank > best_rank:
+            best, best_rank = rule, rank
+    return best
+
+
+def coverage_rule_for(*, shift_type: ShiftType, day: datetime.date) -> CoverageRule | None:
+    return coverage_rule_pick(
+        rules=shift_type.coverage_rules.all(),
+        day=day,
+        is_holiday=Holiday.objects.filter(date=day).exists(),
+    )
+
+
+# --- The month calendar -------------------------------------------------------------------------
+
+
+@dataclass
+class CalendarCell:
+    shift_type: ShiftType
+    shifts: list[Shift] = field(default_factory=list)
+    rule: CoverageRule | None = None
+
+    @property
+    def needed(self) -> int:
+        return self.rule.min_people if self.rule else 0
+
+    @property
+    def maximum(self) -> int | None:
+        return self.rule.max_people if self.rule else None
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.needed - len(self.shifts))
+
+    @property
+    def over(self) -> bool:
+        return self.maximum is not None and len(self.shifts) > self.maximum
+
+    @property
+    def can_add(self) -> bool:
+        return self.maximum is None or len(self.shifts) < self.maximum
+
+
+@dataclass
+class CalendarDay:
+    day: datetime.date
+    holiday: str | None
+    cells: list[CalendarCell]
+
+    @property
+    def weekend(self) -> bool:
+        return self.day.weekday() >= 5
+
+
+def month_calendar(
+    *, start: datetime.date, end: datetime.date
+) -> tuple[list[ShiftType], list[CalendarDay]]:
+    """Days down, shift types across: who holds each shift and what coverage is missing. Four
+    queries whatever the month holds (types, their coverage rules, holidays, shifts)."""
+    types = list(ShiftType.objects.filter(active=True).prefetch_related("coverage_rules"))
+    holidays = holidays_between(start=start, end=end)
+    shifts: dict[tuple[datetime.date, int], list[Shift]] = defaultdict(list)
+    for shift in (
+        Shift.objects.filter(date__range=(start, end))
+        .select_related("person")
+        .order_by("date", "person__name")
+    ):
+        shifts[(shift.date, shift.shift_type_id)].append(shift)
+    days = []
+    day = start
+    while day <= end:
+        cells = []
+        for shift_type in types:
+            cells.append(
+                CalendarCell(
+                    shift_type=shift_type,
+                    shifts=shifts.get((day, shift_type.pk), []),
+                    rule=coverage_rule_pick(
+                        rules=shift_type.coverage_rules.all(), day=day, is_holiday=day in holidays
+                    ),
+                )
+            )
+        days.append(CalendarDay(day=day, holiday=holidays.get(day), cells=cells))
+        day += DAY
+    return types, days
+
+
+def shifts_for_person(*, person: Person, start: datetime.date, end: datetime.date) -> list[Shift]:
+    return list(
+        Shift.objects.filter(person=person, date__range=(start, end))
+        .select_related("shift_type", "updated_by")
+        .order_by("date", "starts_at")
+    )
+
+
+def shift_visible_to(*, user, shift: Shift) -> bool:
+    """Coordinators see every shift; anyone else only their own."""
+    if is_coordinator(user):
+        return True
+    return shift.person.user_id is not None and shift.person.user_id == user.pk
