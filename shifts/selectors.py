@@ -134,7 +134,32 @@ def person_work_load(
     return works
 
 
+def _person_work_around(
+    *, person_id: int, start: datetime.date, end: datetime.date, limits: Limits
+) -> tuple[PersonWork | None, list]:
+    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
+    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
+    return person_work_load(person_ids=[person_id], start=lo, end=hi).get(person_id), blocks
+
+
 def duty_hour_problems(
+    *,
+    person_id: int,
+    start: datetime.date,
+    end: datetime.date,
+    limits: Limits | None = None,
+) -> list[DutyHourProblem]:
+    """Every duty-hour rule the person's schedule breaks in windows touching [start, end]."""
+    limits = limits or duty_hour_limits_get()
+    work, blocks = _person_work_around(person_id=person_id, start=start, end=end, limits=limits)
+    if work is None:
+        return []
+    return dutyhours.duty_hour_problems(
+        work=work, limits=limits, start=start, end=end, blocks=blocks
+    )
+
+
+def duty_hour_problems_of_change(
     *,
     person_id: int,
     start: datetime.date,
@@ -142,23 +167,29 @@ def duty_hour_problems(
     without_shift_ids: Iterable[int] = (),
     with_shifts: Iterable[WorkShift] = (),
     limits: Limits | None = None,
-) -> list[DutyHourProblem]:
-    """Every duty-hour rule the person's schedule breaks in windows touching [start, end], as it
-    is, or as it would be without ``without_shift_ids`` and with ``with_shifts`` (a proposed
-    change). Edits, swaps, the validator and the reports all call this (or the engine itself)."""
+) -> tuple[list[DutyHourProblem], list[DutyHourProblem]]:
+    """The person's duty-hour problems around [start, end] before and after a proposed change
+    (without ``without_shift_ids``, with ``with_shifts``): one load, two evaluations. Shift
+    edits, swaps and the block-edit guard judge a change with this."""
     limits = limits or duty_hour_limits_get()
-    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
-    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
-    work = person_work_load(person_ids=[person_id], start=lo, end=hi).get(person_id)
+    work, blocks = _person_work_around(person_id=person_id, start=start, end=end, limits=limits)
     if work is None:
-        return []
-    skip = set(without_shift_ids)
-    if skip:
-        work.shifts = [s for s in work.shifts if s.shift_id not in skip]
-    work.shifts.extend(with_shifts)
-    return dutyhours.duty_hour_problems(
+        return [], []
+    before = dutyhours.duty_hour_problems(
         work=work, limits=limits, start=start, end=end, blocks=blocks
     )
+    skip = set(without_shift_ids)
+    changed = PersonWork(
+        person_id=work.person_id,
+        name=work.name,
+        shifts=[s for s in work.shifts if s.shift_id not in skip] + list(with_shifts),
+        pattern=work.pattern,
+        absent_days=work.absent_days,
+    )
+    after = dutyhours.duty_hour_problems(
+        work=changed, limits=limits, start=start, end=end, blocks=blocks
+    )
+    return before, after
 
 
 def program_duty_hour_problems(
