@@ -498,15 +498,18 @@ def _ordinal(n: int) -> str:
 
 
 def weekly_hours(
-    *, work: PersonWork, start: datetime.date, end: datetime.date
+    *, work: PersonWork, start: datetime.date, end: datetime.date, whole_weeks: bool = True
 ) -> list[tuple[datetime.date, float]]:
-    """Scheduled hours per week (weeks starting on ``start``), for the compliance report."""
+    """Scheduled hours per week (weeks starting on ``start``), for the compliance report. The
+    last week is cut at ``end`` unless ``whole_weeks``."""
     ev = _evaluate(work)
     weeks = []
     week_start = start
+    last = end.toordinal()
     while week_start <= end:
         first = week_start.toordinal()
-        minutes = sum(ev.daily_minutes.get(first + n, 0) for n in range(7))
+        stop = first + 7 if whole_weeks else min(first + 7, last + 1)
+        minutes = sum(ev.daily_minutes.get(n, 0) for n in range(first, stop))
         weeks.append((week_start, minutes / 60))
         week_start += 7 * DAY
     return weeks
