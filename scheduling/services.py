@@ -34,8 +34,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from residency.errors import Busy, Conflict, RotaError, RuleViolation
+from residency.hooks import BlockChange, block_changes_problems
 from residency.locking import lock_rows, locked_transaction, schedule_lock_exclusive
-from residency.models import AcademicYear, Assignment, Block
+from residency.models import AcademicYear, Assignment, Block, Person
 from scheduling.explain import explain_groups, precheck
 from scheduling.models import GenerationRun
 from scheduling.problem import problem_load
@@ -496,6 +497,11 @@ def schedule_write(*, run: GenerationRun, result: SolveResult) -> int:
         )
         for person_id, block_id, rotation_id, role in result.assignments
     )
+    # The daily layer (residency.hooks): nobody may be left holding shifts their new rotation
+    # does not allow, nor break a duty-hour rule with their new rotation's usual hours.
+    daily = block_changes_problems(_block_changes(block_ids))
+    if daily:
+        raise ScheduleInvalid([f"[shifts] {problem}" for problem in daily])
     violations = schedule_validate(
         academic_year=year,
         first_block=run.first_block,
@@ -522,6 +528,29 @@ def schedule_write(*, run: GenerationRun, result: SolveResult) -> int:
         **_figures(result),
     )
     return len(created)
+
+
+def _block_changes(block_ids: list[int]) -> list[BlockChange]:
+    """Who holds what in the written blocks, for every person with an assignment there before
+    or after (the deleted rows' people get ``None`` where they no longer hold anything)."""
+    blocks = {
+        pk: (start, end)
+        for pk, start, end in Block.objects.filter(pk__in=block_ids).values_list(
+            "pk", "start_date", "end_date"
+        )
+    }
+    held = {
+        (person_id, block_id): rotation_id
+        for person_id, block_id, rotation_id in Assignment.objects.filter(
+            block_id__in=block_ids
+        ).values_list("person_id", "block_id", "rotation_id")
+    }
+    people = set(Person.objects.filter(active=True).values_list("pk", flat=True))
+    return [
+        BlockChange(person_id, *blocks[block_id], held.get((person_id, block_id)))
+        for person_id in sorted(people)
+        for block_id in block_ids
+    ]
 
 
 # -- the job's guard thread ------------------------------------------------------------------

@@ -16,3 +16,8 @@ class ShiftsConfig(AppConfig):
         from residency.signals import demo_program_seeded
 
         demo_program_seeded.connect(_seed_demo_shifts, dispatch_uid="rota_shifts_demo")
+
+        from residency.hooks import block_change_guard_register
+        from shifts.services import block_changes_guard
+
+        block_change_guard_register("shifts", block_changes_guard)
