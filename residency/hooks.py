@@ -19,12 +19,14 @@ from residency.errors import RuleViolation
 
 
 class BlockChange(NamedTuple):
-    """After the change, ``person_id`` holds ``rotation_id`` (None: nothing) over the block
-    ``start_date``..``end_date``."""
+    """Over the block ``start_date``..``end_date``, ``person_id`` held ``previous_rotation_id``
+    and will hold ``rotation_id`` after the change (None: nothing). Both are given, so a guard
+    can judge the change whether it runs before or after the caller's write."""
 
     person_id: int
     start_date: datetime.date
     end_date: datetime.date
+    previous_rotation_id: int | None
     rotation_id: int | None
 
 

@@ -49,7 +49,9 @@ def assignment_create(
     _lock_block(block)
     _raise_first(placement_problems(person=person, block=block, rotation=rotation, role=role))
     # What the daily layer holds for the person in the block must still hold (residency.hooks).
-    block_changes_check([BlockChange(person.pk, block.start_date, block.end_date, rotation.pk)])
+    block_changes_check(
+        [BlockChange(person.pk, block.start_date, block.end_date, None, rotation.pk)]
+    )
     assignment = Assignment(
         person=person,
         block=block,
@@ -90,7 +92,6 @@ def assignment_update(*, assignment_id: int, version: int, by=None, **changes: A
     if any(merged[field] != getattr(current, field) for field in PLACEMENT_FIELDS):
         _lock_block(merged["block"])
         _raise_first(placement_problems(**merged, ignore_assignment_ids=[assignment_id]))
-        block_changes_check(_assignment_moves(current, merged))
     if "notes" in changes and len(changes["notes"]) > 2000:
         raise RuleViolation("Notes are limited to 2000 characters.", field="notes")
 
@@ -115,16 +116,26 @@ def assignment_update(*, assignment_id: int, version: int, by=None, **changes: A
         ) from error
     if updated == 0:
         raise ConcurrentEdit(_assignment_or_gone(assignment_id))
+    if any(merged[field] != getattr(current, field) for field in PLACEMENT_FIELDS):
+        # After the row's UPDATE (its lock), like every path: block, assignments, then people
+        # (residency.hooks guards lock the people). A refusal rolls the UPDATE back.
+        block_changes_check(_assignment_moves(current, merged))
     return Assignment.objects.select_related("person", "block", "rotation").get(pk=assignment_id)
 
 
 def _assignment_moves(current: Assignment, merged: dict[str, Any]) -> list[BlockChange]:
     """What each person holds in the blocks an edit touches, afterwards."""
     block, person = merged["block"], merged["person"]
-    changes = [BlockChange(person.pk, block.start_date, block.end_date, merged["rotation"].pk)]
-    if person.pk != current.person_id or block.pk != current.block_id:
+    same_place = person.pk == current.person_id and block.pk == current.block_id
+    previous = current.rotation_id if same_place else None
+    changes = [
+        BlockChange(person.pk, block.start_date, block.end_date, previous, merged["rotation"].pk)
+    ]
+    if not same_place:
         old = current.block
-        changes.append(BlockChange(current.person_id, old.start_date, old.end_date, None))
+        changes.append(
+            BlockChange(current.person_id, old.start_date, old.end_date, current.rotation_id, None)
+        )
     return changes
 
 
@@ -143,7 +154,11 @@ def assignment_delete(*, assignment_id: int, version: int) -> None:
     if row is None:
         raise ConcurrentEdit(_assignment_or_gone(assignment_id))
     block_changes_check(
-        [BlockChange(row.person_id, row.block.start_date, row.block.end_date, None)]
+        [
+            BlockChange(
+                row.person_id, row.block.start_date, row.block.end_date, row.rotation_id, None
+            )
+        ]
     )
     Assignment.objects.filter(pk=assignment_id).delete()
 
@@ -241,7 +256,8 @@ def assignments_bulk_reassign(
         if problems:
             raise RuleViolation(f"Nobody was moved: {problems[0][1]}", field="to_rotation")
     block_changes_check(
-        BlockChange(a.person_id, block.start_date, block.end_date, to_rotation.pk) for a in moving
+        BlockChange(a.person_id, block.start_date, block.end_date, a.rotation_id, to_rotation.pk)
+        for a in moving
     )
     # placement_problems counts one newcomer at a time; the group must also fit as a whole.
     newcomers = sum(counts_toward_capacity(person=a.person, rotation=to_rotation) for a in moving)

@@ -24,7 +24,7 @@ from residency.models import Person
 from residency.selectors import is_coordinator
 from shifts import dutyhours as dutyhours_module
 from shifts import selectors
-from shifts.dutyhours import DutyHourProblem, fmt_day
+from shifts.dutyhours import DutyHourProblem, PersonWork, fmt_day
 from shifts.errors import DutyHourViolation
 from shifts.models import DutyHourOverride, DutyHourSettings, Holiday, Shift, ShiftType, shift_times
 
@@ -316,6 +316,11 @@ def block_changes_guard(changes: list[BlockChange]) -> list[str]:
         by_person.setdefault(change.person_id, []).append(change)
     if not by_person:
         return []
+    # Write skew with shift_create: a shift added for this person while their rotation changes
+    # (the coordinator's ward call vs the swap that moves them off Wards) would each pass alone.
+    # Both serialise on the person row, taken BEFORE reading their shifts; whichever comes
+    # second reads what the first committed and is judged on it.
+    lock_people(by_person)
     first = min(c.start_date for c in changes)
     last = max(c.end_date for c in changes)
     limits = selectors.duty_hour_limits_get()
@@ -326,12 +331,6 @@ def block_changes_guard(changes: list[BlockChange]) -> list[str]:
             person_id__in=list(by_person), date__range=(first - reach, last + reach)
         ).values_list("person_id", flat=True)
     )
-    if not involved:
-        return []
-    # Write skew with shift_create: a shift added for this person while their rotation changes
-    # (the coordinator's ward call vs the swap that moves them off Wards) would each pass alone.
-    # Both serialise on the person row; whichever comes second re-reads and is judged.
-    lock_people(involved)
     problems: list[str] = []
     for person_id in sorted(involved):
         problems.extend(_person_block_problems(person_id, by_person[person_id], limits))
@@ -371,23 +370,31 @@ def _person_block_problems(person_id: int, changes: list[BlockChange], limits) -
         if limits.averaging == dutyhours_module.BLOCKS
         else []
     )
-    before = dutyhours_module.duty_hour_problems(
-        work=work, limits=limits, start=start, end=end, blocks=blocks
-    )
+    # Judged from the changes themselves (previous vs new rotation in each changed range), not
+    # from the database, so it does not matter whether the caller has written yet.
     patterns = selectors.work_patterns_by_rotation()
-    for change in changes:
-        work.pattern = [
-            iv for iv in work.pattern if not change.start_date <= iv[0].date() <= change.end_date
+
+    def with_rotations(field: str) -> PersonWork:
+        pattern = [
+            iv
+            for iv in work.pattern
+            if not any(c.start_date <= iv[0].date() <= c.end_date for c in changes)
         ]
-        work.pattern.extend(
-            selectors.pattern_intervals(
-                week=patterns.get(change.rotation_id, {}),
-                start=max(change.start_date, lo),
-                end=min(change.end_date, hi),
+        for change in changes:
+            pattern.extend(
+                selectors.pattern_intervals(
+                    week=patterns.get(getattr(change, field), {}),
+                    start=max(change.start_date, lo),
+                    end=min(change.end_date, hi),
+                )
             )
+        return PersonWork(work.person_id, work.name, work.shifts, pattern, work.absent_days)
+
+    before, after = (
+        dutyhours_module.duty_hour_problems(
+            work=with_rotations(field), limits=limits, start=start, end=end, blocks=blocks
         )
-    after = dutyhours_module.duty_hour_problems(
-        work=work, limits=limits, start=start, end=end, blocks=blocks
+        for field in ("previous_rotation_id", "rotation_id")
     )
     known = {p.message for p in before if p.is_violation}
     return [

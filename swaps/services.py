@@ -258,19 +258,20 @@ def _swap_block_changes(
     """What the two people hold in the swapped blocks afterwards (see ``_exchange``)."""
     ob = offered.block
     if wanted is not None and wanted.block_id == offered.block_id:
+        start, end = ob.start_date, ob.end_date
         return [
-            BlockChange(requester_id, ob.start_date, ob.end_date, wanted.rotation_id),
-            BlockChange(counterpart_id, ob.start_date, ob.end_date, offered.rotation_id),
+            BlockChange(requester_id, start, end, offered.rotation_id, wanted.rotation_id),
+            BlockChange(counterpart_id, start, end, wanted.rotation_id, offered.rotation_id),
         ]
     changes = [
-        BlockChange(counterpart_id, ob.start_date, ob.end_date, offered.rotation_id),
-        BlockChange(requester_id, ob.start_date, ob.end_date, None),
+        BlockChange(counterpart_id, ob.start_date, ob.end_date, None, offered.rotation_id),
+        BlockChange(requester_id, ob.start_date, ob.end_date, offered.rotation_id, None),
     ]
     if wanted is not None:
         wb = wanted.block
         changes += [
-            BlockChange(requester_id, wb.start_date, wb.end_date, wanted.rotation_id),
-            BlockChange(counterpart_id, wb.start_date, wb.end_date, None),
+            BlockChange(requester_id, wb.start_date, wb.end_date, None, wanted.rotation_id),
+            BlockChange(counterpart_id, wb.start_date, wb.end_date, wanted.rotation_id, None),
         ]
     return changes
 

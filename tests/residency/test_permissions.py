@@ -8,8 +8,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_migrate_grants_the_group_all_app_permissions():
-    """How models added later (shifts, swaps, scheduling) reach the Coordinators group: the post_migrate
-    handler grants every permission of the coordinators' apps after each migrate."""
+    """How models added later (shifts, swaps, scheduling) reach the Coordinators group: the
+    post_migrate handler grants every permission of the coordinators' apps after each migrate."""
     Group.objects.filter(name=COORDINATORS_GROUP).delete()
     Permission.objects.filter(codename="view_absence").delete()  # as if the model were new
 
