@@ -16,6 +16,7 @@ changes another person's assignments or requests through any URL.
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from django.urls import URLResolver, get_resolver, resolve, reverse
 
 from residency.models import Assignment, RotationTemplate
 from scheduling.models import GenerationRun
+from shifts.models import Shift
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
@@ -34,6 +36,8 @@ from tests.factories import (
     PersonFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
+    ShiftFactory,
+    ShiftTypeFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +58,7 @@ class World:
     swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
+    shift: object  # the faculty member's backup call
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +94,10 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    backup = ShiftTypeFactory(staffed_by="faculty", in_house=False)
+    shift = ShiftFactory(person=faculty, shift_type=backup, date=block.start_date)
     return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run)  # fmt: skip
+                 open_offer, run, shift)  # fmt: skip
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -175,6 +182,38 @@ MATRIX = {
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
+    # --- shifts ---
+    ("shift calendar", "GET", lambda w: "/shifts/calendar/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("my shifts", "GET", lambda w: "/shifts/mine/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("person shifts", "GET", lambda w: f"/shifts/person/{w.faculty.pk}/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("new shift form", "GET", lambda w: "/shifts/new/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("new shift post", "POST", lambda w: "/shifts/new/",
+     lambda w: {"person": w.faculty.pk, "date": w.block.start_date + datetime.timedelta(days=3),
+                "shift_type": w.shift.shift_type_id}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift edit form", "GET", lambda w: f"/shifts/{w.shift.pk}/edit/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift edit post", "POST", lambda w: f"/shifts/{w.shift.pk}/edit/",
+     lambda w: {"version": 1, "person": w.faculty.pk, "date": w.shift.date,
+                "shift_type": w.shift.shift_type_id, "notes": "changed"}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift delete", "POST", lambda w: f"/shifts/{w.shift.pk}/delete/",
+     lambda w: {"version": 1}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("compliance", "GET", lambda w: "/shifts/compliance/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("compliance csv", "GET", lambda w: "/shifts/compliance/export.csv", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api shift", "GET", lambda w: f"/api/shifts/{w.shift.pk}", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api shift patch", "PATCH", lambda w: f"/api/shifts/{w.shift.pk}",
+     lambda w: {"notes": "changed", "version": 1}):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api duty hours", "GET", lambda w: f"/api/people/{w.faculty.pk}/duty-hours", None):
+        ("login", "denied", "ok", "denied", "ok"),
     # --- admin ---
     ("admin index", "GET", lambda w: "/admin/", None):
         ("login", "login", "login", "login", "ok"),
@@ -223,6 +262,11 @@ def state() -> dict:
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
+        "shifts": sorted(
+            Shift.objects.values_list(
+                "pk", "person_id", "date", "shift_type_id", "notes", "version"
+            )
+        ),
     }
 
 
