@@ -141,3 +141,28 @@ def test_race_between_a_block_swap_and_a_shift_assignment_has_one_winner(setting
         assert isinstance(outcomes[0].error, SwapRefused)
         assert "Dr Okafor holds Ward call" in outcomes[0].error.message
         assert Shift.objects.get().person == okafor
+
+
+@pytest.mark.django_db
+def test_generation_write_is_refused_when_it_would_strand_shifts():
+    from scheduling import services as scheduling_services
+    from scheduling.models import GenerationRun
+    from scheduling.solver import SolveResult
+    from tests.factories import GenerationRunFactory
+
+    year, blocks, wards, clinic, ward_call = program()
+    okafor = resident(year, "Dr Okafor")
+    AssignmentFactory(person=okafor, block=blocks[0], rotation=wards)
+    services.shift_create(person=okafor, shift_type=ward_call, date=blocks[0].start_date)
+    run = GenerationRunFactory(
+        academic_year=year, status=GenerationRun.Status.RUNNING, fence_token=0
+    )
+    solution = SolveResult(
+        status="OPTIMAL",
+        assignments=[(okafor.pk, blocks[0].pk, clinic.pk, "primary")],
+        objective=0,
+        best_bound=0,
+    )
+    with pytest.raises(scheduling_services.ScheduleInvalid) as refused:
+        scheduling_services.schedule_write(run=run, result=solution)
+    assert any("[shifts] Dr Okafor holds Ward call" in v for v in refused.value.violations)
