@@ -14,7 +14,8 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
-from residency.admin import SafeInputAdminMixin
+from residency import services as residency_services
+from residency.admin import SafeInputAdminMixin, VersionedAdminForm, VersionedAdminMixin
 from residency.errors import ConcurrentEdit, Gone, RotaError, RuleViolation
 from shifts import services
 from shifts.errors import DutyHourViolation
@@ -30,12 +31,35 @@ from shifts.models import (
 
 
 class CoverageRuleInline(admin.TabularInline):
+    """Read only: an editable inline would save every row it showed with the values it read,
+    silently overwriting newer edits; each rule is edited on its own (version-checked) page."""
+
     model = CoverageRule
     extra = 0
+    fields = ("days", "start_date", "end_date", "min_people", "max_people")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ShiftTypeAdminForm(VersionedAdminForm):
+    """The version-checked form, minus the rotations (many-to-many) in the conflict comparison:
+    the shared form compares column values only."""
+
+    def editable_fields(self) -> list[str]:
+        return [name for name in super().editable_fields() if name != "eligible_rotations"]
 
 
 @admin.register(ShiftType)
-class ShiftTypeAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class ShiftTypeAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "name",
@@ -51,12 +75,26 @@ class ShiftTypeAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("kind", "in_house", "staffed_by", "active")
     search_fields = ("code", "name")
+    form = ShiftTypeAdminForm
     filter_horizontal = ("eligible_rotations",)
     inlines = (CoverageRuleInline,)
 
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # The rotations (many-to-many) are saved by the admin after this; the conditional UPDATE
+        # writes the columns and bumps the version even when only the rotations changed.
+        columns = {f.name for f in obj._meta.concrete_fields}
+        fields = [name for name in form.changed_data if name in columns]
+        if form.changed_data:
+            residency_services.versioned_update(
+                instance=obj, version=form.cleaned_data["expected_version"], fields=fields
+            )
+
 
 @admin.register(CoverageRule)
-class CoverageRuleAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class CoverageRuleAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("shift_type", "days", "start_date", "end_date", "min_people", "max_people")
     list_filter = ("days", "shift_type")
     list_select_related = ("shift_type",)
@@ -64,14 +102,14 @@ class CoverageRuleAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Holiday)
-class HolidayAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class HolidayAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("date", "name")
     date_hierarchy = "date"
     search_fields = ("name",)
 
 
 @admin.register(WorkPattern)
-class WorkPatternAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class WorkPatternAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("rotation", "weekday", "start_time", "length_hours")
     list_filter = ("rotation", "weekday")
     list_select_related = ("rotation",)
@@ -79,7 +117,7 @@ class WorkPatternAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DutyHourSettings)
-class DutyHourSettingsAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class DutyHourSettingsAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     """One row (the program's limits); ACGME defaults until a coordinator changes them."""
 
     list_display = (

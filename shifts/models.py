@@ -20,7 +20,13 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.utils import timezone
 
-from residency.models import PGY_LEVELS, Person, RotationTemplate, SingletonIntRange
+from residency.models import (
+    PGY_LEVELS,
+    Person,
+    RotationTemplate,
+    SingletonIntRange,
+    VersionedModel,
+)
 
 
 class TimestampRange(Func):
@@ -33,7 +39,7 @@ class TimestampRange(Func):
 MAX_SHIFT_HOURS = Decimal("36")
 
 
-class ShiftType(models.Model):
+class ShiftType(VersionedModel):
     class Kind(models.TextChoices):
         OVERNIGHT_CALL = "overnight_call", "Overnight call"
         WEEKEND_CALL = "weekend_call", "Weekend call"
@@ -143,7 +149,7 @@ class ShiftType(models.Model):
                 )
 
 
-class CoverageRule(models.Model):
+class CoverageRule(VersionedModel):
     """How many people a shift type needs on the days the rule applies to.
 
     On a date, the most specific matching rule of a type applies: a holiday rule on a program
@@ -189,7 +195,7 @@ class CoverageRule(models.Model):
         )
 
 
-class Holiday(models.Model):
+class Holiday(VersionedModel):
     """A program holiday: seeded from the ``holidays`` package for the program's country
     (DutyHourSettings.holiday_country), then editable."""
 
@@ -203,7 +209,7 @@ class Holiday(models.Model):
         return f"{self.date}: {self.name}"
 
 
-class WorkPattern(models.Model):
+class WorkPattern(VersionedModel):
     """A rotation's usual hours on one weekday (several rows make its week)."""
 
     class Weekday(models.IntegerChoices):
@@ -251,7 +257,7 @@ class WorkPattern(models.Model):
         return f"{self.rotation.code} {day} {self.start_time:%H:%M} +{self.length_hours}h"
 
 
-class DutyHourSettings(models.Model):
+class DutyHourSettings(VersionedModel):
     """The program's duty-hour limits (one row; ACGME Common Program Requirements as defaults)."""
 
     class Averaging(models.TextChoices):

@@ -66,3 +66,21 @@ def test_shift_type_times_are_frozen_once_used(coordinator):
     )  # fmt: skip
     assert response.status_code == 200
     assert "cannot change" in response.content.decode()
+
+
+def test_shift_configuration_admin_is_version_checked(coordinator):
+    kind = ShiftTypeFactory(code="WC", name="Ward call")
+    client = client_for(coordinator)
+    url = f"/admin/shifts/shifttype/{kind.pk}/change/"
+    data = {
+        "code": "WC", "name": "Ward call 1", "kind": kind.kind, "start_time": "17:00",
+        "length_hours": "14", "staffed_by": "residents", "burden_points": 1,
+        "rest_after_hours": "0", "allowed_pgy_levels": "", "colour": "#5b8def",
+        "in_house": "on", "active": "on", "expected_version": 1,
+        "coverage_rules-TOTAL_FORMS": 0, "coverage_rules-INITIAL_FORMS": 0,
+    }  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    stale = client.post(url, {**data, "name": "Ward call 2"})
+    assert stale.status_code == 409
+    kind.refresh_from_db()
+    assert (kind.name, kind.version) == ("Ward call 1", 2)
