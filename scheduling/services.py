@@ -34,6 +34,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from residency.errors import Busy, Conflict, Gone, RotaError, RuleViolation
+from residency.hooks import BlockChange, block_changes_problems
 from residency.locking import lock_rows, locked_transaction, schedule_lock_exclusive
 from residency.models import AcademicYear, Assignment, Block
 from scheduling.explain import explain_groups, precheck
@@ -740,6 +741,20 @@ def _diff_apply(*, run: GenerationRun, changes: list[GenerationChange], by_id) -
     except IntegrityError as error:  # unique(person, block): booked despite the block locks
         raise StaleRows([{"text": "a person-block it adds was booked meanwhile"}]) from error
     year = AcademicYear.objects.get(pk=run.academic_year_id)
+    # The daily layer (residency.hooks): nobody may be left holding shifts their new rotation
+    # does not allow, nor break a duty-hour rule with their new rotation's usual hours.
+    daily = block_changes_problems(
+        BlockChange(
+            change.person_id,
+            change.block.start_date,
+            change.block.end_date,
+            change.rotation_before_id,
+            change.rotation_after_id,
+        )
+        for change in changes
+    )
+    if daily:
+        raise ScheduleInvalid([f"[shifts] {problem}" for problem in daily])
     violations = schedule_validate(
         academic_year=year,
         first_block=run.first_block,
