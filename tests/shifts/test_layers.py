@@ -148,6 +148,7 @@ def test_race_between_a_block_swap_and_a_shift_assignment_has_one_winner(setting
 def test_generation_write_is_refused_when_it_would_strand_shifts():
     from scheduling import services as scheduling_services
     from scheduling.models import GenerationRun
+    from scheduling.problem import problem_load
     from scheduling.solver import SolveResult
     from tests.factories import GenerationRunFactory
 
@@ -164,6 +165,10 @@ def test_generation_write_is_refused_when_it_would_strand_shifts():
         objective=0,
         best_bound=0,
     )
+    # The publish's diff: Okafor's block 1 moves from Wards to Clinic.
+    diff = scheduling_services.schedule_diff(
+        run_id=run.pk, problem=problem_load(academic_year=year), result=solution
+    )
     with pytest.raises(scheduling_services.ScheduleInvalid) as refused:
-        scheduling_services.schedule_write(run=run, result=solution)
+        scheduling_services.schedule_write(run=run, diff=diff, result=solution)
     assert any("[shifts] Dr Okafor holds Ward call" in v for v in refused.value.violations)
