@@ -30,6 +30,16 @@ the person instead of deadlocking; see ``shift_trades``.
 from swaps.services.common import MATCHER
 from swaps.services.execution import swap_request_execute, swap_request_rollback
 from swaps.services.matcher import MatchReport, swap_requests_expire_stale, swap_requests_match
+from swaps.services.shift_trades import (
+    shift_request_accept,
+    shift_request_execute,
+    shift_request_rollback,
+    shift_sick_call_assign,
+    shift_sick_call_post,
+    shift_sick_call_report,
+    shift_sick_call_report_day,
+    shift_swap_request_create,
+)
 from swaps.services.workflow import (
     swap_request_accept,
     swap_request_approve,
@@ -42,6 +52,14 @@ from swaps.services.workflow import (
 __all__ = [
     "MATCHER",
     "MatchReport",
+    "shift_request_accept",
+    "shift_request_execute",
+    "shift_request_rollback",
+    "shift_sick_call_assign",
+    "shift_sick_call_post",
+    "shift_sick_call_report",
+    "shift_sick_call_report_day",
+    "shift_swap_request_create",
     "swap_request_accept",
     "swap_request_approve",
     "swap_request_cancel",

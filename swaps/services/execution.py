@@ -14,6 +14,7 @@ from residency.models import Assignment
 from swaps.errors import SwapRefused
 from swaps.models import SwapRequest
 from swaps.selectors import notice_problem, swap_exchange_problems, today_local
+from swaps.services import shift_trades
 from swaps.services.common import (
     Status,
     _expire_if_stale,
@@ -150,6 +151,8 @@ def swap_request_execute(
     *, swap_request_id: int, by=None, today: datetime.date | None = None
 ) -> SwapRequest:
     """Apply an approved swap (or an accepted one when approval is not required)."""
+    if shift_trades.is_shift_request(swap_request_id):
+        return shift_trades.shift_request_execute(swap_request_id=swap_request_id, by=by)
     return _expire_if_stale(
         swap_request_id,
         lambda: _execute(swap_request_id=swap_request_id, by=by, today=today or today_local()),
@@ -180,6 +183,10 @@ def swap_request_rollback(
 ) -> SwapRequest:
     """Undo an executed swap within ROTA_SWAP_ROLLBACK_HOURS, if neither assignment changed
     since (otherwise undoing it would overwrite someone's later edit)."""
+    if shift_trades.is_shift_request(swap_request_id):
+        return shift_trades.shift_request_rollback(
+            swap_request_id=swap_request_id, by=by, now=now or timezone.now()
+        )
     return _rollback(swap_request_id=swap_request_id, by=by, now=now or timezone.now())
 
 

@@ -22,6 +22,7 @@ from swaps.selectors import (
     swap_exchange_problems,
     today_local,
 )
+from swaps.services import shift_trades
 from swaps.services.common import (
     Kind,
     Status,
@@ -213,7 +214,16 @@ def swap_request_accept(
 ) -> SwapRequest:
     """The named colleague accepts, or ``person`` takes an open offer (giving back their own
     assignment in that block, if they have one). Without ROTA_SWAPS_REQUIRE_APPROVAL the swap
-    executes in the same transaction; otherwise it waits, accepted, for a coordinator."""
+    executes in the same transaction; otherwise it waits, accepted, for a coordinator.
+    Shift requests take the same workflow through ``shift_trades`` (their own locks)."""
+    if shift_trades.is_shift_request(swap_request_id):
+        return shift_trades.shift_request_accept(
+            swap_request_id=swap_request_id,
+            person=person,
+            by=by,
+            actor_label=actor_label,
+            note=note,
+        )
     return _expire_if_stale(
         swap_request_id,
         lambda: _accept(
