@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -165,10 +166,11 @@ class _Period:
 @dataclass
 class _Evaluation:
     periods: list[_Period]
-    daily_minutes: dict[datetime.date, int]
-    busy_days: set[datetime.date]  # any work, at-home call included
-    home_call_only_days: set[datetime.date]  # busy only because of at-home call
-    call_nights: list[datetime.date]
+    # Days are proleptic ordinals (date.toordinal()): integer keys keep a year's evaluation fast.
+    daily_minutes: dict[int, int]
+    busy_days: set[int]  # any work, at-home call included
+    home_call_only_days: set[int]  # busy only because of at-home call
+    call_nights: list[int]
 
 
 def _evaluate(work: PersonWork) -> _Evaluation:
@@ -204,11 +206,11 @@ def _evaluate(work: PersonWork) -> _Evaluation:
             if index >= 0:
                 periods[index].has_call = True
 
-    daily: dict[datetime.date, int] = {}
-    busy: set[datetime.date] = set()
+    daily: dict[int, int] = {}
+    busy: set[int] = set()
     for period in periods:
         _spread(period.start, period.end, daily, busy)
-    home_busy: set[datetime.date] = set()
+    home_busy: set[int] = set()
     for shift in work.shifts:
         if not shift.in_house:
             _spread(shift.start, shift.end, None, home_busy)
@@ -217,44 +219,46 @@ def _evaluate(work: PersonWork) -> _Evaluation:
         daily_minutes=daily,
         busy_days=busy | home_busy,
         home_call_only_days=home_busy - busy,
-        call_nights=sorted(s.date for s in in_house if s.counts_as_call),
+        call_nights=sorted(s.date.toordinal() for s in in_house if s.counts_as_call),
     )
 
 
 def _spread(
     start: datetime.datetime,
     end: datetime.datetime,
-    daily: dict[datetime.date, int] | None,
-    busy: set[datetime.date],
+    daily: dict[int, int] | None,
+    busy: set[int],
 ) -> None:
-    """Add the interval's minutes to each calendar day it touches."""
+    """Add the interval's minutes to each calendar day it touches (keys: day ordinals)."""
+    day = start.toordinal()
+    midnight = datetime.datetime.combine(start.date() + DAY, datetime.time())
     cursor = start
-    while cursor < end:
-        midnight = datetime.datetime.combine(cursor.date() + DAY, datetime.time())
-        piece_end = min(end, midnight)
-        day = cursor.date()
+    while True:
+        piece_end = end if end <= midnight else midnight
         busy.add(day)
         if daily is not None:
-            daily[day] = daily.get(day, 0) + int((piece_end - cursor).total_seconds() // 60)
-        cursor = piece_end
+            daily[day] = daily.get(day, 0) + int((piece_end - cursor).total_seconds()) // 60
+        if piece_end >= end:
+            return
+        cursor, day, midnight = midnight, day + 1, midnight + DAY
 
 
+@functools.lru_cache(maxsize=64)
 def _windows(
-    limits: Limits,
-    start: datetime.date,
-    end: datetime.date,
-    blocks: list[tuple[datetime.date, datetime.date]] | None,
-) -> list[tuple[datetime.date, datetime.date]]:
-    """The averaging windows that touch [start, end]: the program's blocks, or every rolling
-    window of ``averaging_days`` days."""
-    if limits.averaging == BLOCKS and blocks:
-        return [(b_start, b_end) for b_start, b_end in blocks if b_start <= end and b_end >= start]
-    length = datetime.timedelta(days=limits.averaging_days - 1)
-    first = start - length
-    return [
-        (first + datetime.timedelta(days=n), first + datetime.timedelta(days=n) + length)
-        for n in range((end - first).days + 1)
-    ]
+    averaging: str,
+    averaging_days: int,
+    start: int,
+    end: int,
+    blocks: tuple[tuple[datetime.date, datetime.date], ...],
+) -> tuple[tuple[int, int], ...]:
+    """The averaging windows (first and last day ordinals) that touch days [start, end]: the
+    program's blocks, or every rolling window of ``averaging_days`` days. Cached: a program's
+    evaluation asks the same for every person."""
+    if averaging == BLOCKS and blocks:
+        ordinals = ((b.toordinal(), e.toordinal()) for b, e in blocks)
+        return tuple((b, e) for b, e in ordinals if b <= end and e >= start)
+    first = start - (averaging_days - 1)
+    return tuple((n, n + averaging_days - 1) for n in range(first, end + 1))
 
 
 def _worst_per_run(
@@ -299,37 +303,57 @@ def duty_hour_problems(
             )
         )
 
-    windows = _windows(limits, start, end, blocks)
+    windows = _windows(
+        limits.averaging,
+        limits.averaging_days,
+        start.toordinal(),
+        end.toordinal(),
+        tuple(tuple(b) for b in blocks or ()),
+    )
     daily = ev.daily_minutes
-    max_weekly_minutes = limits.max_weekly_hours * 60
+    # The limits as integer ratios, so the loop below compares integers (Fraction arithmetic
+    # per window would dominate a year's evaluation).
+    weekly = Fraction(limits.max_weekly_hours) * 60
+    weekly_num, weekly_den = weekly.numerator, weekly.denominator
+    off = Fraction(limits.days_off_per_week)
+    off_num, off_den = off.numerator, off.denominator
+    nth = limits.call_every_nth_night
     over_hours, short_days, over_call = [], [], []
     calls = ev.call_nights
     if windows:
         # Prefix sums over the days the windows cover: each window is then O(1).
-        first = min(w[0] for w in windows)
-        span = (max(w[1] for w in windows) - first).days + 1
+        first = windows[0][0] if len(windows) == 1 else min(w[0] for w in windows)
+        span = max(w[1] for w in windows) - first + 1
         minutes_before = [0] * (span + 1)
         busy_before = [0] * (span + 1)
-        day = first
+        busy_days = ev.busy_days
+        running_minutes = running_busy = 0
         for n in range(span):
-            minutes_before[n + 1] = minutes_before[n] + daily.get(day, 0)
-            busy_before[n + 1] = busy_before[n] + (day in ev.busy_days)
-            day += DAY
+            running_minutes += daily.get(first + n, 0)
+            running_busy += (first + n) in busy_days
+            minutes_before[n + 1] = running_minutes
+            busy_before[n + 1] = running_busy
+    as_dates = datetime.date.fromordinal
     for index, (w_start, w_end) in enumerate(windows):
-        days = (w_end - w_start).days + 1
-        lo, hi = (w_start - first).days, (w_end - first).days + 1
+        days = w_end - w_start + 1
+        lo, hi = w_start - first, w_end - first + 1
         total = minutes_before[hi] - minutes_before[lo]
         free = days - (busy_before[hi] - busy_before[lo])
-        # 80 h/week averaged: total / (days / 7) <= limit, in exact arithmetic.
-        if total * 7 > max_weekly_minutes * days:
-            over_hours.append((index, (w_start, w_end), total * 7 / days / 60))
+        window = None
+        # 80 h/week averaged: total / (days / 7) <= limit, in exact integer arithmetic.
+        if total * 7 * weekly_den > weekly_num * days:
+            window = (as_dates(w_start), as_dates(w_end))
+            over_hours.append((index, window, total * 7 / days / 60))
         # One day in seven free, averaged: free days >= days * (1 / 7).
-        if free * 7 < limits.days_off_per_week * days:
-            short_days.append((index, (w_start, w_end), -free))
+        if free * 7 * off_den < off_num * days:
+            window = window or (as_dates(w_start), as_dates(w_end))
+            short_days.append((index, window, -free))
         # In-house call no more often than every third night, averaged: nights * 3 <= days.
-        nights = bisect.bisect_right(calls, w_end) - bisect.bisect_left(calls, w_start)
-        if nights * limits.call_every_nth_night > days:
-            over_call.append((index, (w_start, w_end), nights))
+        if calls:
+            nights = bisect.bisect_right(calls, w_end) - bisect.bisect_left(calls, w_start)
+            if nights * nth > days:
+                window = window or (as_dates(w_start), as_dates(w_end))
+                over_call.append((index, window, nights))
 
     for (w_start, w_end), value in _worst_per_run(over_hours):
         add(
@@ -346,7 +370,11 @@ def duty_hour_problems(
         free = -negative_free
         days = (w_end - w_start).days + 1
         required = limits.days_off_per_week * days / 7
-        home = sorted(d for d in ev.home_call_only_days if w_start <= d <= w_end)
+        home = sorted(
+            datetime.date.fromordinal(d)
+            for d in ev.home_call_only_days
+            if w_start.toordinal() <= d <= w_end.toordinal()
+        )
         note = ""
         if home:
             listed = ", ".join(f"{d.day} {d:%b}" for d in home[:5])
@@ -470,14 +498,18 @@ def _ordinal(n: int) -> str:
 
 
 def weekly_hours(
-    *, work: PersonWork, start: datetime.date, end: datetime.date
+    *, work: PersonWork, start: datetime.date, end: datetime.date, whole_weeks: bool = True
 ) -> list[tuple[datetime.date, float]]:
-    """Scheduled hours per week (weeks starting on ``start``), for the compliance report."""
+    """Scheduled hours per week (weeks starting on ``start``), for the compliance report. The
+    last week is cut at ``end`` unless ``whole_weeks``."""
     ev = _evaluate(work)
     weeks = []
     week_start = start
+    last = end.toordinal()
     while week_start <= end:
-        minutes = sum(ev.daily_minutes.get(week_start + n * DAY, 0) for n in range(7))
+        first = week_start.toordinal()
+        stop = first + 7 if whole_weeks else min(first + 7, last + 1)
+        minutes = sum(ev.daily_minutes.get(n, 0) for n in range(first, stop))
         weeks.append((week_start, minutes / 60))
         week_start += 7 * DAY
     return weeks
@@ -485,4 +517,5 @@ def weekly_hours(
 
 def days_off(*, work: PersonWork, start: datetime.date, end: datetime.date) -> int:
     ev = _evaluate(work)
-    return sum(1 for n in range((end - start).days + 1) if start + n * DAY not in ev.busy_days)
+    first = start.toordinal()
+    return sum(1 for n in range(first, end.toordinal() + 1) if n not in ev.busy_days)

@@ -13,7 +13,15 @@ from residency.models import Absence, Assignment, Block, Person, ResidentYear
 from residency.selectors import is_coordinator
 from shifts import dutyhours
 from shifts.dutyhours import DutyHourProblem, Limits, PersonWork, WorkShift
-from shifts.models import CoverageRule, DutyHourSettings, Holiday, Shift, ShiftType, WorkPattern
+from shifts.models import (
+    CoverageRule,
+    DutyHourOverride,
+    DutyHourSettings,
+    Holiday,
+    Shift,
+    ShiftType,
+    WorkPattern,
+)
 
 DAY = datetime.timedelta(days=1)
 
@@ -134,7 +142,32 @@ def person_work_load(
     return works
 
 
+def _person_work_around(
+    *, person_id: int, start: datetime.date, end: datetime.date, limits: Limits
+) -> tuple[PersonWork | None, list]:
+    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
+    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
+    return person_work_load(person_ids=[person_id], start=lo, end=hi).get(person_id), blocks
+
+
 def duty_hour_problems(
+    *,
+    person_id: int,
+    start: datetime.date,
+    end: datetime.date,
+    limits: Limits | None = None,
+) -> list[DutyHourProblem]:
+    """Every duty-hour rule the person's schedule breaks in windows touching [start, end]."""
+    limits = limits or duty_hour_limits_get()
+    work, blocks = _person_work_around(person_id=person_id, start=start, end=end, limits=limits)
+    if work is None:
+        return []
+    return dutyhours.duty_hour_problems(
+        work=work, limits=limits, start=start, end=end, blocks=blocks
+    )
+
+
+def duty_hour_problems_of_change(
     *,
     person_id: int,
     start: datetime.date,
@@ -142,23 +175,29 @@ def duty_hour_problems(
     without_shift_ids: Iterable[int] = (),
     with_shifts: Iterable[WorkShift] = (),
     limits: Limits | None = None,
-) -> list[DutyHourProblem]:
-    """Every duty-hour rule the person's schedule breaks in windows touching [start, end], as it
-    is, or as it would be without ``without_shift_ids`` and with ``with_shifts`` (a proposed
-    change). Edits, swaps, the validator and the reports all call this (or the engine itself)."""
+) -> tuple[list[DutyHourProblem], list[DutyHourProblem]]:
+    """The person's duty-hour problems around [start, end] before and after a proposed change
+    (without ``without_shift_ids``, with ``with_shifts``): one load, two evaluations. Shift
+    edits, swaps and the block-edit guard judge a change with this."""
     limits = limits or duty_hour_limits_get()
-    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
-    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
-    work = person_work_load(person_ids=[person_id], start=lo, end=hi).get(person_id)
+    work, blocks = _person_work_around(person_id=person_id, start=start, end=end, limits=limits)
     if work is None:
-        return []
-    skip = set(without_shift_ids)
-    if skip:
-        work.shifts = [s for s in work.shifts if s.shift_id not in skip]
-    work.shifts.extend(with_shifts)
-    return dutyhours.duty_hour_problems(
+        return [], []
+    before = dutyhours.duty_hour_problems(
         work=work, limits=limits, start=start, end=end, blocks=blocks
     )
+    skip = set(without_shift_ids)
+    changed = PersonWork(
+        person_id=work.person_id,
+        name=work.name,
+        shifts=[s for s in work.shifts if s.shift_id not in skip] + list(with_shifts),
+        pattern=work.pattern,
+        absent_days=work.absent_days,
+    )
+    after = dutyhours.duty_hour_problems(
+        work=changed, limits=limits, start=start, end=end, blocks=blocks
+    )
+    return before, after
 
 
 def program_duty_hour_problems(
@@ -399,3 +438,176 @@ def shift_visible_to(*, user, shift: Shift) -> bool:
     if is_coordinator(user):
         return True
     return shift.person.user_id is not None and shift.person.user_id == user.pk
+
+
+# --- Compliance reports -------------------------------------------------------------------------
+
+MAX_REPORT_DAYS = 400
+
+
+@dataclass
+class DutyHourReport:
+    """One person's compliance over [start, end]: hours per week, days off, call nights, every
+    problem (with numbers) and every override a coordinator recorded."""
+
+    person: Person
+    start: datetime.date
+    end: datetime.date
+    limits: Limits
+    weeks: list[tuple[datetime.date, float]]
+    days_off: int
+    in_house_calls: int
+    problems: list[DutyHourProblem]
+    overrides: list
+
+    @property
+    def violations(self) -> list[DutyHourProblem]:
+        return [p for p in self.problems if p.is_violation]
+
+    @property
+    def warnings(self) -> list[DutyHourProblem]:
+        return [p for p in self.problems if not p.is_violation]
+
+    def as_json(self) -> dict:
+        return {
+            "person": self.person.pk,
+            "person_name": self.person.name,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "limits": {
+                "averaging": self.limits.averaging,
+                "averaging_days": self.limits.averaging_days,
+                "max_weekly_hours": float(self.limits.max_weekly_hours),
+                "days_off_per_week": float(self.limits.days_off_per_week),
+                "max_continuous_hours": float(self.limits.max_continuous_hours),
+                "transition_hours": float(self.limits.transition_hours),
+                "rest_after_long_call_hours": float(self.limits.rest_after_long_call_hours),
+                "min_rest_between_periods_hours": float(self.limits.min_rest_between_periods_hours),
+                "call_every_nth_night": self.limits.call_every_nth_night,
+            },
+            "weeks": [{"start": w.isoformat(), "hours": round(h, 2)} for w, h in self.weeks],
+            "days_off": self.days_off,
+            "in_house_calls": self.in_house_calls,
+            "problems": [problem_json(p) for p in self.problems],
+            "overrides": [
+                {
+                    "date": o.date.isoformat(),
+                    "shift_type": o.shift_type.code,
+                    "reason": o.reason,
+                    "problems": o.problems,
+                    "by": o.created_by.get_username() if o.created_by else None,
+                    "at": o.created_at.isoformat(),
+                }
+                for o in self.overrides
+            ],
+        }
+
+
+def problem_json(problem: DutyHourProblem) -> dict:
+    return {
+        "rule": problem.rule,
+        "severity": problem.severity,
+        "from": problem.start.isoformat(),
+        "to": problem.end.isoformat(),
+        "value": problem.value,
+        "limit": problem.limit,
+        "message": problem.message,
+    }
+
+
+def duty_hour_report(*, person: Person, start: datetime.date, end: datetime.date) -> DutyHourReport:
+    limits = duty_hour_limits_get()
+    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
+    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
+    work = person_work_load(person_ids=[person.pk], start=lo, end=hi).get(person.pk) or PersonWork(
+        person.pk, person.name
+    )
+    problems = (
+        dutyhours.duty_hour_problems(work=work, limits=limits, start=start, end=end, blocks=blocks)
+        if person.kind == Person.Kind.RESIDENT
+        else []
+    )
+    return DutyHourReport(
+        person=person,
+        start=start,
+        end=end,
+        limits=limits,
+        weeks=dutyhours.weekly_hours(work=work, start=start, end=end),
+        days_off=dutyhours.days_off(work=work, start=start, end=end),
+        in_house_calls=sum(1 for s in work.shifts if s.counts_as_call and start <= s.date <= end),
+        problems=problems,
+        overrides=list(
+            DutyHourOverride.objects.filter(person=person, date__range=(start, end))
+            .select_related("shift_type", "created_by")
+            .order_by("date")
+        ),
+    )
+
+
+@dataclass
+class ComplianceRow:
+    person: Person
+    weeks: list[tuple[datetime.date, float]]
+    average: float
+    days_off: int
+    in_house_calls: int
+    problems: list[DutyHourProblem]
+
+    @property
+    def violations(self) -> list[DutyHourProblem]:
+        return [p for p in self.problems if p.is_violation]
+
+    @property
+    def warnings(self) -> list[DutyHourProblem]:
+        return [p for p in self.problems if not p.is_violation]
+
+    @property
+    def max_week(self) -> float:
+        return max((h for _, h in self.weeks), default=0.0)
+
+
+AT_RISK_FRACTION = 0.9  # an average within 10% of the weekly limit is "at risk"
+
+
+def program_compliance(
+    *, start: datetime.date, end: datetime.date
+) -> tuple[list[ComplianceRow], list[DutyHourOverride], Limits]:
+    """Every active resident's hours, days off, call nights and problems over [start, end],
+    worst first (violations, then the highest average): one load for everyone."""
+    limits = duty_hour_limits_get()
+    blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
+    lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
+    people = {p.pk: p for p in Person.objects.filter(kind=Person.Kind.RESIDENT, active=True)}
+    works = person_work_load(person_ids=people, start=lo, end=hi)
+    days = (end - start).days + 1
+    rows = []
+    for pk, work in works.items():
+        weeks = dutyhours.weekly_hours(work=work, start=start, end=end)
+        total = sum(
+            h for _, h in dutyhours.weekly_hours(work=work, start=start, end=end, whole_weeks=False)
+        )
+        rows.append(
+            ComplianceRow(
+                person=people[pk],
+                weeks=weeks,
+                average=total * 7 / days,
+                days_off=dutyhours.days_off(work=work, start=start, end=end),
+                in_house_calls=sum(
+                    1 for s in work.shifts if s.counts_as_call and start <= s.date <= end
+                ),
+                problems=dutyhours.duty_hour_problems(
+                    work=work, limits=limits, start=start, end=end, blocks=blocks
+                ),
+            )
+        )
+    rows.sort(key=lambda r: (-len(r.violations), -r.average, r.person.name))
+    overrides = list(
+        DutyHourOverride.objects.filter(date__range=(start, end))
+        .select_related("person", "shift_type", "created_by")
+        .order_by("date")
+    )
+    return rows, overrides, limits
+
+
+def is_at_risk(row: ComplianceRow, limits: Limits) -> bool:
+    return bool(row.violations) or row.average >= float(limits.max_weekly_hours) * AT_RISK_FRACTION

@@ -102,15 +102,12 @@ def new_duty_hour_violations(
     remove = list(remove_shift_ids)
     end = max(d for _, d in add) + datetime.timedelta(days=2) if add else day
     start = min([day, *(d for _, d in add)]) - datetime.timedelta(days=1)
-    limits = selectors.duty_hour_limits_get()
-    before = selectors.duty_hour_problems(person_id=person_id, start=start, end=end, limits=limits)
-    after = selectors.duty_hour_problems(
+    before, after = selectors.duty_hour_problems_of_change(
         person_id=person_id,
         start=start,
         end=end,
         without_shift_ids=remove,
         with_shifts=[selectors.shift_type_work(t, d) for t, d in add],
-        limits=limits,
     )
     known = {p.message for p in before if p.is_violation}
     return [p for p in after if p.is_violation and p.message not in known]
@@ -259,9 +256,13 @@ def shift_update(
 def shift_delete(*, shift_id: int, version: int) -> None:
     """Remove the shift if it is still at ``version``. Removing work never breaks a duty-hour
     rule; a slot left below its coverage minimum shows as uncovered on the calendar."""
-    deleted, _ = Shift.objects.filter(pk=shift_id, version=version).delete()
-    if deleted == 0:
+    # Lock the row at the version read, then delete it. A bare ``filter(version=...).delete()``
+    # is not conditional here: Django's collector first SELECTs the rows (overrides point at
+    # shifts with SET_NULL) and then deletes them by primary key, so an edit committed between
+    # the two would be deleted anyway. FOR UPDATE re-checks the version after waiting.
+    if not Shift.objects.select_for_update().filter(pk=shift_id, version=version).exists():
         raise ConcurrentEdit(_shift_or_gone(shift_id))
+    Shift.objects.filter(pk=shift_id).delete()
 
 
 def _shift_or_gone(shift_id: int) -> Shift:
