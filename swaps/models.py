@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from residency.models import AcademicYear, Assignment, Person
-from shifts.models import Shift
+from shifts.models import Shift, SickCall
 
 
 class SwapRequest(models.Model):
@@ -77,6 +77,11 @@ class SwapRequest(models.Model):
         Shift, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     message = models.TextField(blank=True, max_length=1000)
+    # A coordinator's post of a sick colleague's shift to the open pool: urgent, so neither the
+    # notice period nor the give-away cap applies.
+    sick_call = models.ForeignKey(
+        SickCall, null=True, blank=True, on_delete=models.SET_NULL, related_name="pool_requests"
+    )
     # Why the last attempt to execute was refused (e.g. a duty-hour rule, with its numbers); the
     # request itself is unchanged by a refusal.
     refusal = models.TextField(blank=True)
@@ -197,43 +202,3 @@ class SwapRules(models.Model):
     @classmethod
     def current(cls) -> SwapRules:
         return cls.objects.filter(pk=1).first() or cls()
-
-
-class SickCall(models.Model):
-    """A coordinator marked ``person`` out for ``shift``: the shift is uncovered until someone
-    replaces them (assigned by the coordinator, or taken from the open pool). The shift stays
-    with the person meanwhile, so nobody else's hours change until a replacement is chosen."""
-
-    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="sick_calls")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    note = models.CharField(max_length=300, blank=True)
-    reported_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Posted to the open pool (with a bonus note in the request's message), if it was.
-    pool_request = models.ForeignKey(
-        SwapRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    replaced_by = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["shift"],
-                condition=Q(resolved_at__isnull=True),
-                name="one_open_sick_call_per_shift",
-                violation_error_message="This shift is already marked uncovered.",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"Sick call #{self.pk}: {self.person} out for shift #{self.shift_id}"
-
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None

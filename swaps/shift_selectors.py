@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from residency.models import AcademicYear, Block, Person, ResidentYear
 from shifts.dutyhours import fmt_day
-from shifts.models import Shift, ShiftType
+from shifts.models import Shift, ShiftType, SickCall
 from shifts.selectors import shift_eligibility_problems
 from shifts.services import new_duty_hour_violations
-from swaps.models import SickCall, SwapRequest, SwapRules
+from swaps.models import SwapRequest, SwapRules
 
 Problem = tuple[str, str]
 SHIFT_RELATED = (
@@ -152,10 +152,6 @@ def shift_trade_problems(
     return problems
 
 
-def _from_sick_call(request_pk) -> Exists:
-    return Exists(SickCall.objects.filter(pool_request_id=request_pk))
-
-
 def give_away_problem(
     *, person: Person, shift: Shift, rules: SwapRules, exclude_request_id: int | None = None
 ) -> Problem | None:
@@ -177,7 +173,7 @@ def give_away_problem(
             offered_shift__date__range=(block.start_date, block.end_date),
         )
         .exclude(pk=exclude_request_id)
-        .exclude(_from_sick_call(OuterRef("pk")))
+        .filter(sick_call__isnull=True)
         .count()
     )
     if given >= cap:
@@ -187,10 +183,6 @@ def give_away_problem(
             f"the program allows {cap} per block.",
         )
     return None
-
-
-def is_sick_call_post(swap: SwapRequest) -> bool:
-    return SickCall.objects.filter(pool_request=swap).exists()
 
 
 # --- What pages offer -----------------------------------------------------------------------
@@ -274,7 +266,6 @@ def open_shift_offers(
             status=SwapRequest.Status.PENDING,
             offered_shift__isnull=False,
         )
-        .annotate(sick_call=_from_sick_call(OuterRef("pk")))
         .select_related(*SHIFT_RELATED)
         .order_by("offered_shift__starts_at", "pk")
     )
@@ -285,7 +276,7 @@ def open_shift_offers(
         shift = offer.offered_shift
         if shift.person_id != offer.requester_id or shift.version != offer.offered_version:
             continue
-        if not offer.sick_call and shift_notice_problem(shift=shift, now=now, rules=rules):
+        if offer.sick_call_id is None and shift_notice_problem(shift=shift, now=now, rules=rules):
             continue
         if shift_trade_problems(
             requester=offer.requester, counterpart=person, offered=shift, wanted=None, rules=rules
@@ -301,7 +292,7 @@ def open_shift_offers(
 def open_sick_calls() -> QuerySet[SickCall]:
     return (
         SickCall.objects.filter(resolved_at__isnull=True)
-        .select_related("shift__shift_type", "shift__person", "person", "pool_request")
+        .select_related("shift__shift_type", "shift__person", "person")
         .order_by("shift__starts_at", "pk")
     )
 

@@ -29,9 +29,9 @@ from django.utils import timezone
 from residency.errors import Gone
 from residency.locking import lock_people, lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import Person
-from shifts.models import Shift
+from shifts.models import Shift, SickCall
 from swaps.errors import RULE_REASONS, STALE_REASONS, SwapRefused
-from swaps.models import SickCall, SwapEvent, SwapRequest, SwapRules
+from swaps.models import SwapEvent, SwapRequest, SwapRules
 from swaps.services.common import (
     Kind,
     Status,
@@ -44,7 +44,6 @@ from swaps.services.common import (
 )
 from swaps.shift_selectors import (
     give_away_problem,
-    is_sick_call_post,
     shift_label,
     shift_notice_problem,
     shift_trade_problems,
@@ -121,10 +120,10 @@ def shift_swap_request_create(
     message: str = "",
     by=None,
     now: datetime.datetime | None = None,
-    for_sick_call: bool = False,
+    sick_call: SickCall | None = None,
 ) -> SwapRequest:
     """Record a pending shift request after the same checks execution repeats under locks (so a
-    doomed request is refused at once). ``for_sick_call``: a coordinator posts a sick person's
+    doomed request is refused at once). ``sick_call``: a coordinator posts a sick person's
     shift to the pool (no notice period, not counted against their give-away cap)."""
     now = now or timezone.now()
     rules = SwapRules.current()
@@ -144,7 +143,7 @@ def shift_swap_request_create(
         raise SwapRefused(
             "This shift is outside every academic year.", reason="invalid", field="offered"
         )
-    if not for_sick_call:
+    if sick_call is None:
         problem = shift_notice_problem(shift=offered, now=now, rules=rules)
         if problem:
             raise SwapRefused(problem[1], reason=problem[0], field="offered")
@@ -183,7 +182,7 @@ def shift_swap_request_create(
         if problem:
             raise SwapRefused(problem[1], reason=problem[0], field="wanted")
 
-    if wanted is None and not for_sick_call:
+    if wanted is None and sick_call is None:
         problem = give_away_problem(person=requester, shift=offered, rules=rules)
         if problem:
             raise SwapRefused(problem[1], reason=problem[0], field="offered")
@@ -223,6 +222,7 @@ def shift_swap_request_create(
         wanted_version=wanted.version if wanted else None,
         wanted_label=shift_label(wanted) if wanted else "",
         message=message,
+        sick_call=sick_call,
     )
     swap.full_clean()
     swap.save()
@@ -230,7 +230,7 @@ def shift_swap_request_create(
         swap_request=swap,
         to_status=Status.PENDING,
         actor=by,
-        actor_label=requester.name if not for_sick_call else "coordinator (sick call)",
+        actor_label=requester.name if sick_call is None else "coordinator (sick call)",
         note=message[:500],
     )
     return swap
@@ -263,8 +263,7 @@ def _checked_shifts(
                 f"(version {version} -> {shift.version}).",
                 reason="shift_changed",
             )
-    sick_call_post = is_sick_call_post(swap)
-    if not sick_call_post:
+    if swap.sick_call_id is None:  # a sick-call post is urgent: no notice, no cap
         for shift, _owner, _version in sides:
             problem = shift_notice_problem(shift=shift, now=now, rules=rules)
             if problem:
@@ -584,7 +583,7 @@ def shift_sick_call_post(*, sick_call_id: int, by, bonus_note: str = "") -> Swap
     call = _sick_call_or_gone(sick_call_id)
     if not call.is_open:
         raise SwapRefused("This sick call was already resolved.", reason="not_pending")
-    if call.pool_request_id and call.pool_request.is_open:
+    if call.pool_requests.filter(status__in=SwapRequest.OPEN_STATUSES).exists():
         raise SwapRefused("This shift is already in the open pool.", reason="duplicate")
     swap = shift_swap_request_create(
         requester=call.person,
@@ -592,11 +591,8 @@ def shift_sick_call_post(*, sick_call_id: int, by, bonus_note: str = "") -> Swap
         offered_shift_id=call.shift_id,
         message=bonus_note or "Sick call: please cover.",
         by=by,
-        for_sick_call=True,
+        sick_call=call,
     )
-    # Unlocked update is enough: only this coordinator action sets it, and the link is what
-    # the notice and cap checks read (a lost race posts two offers, the second expires).
-    SickCall.objects.filter(pk=call.pk).update(pool_request=swap)
     return swap
 
 

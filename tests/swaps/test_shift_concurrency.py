@@ -12,10 +12,10 @@ from django.db import transaction
 
 from residency.errors import RotaError
 from residency.locking import lock_people
-from shifts.models import Shift
+from shifts.models import Shift, SickCall
 from swaps import services
 from swaps.errors import SwapRefused
-from swaps.models import SickCall, SwapRequest
+from swaps.models import SwapRequest
 from tests.concurrency import (
     Outcome,
     join_all,

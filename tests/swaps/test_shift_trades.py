@@ -7,10 +7,10 @@ import pytest
 from django.utils import timezone
 
 from residency.errors import RotaError
-from shifts.models import Shift
+from shifts.models import Shift, SickCall
 from swaps import services
 from swaps.errors import SwapRefused
-from swaps.models import SickCall, SwapRequest, SwapRules
+from swaps.models import SwapRequest, SwapRules
 from swaps.shift_selectors import (
     open_shift_offers,
     shift_trade_options,
