@@ -16,6 +16,7 @@ changes another person's assignments or requests through any URL.
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from django.urls import URLResolver, get_resolver, resolve, reverse
 
 from residency.models import Assignment, RotationTemplate
 from scheduling.models import GenerationRun
+from shifts.models import Shift
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
@@ -34,9 +36,12 @@ from tests.factories import (
     PersonFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
+    ShiftFactory,
+    ShiftTypeFactory,
 )
 
 pytestmark = pytest.mark.django_db
+DAY = datetime.timedelta(days=1)
 
 ROLES = ("anonymous", "resident", "faculty", "other", "coordinator")
 
@@ -54,6 +59,11 @@ class World:
     swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
+    # Shift trades (issue 13): the faculty member's shift, their other shift in the open pool,
+    # and a sick call on a colleague's shift.
+    shift: object = None
+    shift_offer: SwapRequest | None = None
+    sick_call: object = None
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +99,22 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
-    return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run)  # fmt: skip
+    world = World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
+                  open_offer, run)  # fmt: skip
+    _add_shift_trades(world, third)
+    return world
+
+
+def _add_shift_trades(world: World, third) -> None:
+    backup = ShiftTypeFactory(staffed_by="faculty", kind="home_call", in_house=False)
+    day = world.block.start_date
+    world.shift = ShiftFactory(person=world.faculty, shift_type=backup, date=day)
+    pooled = ShiftFactory(person=world.faculty, shift_type=backup, date=day + 2 * DAY)
+    world.shift_offer = swap_services.shift_swap_request_create(
+        requester=world.faculty, kind="open", offered_shift_id=pooled.pk
+    )
+    sick = ShiftFactory(person=third, shift_type=backup, date=day + 4 * DAY)
+    world.sick_call = swap_services.shift_sick_call_report(shift_id=sick.pk, by=None)
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -143,6 +167,28 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
+    # --- shift trades and sick calls (issue 13) ---
+    ("shift trades", "GET", lambda w: "/swaps/shifts/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("shift trade builder", "GET", lambda w: f"/swaps/shifts/{w.shift.pk}/trade/", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("shift trade confirm", "GET",
+     lambda w: f"/swaps/shifts/{w.shift.pk}/trade/confirm/?kind=open", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("shift trade send", "POST", lambda w: f"/swaps/shifts/{w.shift.pk}/trade/confirm/",
+     lambda w: {"kind": "give_away", "counterpart": w.other.pk}):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("shift take page", "GET", lambda w: f"/swaps/shifts/pool/{w.shift_offer.pk}/take/", None):
+        ("login", "denied", "ok", "ok", "denied"),
+    # The owner is told they cannot take their own offer (a message, nothing changes).
+    ("shift take", "POST", lambda w: f"/swaps/shifts/pool/{w.shift_offer.pk}/take/", None):
+        ("login", "denied", "ok", "ok", "denied"),
+    ("sick calls", "GET", lambda w: "/swaps/sick-calls/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("sick call", "GET", lambda w: f"/swaps/sick-calls/{w.sick_call.pk}/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("sick call assign", "POST", lambda w: f"/swaps/sick-calls/{w.sick_call.pk}/",
+     lambda w: {"action": "assign", "person": w.other.pk}):
+        ("login", "denied", "denied", "denied", "ok"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -167,6 +213,16 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "denied"),
     ("api swap cancel", "POST", lambda w: f"/api/swaps/{w.swap.pk}/cancel", lambda w: {}):
         ("login", "denied", "ok", "denied", "denied"),
+    ("api shift swap create", "POST", lambda w: "/api/swaps",
+     lambda w: {"kind": "give_away", "offered_shift": w.shift.pk, "counterpart": w.other.pk}):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("api open shifts", "GET", lambda w: "/api/shifts/open", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    # The owner cannot take their own offer (403); a faculty colleague takes it; residents do
+    # not see faculty offers (404); coordinators act in the admin and sick-call pages (403).
+    ("api take shift", "POST", lambda w: f"/api/shifts/{w.shift_offer.offered_shift_id}/take",
+     lambda w: {}):
+        ("login", "denied", "denied", "ok", "denied"),
     ("api generation start", "POST", lambda w: "/api/generation-runs",
      lambda w: {"academic_year": w.year.pk, "time_limit_seconds": 5}):
         ("login", "denied", "denied", "denied", "ok"),
@@ -222,6 +278,7 @@ def state() -> dict:
             Assignment.objects.values_list("pk", "person_id", "rotation_id", "notes", "version")
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
+        "shifts": sorted(Shift.objects.values_list("pk", "person_id", "version")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
     }
 
