@@ -13,6 +13,7 @@ from residency.selectors import is_coordinator
 from scheduling import services
 from scheduling.models import CurriculumRequirement, GenerationRun, ScheduleYear
 from scheduling.validator import schedule_validate
+from shifts.validator import shifts_validate_year
 
 SHOWN_VIOLATIONS = 20
 
@@ -118,7 +119,11 @@ class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAd
     @admin.action(description="Validate schedule")
     def validate(self, request, queryset) -> None:
         for year in queryset:
-            violations = schedule_validate(academic_year=year)
+            # The block schedule and the daily layer (coverage, who holds shifts, duty hours).
+            violations = [
+                *schedule_validate(academic_year=year),
+                *shifts_validate_year(academic_year=year),
+            ]
             if not violations:
                 self.message_user(request, f"{year}: no violations.", messages.SUCCESS)
                 continue

@@ -34,6 +34,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from residency.errors import Busy, Conflict, RotaError, RuleViolation
+from residency.hooks import BlockChange, block_changes_problems
 from residency.locking import lock_rows, locked_transaction, schedule_lock_exclusive
 from residency.models import AcademicYear, Assignment, Block
 from scheduling.explain import explain_groups, precheck
@@ -484,6 +485,7 @@ def schedule_write(*, run: GenerationRun, result: SolveResult) -> int:
     if run.first_block is not None:
         blocks = blocks.filter(number__gte=run.first_block, number__lte=run.last_block)
     block_ids = list(blocks.values_list("pk", flat=True))
+    held_before = _held(block_ids)
     Assignment.objects.filter(block_id__in=block_ids, pinned=False).delete()
     created = Assignment.objects.bulk_create(
         Assignment(
@@ -496,6 +498,11 @@ def schedule_write(*, run: GenerationRun, result: SolveResult) -> int:
         )
         for person_id, block_id, rotation_id, role in result.assignments
     )
+    # The daily layer (residency.hooks): nobody may be left holding shifts their new rotation
+    # does not allow, nor break a duty-hour rule with their new rotation's usual hours.
+    daily = block_changes_problems(_block_changes(block_ids, held_before))
+    if daily:
+        raise ScheduleInvalid([f"[shifts] {problem}" for problem in daily])
     violations = schedule_validate(
         academic_year=year,
         first_block=run.first_block,
@@ -522,6 +529,41 @@ def schedule_write(*, run: GenerationRun, result: SolveResult) -> int:
         **_figures(result),
     )
     return len(created)
+
+
+def _held(block_ids: list[int]) -> dict[tuple[int, int], int]:
+    """(person id, block id) -> rotation id in those blocks, as the database has it now."""
+    return {
+        (person_id, block_id): rotation_id
+        for person_id, block_id, rotation_id in Assignment.objects.filter(
+            block_id__in=block_ids
+        ).values_list("person_id", "block_id", "rotation_id")
+    }
+
+
+def _block_changes(
+    block_ids: list[int], held_before: dict[tuple[int, int], int]
+) -> list[BlockChange]:
+    """What every person held in the written blocks before and holds after the write."""
+    blocks = {
+        pk: (start, end)
+        for pk, start, end in Block.objects.filter(pk__in=block_ids).values_list(
+            "pk", "start_date", "end_date"
+        )
+    }
+    held_after = _held(block_ids)
+    people = {person_id for person_id, _ in held_before} | {p for p, _ in held_after}
+    return [
+        BlockChange(
+            person_id,
+            *blocks[block_id],
+            held_before.get((person_id, block_id)),
+            held_after.get((person_id, block_id)),
+        )
+        for person_id in sorted(people)
+        for block_id in block_ids
+        if held_before.get((person_id, block_id)) != held_after.get((person_id, block_id))
+    ]
 
 
 # -- the job's guard thread ------------------------------------------------------------------

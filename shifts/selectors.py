@@ -107,27 +107,15 @@ def person_work_load(
         base = cache[key]
         works[person_id].shifts.append(WorkShift(**{**base.__dict__, "shift_id": pk}))
 
-    patterns: dict[int, dict[int, list[tuple[datetime.time, int]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for rotation_id, weekday, start_time, hours in WorkPattern.objects.values_list(
-        "rotation_id", "weekday", "start_time", "length_hours"
-    ):
-        patterns[rotation_id][weekday].append((start_time, round(Fraction(hours) * 60)))
+    patterns = work_patterns_by_rotation()
     for person_id, rotation_id, b_start, b_end in Assignment.objects.filter(
         person_id__in=ids, block__start_date__lte=end, block__end_date__gte=start
     ).values_list("person_id", "rotation_id", "block__start_date", "block__end_date"):
         week = patterns.get(rotation_id)
-        if not week:
-            continue
-        intervals = works[person_id].pattern
-        day = max(b_start, start)
-        last = min(b_end, end)
-        while day <= last:
-            for start_time, minutes in week.get(day.weekday(), ()):
-                begin = datetime.datetime.combine(day, start_time)
-                intervals.append((begin, begin + datetime.timedelta(minutes=minutes)))
-            day += DAY
+        if week:
+            works[person_id].pattern.extend(
+                pattern_intervals(week=week, start=max(b_start, start), end=min(b_end, end))
+            )
 
     for person_id, a_start, a_end in Absence.objects.filter(
         person_id__in=ids,
@@ -148,6 +136,32 @@ def _person_work_around(
     blocks = blocks_touching(start=start, end=end) if limits.averaging == dutyhours.BLOCKS else []
     lo, hi = duty_hour_horizon(limits=limits, start=start, end=end, blocks=blocks)
     return person_work_load(person_ids=[person_id], start=lo, end=hi).get(person_id), blocks
+
+
+def work_patterns_by_rotation() -> dict[int, dict[int, list[tuple[datetime.time, int]]]]:
+    """Rotation id -> weekday -> [(start time, minutes)]: every rotation's usual week."""
+    patterns: dict[int, dict[int, list[tuple[datetime.time, int]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for rotation_id, weekday, start_time, hours in WorkPattern.objects.values_list(
+        "rotation_id", "weekday", "start_time", "length_hours"
+    ):
+        patterns[rotation_id][weekday].append((start_time, round(Fraction(hours) * 60)))
+    return patterns
+
+
+def pattern_intervals(
+    *, week: dict[int, list[tuple[datetime.time, int]]], start: datetime.date, end: datetime.date
+) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """A rotation's usual hours on each day of [start, end], as naive local intervals."""
+    intervals = []
+    day = start
+    while day <= end:
+        for start_time, minutes in week.get(day.weekday(), ()):
+            begin = datetime.datetime.combine(day, start_time)
+            intervals.append((begin, begin + datetime.timedelta(minutes=minutes)))
+        day += DAY
+    return intervals
 
 
 def duty_hour_problems(

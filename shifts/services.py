@@ -18,11 +18,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from residency.errors import ConcurrentEdit, Gone, RuleViolation
+from residency.hooks import BlockChange
 from residency.locking import lock_people, locked_transaction
 from residency.models import Person
 from residency.selectors import is_coordinator
+from shifts import dutyhours as dutyhours_module
 from shifts import selectors
-from shifts.dutyhours import DutyHourProblem, fmt_day
+from shifts.dutyhours import DutyHourProblem, PersonWork, fmt_day
 from shifts.errors import DutyHourViolation
 from shifts.models import DutyHourOverride, DutyHourSettings, Holiday, Shift, ShiftType, shift_times
 
@@ -295,3 +297,108 @@ def holidays_seed(*, year: int) -> list[Holiday]:
         if day not in existing
     ]
     return Holiday.objects.bulk_create(new)
+
+
+# --- The two layers (block schedule -> shifts) --------------------------------------------------
+
+
+def block_changes_guard(changes: list[BlockChange]) -> list[str]:
+    """What a change to the block schedule would break in the daily layer, in plain words: shifts
+    the person could no longer hold (their type is taken by people on given rotations), and
+    duty-hour rules their new rotation's usual hours would break together with their shifts.
+
+    Registered with residency.hooks (shifts/apps.py), so every write of the block schedule calls
+    it under its locks. Refuse, not flag: the block change is refused naming the shifts; the
+    coordinator moves or removes those shifts first (docs/shifts.md).
+    """
+    by_person: dict[int, list[BlockChange]] = {}
+    for change in changes:
+        by_person.setdefault(change.person_id, []).append(change)
+    if not by_person:
+        return []
+    # Write skew with shift_create: a shift added for this person while their rotation changes
+    # (the coordinator's ward call vs the swap that moves them off Wards) would each pass alone.
+    # Both serialise on the person row, taken BEFORE reading their shifts; whichever comes
+    # second reads what the first committed and is judged on it.
+    lock_people(by_person)
+    first = min(c.start_date for c in changes)
+    last = max(c.end_date for c in changes)
+    limits = selectors.duty_hour_limits_get()
+    reach = datetime.timedelta(days=limits.averaging_days + 2)
+    # Only people with shifts near the change can break a rule of the daily layer.
+    involved = set(
+        Shift.objects.filter(
+            person_id__in=list(by_person), date__range=(first - reach, last + reach)
+        ).values_list("person_id", flat=True)
+    )
+    problems: list[str] = []
+    for person_id in sorted(involved):
+        problems.extend(_person_block_problems(person_id, by_person[person_id], limits))
+    return problems
+
+
+def _person_block_problems(person_id: int, changes: list[BlockChange], limits) -> list[str]:
+    from residency.models import RotationTemplate
+
+    problems: list[str] = []
+    rotation_names = dict(RotationTemplate.objects.values_list("pk", "name"))
+    for change in changes:
+        shifts = Shift.objects.filter(
+            person_id=person_id, date__range=(change.start_date, change.end_date)
+        ).select_related("person", "shift_type")
+        for shift in shifts:
+            pool = list(shift.shift_type.eligible_rotations.values_list("pk", flat=True))
+            if pool and change.rotation_id not in pool:
+                now = rotation_names.get(change.rotation_id, "no rotation")
+                names = " or ".join(rotation_names[pk] for pk in pool)
+                problems.append(
+                    f"{shift.person.name} holds {shift.shift_type.name} on {fmt_day(shift.date)}, "
+                    f"taken by people on {names}, and would be on {now}: move or remove that "
+                    "shift first."
+                )
+    if problems or not Person.objects.filter(pk=person_id, kind=Person.Kind.RESIDENT).exists():
+        return problems
+    # Duty hours with the new rotations' usual hours (residents only).
+    start = min(c.start_date for c in changes)
+    end = max(c.end_date for c in changes)
+    lo, hi = selectors.duty_hour_horizon(limits=limits, start=start, end=end)
+    work = selectors.person_work_load(person_ids=[person_id], start=lo, end=hi).get(person_id)
+    if work is None:
+        return []
+    blocks = (
+        selectors.blocks_touching(start=start, end=end)
+        if limits.averaging == dutyhours_module.BLOCKS
+        else []
+    )
+    # Judged from the changes themselves (previous vs new rotation in each changed range), not
+    # from the database, so it does not matter whether the caller has written yet.
+    patterns = selectors.work_patterns_by_rotation()
+
+    def with_rotations(field: str) -> PersonWork:
+        pattern = [
+            iv
+            for iv in work.pattern
+            if not any(c.start_date <= iv[0].date() <= c.end_date for c in changes)
+        ]
+        for change in changes:
+            pattern.extend(
+                selectors.pattern_intervals(
+                    week=patterns.get(getattr(change, field), {}),
+                    start=max(change.start_date, lo),
+                    end=min(change.end_date, hi),
+                )
+            )
+        return PersonWork(work.person_id, work.name, work.shifts, pattern, work.absent_days)
+
+    before, after = (
+        dutyhours_module.duty_hour_problems(
+            work=with_rotations(field), limits=limits, start=start, end=end, blocks=blocks
+        )
+        for field in ("previous_rotation_id", "rotation_id")
+    )
+    known = {p.message for p in before if p.is_violation}
+    return [
+        f"With that rotation's usual hours and the shifts already held: {p.message}"
+        for p in after
+        if p.is_violation and p.message not in known
+    ]

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from residency.hooks import BlockChange, block_changes_problems
 from residency.locking import lock_rows, locked_transaction
 from residency.models import Assignment
 from swaps.errors import SwapRefused
@@ -112,6 +113,17 @@ def _exchange(
 
 def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, note="") -> None:
     offered, wanted = _checked_rows(swap, locked, today=today)
+    # The daily layer (residency.hooks): shifts the people hold must still be theirs to hold.
+    problems = block_changes_problems(
+        _swap_block_changes(
+            offered=offered,
+            wanted=wanted,
+            requester_id=swap.requester_id,
+            counterpart_id=swap.counterpart_id,
+        )
+    )
+    if problems:
+        raise SwapRefused(" ".join(problems), reason="ineligible")
     _exchange(
         offered=offered,
         wanted=wanted,
@@ -126,6 +138,30 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
     swap.executed_at = timezone.now()
     _record(swap, Status.EXECUTED, by=by, actor_label=actor_label, note=note)
     _expire_touching(swap, ids=list(versions))
+
+
+def _swap_block_changes(
+    *, offered: Assignment, wanted: Assignment | None, requester_id: int, counterpart_id: int
+) -> list[BlockChange]:
+    """What the two people hold in the swapped blocks afterwards (see ``_exchange``)."""
+    ob = offered.block
+    if wanted is not None and wanted.block_id == offered.block_id:
+        start, end = ob.start_date, ob.end_date
+        return [
+            BlockChange(requester_id, start, end, offered.rotation_id, wanted.rotation_id),
+            BlockChange(counterpart_id, start, end, wanted.rotation_id, offered.rotation_id),
+        ]
+    changes = [
+        BlockChange(counterpart_id, ob.start_date, ob.end_date, None, offered.rotation_id),
+        BlockChange(requester_id, ob.start_date, ob.end_date, offered.rotation_id, None),
+    ]
+    if wanted is not None:
+        wb = wanted.block
+        changes += [
+            BlockChange(requester_id, wb.start_date, wb.end_date, None, wanted.rotation_id),
+            BlockChange(counterpart_id, wb.start_date, wb.end_date, wanted.rotation_id, None),
+        ]
+    return changes
 
 
 def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
@@ -229,6 +265,18 @@ def _rollback(*, swap_request_id: int, by, now: datetime.datetime) -> SwapReques
     wanted = locked[swap.wanted_id] if swap.wanted_version_after is not None else None
     # The placement rules are not re-checked: a rollback restores exactly the rows as they were.
     # Double booking stays impossible (the unique constraint) and is refused with a message.
+    # Shifts added since may depend on the swapped rotations: the daily layer judges it.
+    same_block = wanted is not None and wanted.block_id == offered.block_id
+    problems = block_changes_problems(
+        _swap_block_changes(
+            offered=offered,
+            wanted=wanted,
+            requester_id=swap.requester_id if same_block else swap.counterpart_id,
+            counterpart_id=swap.counterpart_id if same_block else swap.requester_id,
+        )
+    )
+    if problems:
+        raise SwapRefused(" ".join(problems), reason="rollback_changed")
     _exchange(
         offered=offered,
         wanted=wanted,
