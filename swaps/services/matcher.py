@@ -22,9 +22,11 @@ from swaps.services.workflow import swap_request_accept
 def swap_requests_expire_stale(*, academic_year_id: int | None = None) -> int:
     """Expire open requests whose assignments were deleted (SET_NULL: the schedule was
     regenerated). Generation may call this after its write phase; the matcher always does."""
-    stale = SwapRequest.objects.filter(status__in=SwapRequest.OPEN_STATUSES).filter(
-        Q(offered__isnull=True) | Q(wanted__isnull=True, wanted_version__isnull=False)
-    )
+    # Block requests only: a shift request names no assignment (its own stale check is at
+    # execution, "shift_gone").
+    stale = SwapRequest.objects.filter(
+        status__in=SwapRequest.OPEN_STATUSES, unit=SwapRequest.Unit.BLOCK
+    ).filter(Q(offered__isnull=True) | Q(wanted__isnull=True, wanted_version__isnull=False))
     if academic_year_id is not None:
         stale = stale.filter(academic_year_id=academic_year_id)
     # Locked so an accept racing the expiry either executes first (and the row is no longer
@@ -73,7 +75,8 @@ def swap_requests_match(
     service a person uses (so a match is exactly as race-safe as a manual accept):
     - A offers X for B's Y, and B offers Y for A's X: A's request is accepted on B's behalf;
     - A offers X for B's Y, and B has an open offer of Y in the same block: A takes the offer,
-      giving back X.
+      giving back X;
+    - shifts: A offers shift X for B's shift Y, and B offers Y for A's X (``shift_trades``).
     Each match is its own transaction; a refusal is reported and the matcher moves on."""
     today = today or today_local()
     report = MatchReport(expired=swap_requests_expire_stale(academic_year_id=academic_year_id))
@@ -135,4 +138,49 @@ def swap_requests_match(
             report.executed.append(execute_id)
         else:
             report.accepted.append(execute_id)
+    _match_shift_requests(report, academic_year_id=academic_year_id)
     return report
+
+
+def _match_shift_requests(report: MatchReport, *, academic_year_id: int | None) -> None:
+    """Mutually satisfying pending one-to-one shift requests: A offers shift X for B's Y and B
+    offers Y for A's X. A's request is accepted on B's behalf through the same accept service
+    (same locks, same checks); B's request then expires (its shifts moved)."""
+    pending = SwapRequest.objects.filter(
+        unit=SwapRequest.Unit.SHIFT,
+        kind=Kind.ONE_TO_ONE,
+        status=Status.PENDING,
+        offered_shift__isnull=False,
+        wanted_shift__isnull=False,
+    )
+    if academic_year_id is not None:
+        pending = pending.filter(academic_year_id=academic_year_id)
+    pending = list(pending.order_by("created_at", "pk"))
+    by_pair = {(s.offered_shift_id, s.wanted_shift_id): s for s in reversed(pending)}
+    used: set[int] = set()
+    for swap in pending:
+        if swap.pk in used:
+            continue
+        mutual = by_pair.get((swap.wanted_shift_id, swap.offered_shift_id))
+        if (
+            mutual is None
+            or mutual.pk in used
+            or mutual.requester_id != swap.counterpart_id
+            or mutual.counterpart_id != swap.requester_id
+        ):
+            continue
+        used.update({swap.pk, mutual.pk})
+        try:
+            result = swap_request_accept(
+                swap_request_id=swap.pk,
+                person=Person.objects.get(pk=swap.counterpart_id),
+                actor_label=MATCHER,
+                note=f"Matched with request #{mutual.pk}.",
+            )
+        except RotaError as error:
+            report.failed.append((swap.pk, error.message))
+            continue
+        if result.status == Status.EXECUTED:
+            report.executed.append(swap.pk)
+        else:
+            report.accepted.append(swap.pk)

@@ -11,6 +11,7 @@ from shifts.models import Shift, SickCall
 from swaps import services
 from swaps.errors import SwapRefused
 from swaps.models import SwapRequest, SwapRules
+from swaps.selectors import swap_requests_inbox
 from swaps.shift_selectors import (
     open_shift_offers,
     shift_trade_options,
@@ -43,6 +44,8 @@ def test_one_to_one_trade_moves_both_shifts(program):
         requester=ann, kind="one_to_one", offered_shift_id=mine.pk, wanted_shift_id=theirs.pk
     )
     assert (swap.unit, swap.counterpart, swap.academic_year) == ("shift", bob, program.year)
+    assert list(swap_requests_inbox(person=bob)) == [swap]
+    assert services.swap_requests_expire_stale() == 0  # names no assignment: not stale
     swap = services.swap_request_accept(swap_request_id=swap.pk, person=bob)
     assert swap.status == Status.EXECUTED
     assert (fresh(mine).person, fresh(mine).version) == (bob, 2)
@@ -259,3 +262,27 @@ def test_sick_call_pool_take_resolves_the_call(program):
     services.swap_request_accept(swap_request_id=offer.pk, person=bob)
     assert fresh(sick).person == bob
     assert SickCall.objects.get(pk=call.pk).replaced_by == bob
+
+
+def test_matcher_executes_mutual_shift_requests_through_the_same_service(program):
+    ann, bob, cid = (program.resident(n) for n in ("Ann", "Bob", "Cid"))
+    t = day_type("D8", 8)
+    a_shift, b_shift = shift(ann, t, MONDAY), shift(bob, t, MONDAY + DAY)
+    c_shift = shift(cid, t, MONDAY + 2 * DAY)
+    ann_asks = services.shift_swap_request_create(
+        requester=ann, kind="one_to_one", offered_shift_id=a_shift.pk, wanted_shift_id=b_shift.pk
+    )
+    bob_asks = services.shift_swap_request_create(
+        requester=bob, kind="one_to_one", offered_shift_id=b_shift.pk, wanted_shift_id=a_shift.pk
+    )
+    # A third, unmatched request is left alone.
+    lonely = services.shift_swap_request_create(
+        requester=cid, kind="one_to_one", offered_shift_id=c_shift.pk, wanted_shift_id=a_shift.pk
+    )
+    report = services.swap_requests_match()
+    assert report.executed == [ann_asks.pk], report.summary()
+    assert fresh(ann_asks).status == Status.EXECUTED
+    assert fresh(bob_asks).status == Status.EXPIRED  # its shifts moved
+    assert fresh(lonely).status == Status.EXPIRED  # Ann's shift it wanted moved
+    assert fresh(a_shift).person == bob and fresh(b_shift).person == ann
+    assert fresh(ann_asks).events.filter(actor_label="auto-matcher").exists()
