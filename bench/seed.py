@@ -2,13 +2,15 @@
 
 Run with the bench's environment (DATABASE_URL of the bench database). The program is the demo
 program (``residency.demo``, what ``manage.py seed_demo`` creates: 18 residents, 12 faculty, the
-current academic year in 13 blocks, ten rotations, absences and a complete valid schedule). The
+current academic year in 13 blocks, ten rotations, absences and a complete valid schedule; and
+the demo call system with next month's shifts). The
 bench adds a login for every person (username = the local part of their e-mail) so that each
 simulated client can be someone, all with one password (loopback only).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -22,8 +24,15 @@ def seed() -> dict:
 
     from residency.demo import demo_program_seed
     from residency.models import Person
+    from shifts.demo import demo_shifts_seed
 
     summary = demo_program_seed()
+    # The daily layer: the demo call system and a compliant month of shifts, next month (so the
+    # shifts can be traded: outside the notice period for the whole run).
+    first_of_next = (datetime.date.today().replace(day=1) + datetime.timedelta(days=32)).replace(
+        day=1
+    )
+    demo_shifts_seed(year=summary.year, today=first_of_next)
     User = get_user_model()
     password = make_password(PASSWORD)  # hashed once: hashing is slow on purpose
     # Residents first, then faculty.

@@ -140,6 +140,16 @@ def sick_calls(request: HttpRequest) -> HttpResponse:
     """Open sick calls (uncovered shifts) and the form that marks someone out for a day."""
     _coordinator_only(request)
     form = SickCallDayForm(request.POST or None)
+    shift_id = parse_id(request.POST.get("shift", "")) if request.method == "POST" else None
+    if shift_id is not None:
+        # One shift (a link from the calendar, the load test): mark its holder out for it.
+        try:
+            call = services.shift_sick_call_report(shift_id=shift_id, by=request.user)
+        except RotaError as error:
+            messages.error(request, error.message)
+            return redirect("swaps:sick_calls")
+        messages.success(request, "The shift is marked uncovered.")
+        return redirect("swaps:sick_call", pk=call.pk)
     if request.method == "POST":
         if form.is_valid():
             calls = services.shift_sick_call_report_day(
