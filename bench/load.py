@@ -127,6 +127,8 @@ class Hot:
     # The blocks generations rewrite: some of the blocks people swap in, not the hot block.
     generated_blocks: tuple[int, int]
     rows: list[int] = field(default_factory=list)
+    # The month bench/seed.py gave shifts (YYYY-MM): where coordinators find sick calls.
+    shift_month: str = ""
 
 
 @dataclass
@@ -371,11 +373,11 @@ class Person:
         return [(self.edit_hot, 40), (self.read_year, 5), (self.sick_call, 4)]
 
     def sick_call(self) -> None:
-        """Mark someone out for a shift of next month, then assign the best-ranked replacement
-        or post it to the open pool."""
-        month = (datetime.date.today().replace(day=1) + datetime.timedelta(days=32)).strftime(
-            "%Y-%m"
-        )
+        """Mark someone out for a shift of the seeded month, then assign the best-ranked
+        replacement or post it to the open pool."""
+        month = self.hot.shift_month
+        if not month:
+            return
         calendar = self.client.get(f"/shifts/calendar/?month={month}", op="shift calendar")
         shifts = sorted({int(x) for x in CALENDAR_SHIFT.findall(calendar.body)})
         if not shifts:
@@ -660,7 +662,7 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict, duty: tuple = ()
     swaps = conn.execute(
         "SELECT id, requester_id, counterpart_id, offered_id, wanted_id, offered_label, "
         "wanted_label, executed_at FROM swaps_swaprequest "
-        "WHERE status = 'executed' ORDER BY executed_at, id"
+        "WHERE status = 'executed' AND unit = 'block' ORDER BY executed_at, id"
     ).fetchall()
     expected: dict[int, tuple[int, int, str | None, float]] = {}
     checked = superseded = 0
@@ -820,7 +822,12 @@ def run(args: argparse.Namespace) -> int:
                 ).fetchall()
             }
         generated = (first_future, min(first_future + GENERATED_BLOCKS - 1, last_block - 1))
-        hot = Hot(block_number=last_block, people=hot_people, generated_blocks=generated)
+        hot = Hot(
+            block_number=last_block,
+            people=hot_people,
+            generated_blocks=generated,
+            shift_month=logins.get("shift_month", ""),
+        )
         started = time.monotonic()
         deadline = started + args.seconds
         users = [

@@ -3,7 +3,7 @@
 Run with the bench's environment (DATABASE_URL of the bench database). The program is the demo
 program (``residency.demo``, what ``manage.py seed_demo`` creates: 18 residents, 12 faculty, the
 current academic year in 13 blocks, ten rotations, absences and a complete valid schedule; and
-the demo call system with next month's shifts). The
+the demo call system with a month of shifts). The
 bench adds a login for every person (username = the local part of their e-mail) so that each
 simulated client can be someone, all with one password (loopback only).
 """
@@ -27,12 +27,13 @@ def seed() -> dict:
     from shifts.demo import demo_shifts_seed
 
     summary = demo_program_seed()
-    # The daily layer: the demo call system and a compliant month of shifts, next month (so the
-    # shifts can be traded: outside the notice period for the whole run).
-    first_of_next = (datetime.date.today().replace(day=1) + datetime.timedelta(days=32)).replace(
-        day=1
-    )
-    demo_shifts_seed(year=summary.year, today=first_of_next)
+    # The daily layer: the demo call system and a compliant month of shifts in the month the
+    # year's last block starts: in the future (tradeable all run long) and outside the blocks
+    # the load test's generations rewrite (generation refuses to move people off the rotations
+    # their shifts need: docs/shifts.md, "The two layers").
+    last_block = summary.year.blocks.order_by("-number").first()
+    month_day = max(last_block.start_date, datetime.date.today() + datetime.timedelta(days=2))
+    demo_shifts_seed(year=summary.year, today=month_day)
     User = get_user_model()
     password = make_password(PASSWORD)  # hashed once: hashing is slow on purpose
     # Residents first, then faculty.
@@ -56,6 +57,7 @@ def seed() -> dict:
         "coordinator": coordinator.username,
         "people": usernames,
         "academic_year_id": summary.year.pk,
+        "shift_month": month_day.strftime("%Y-%m"),
     }
 
 
