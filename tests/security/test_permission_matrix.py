@@ -59,9 +59,9 @@ class World:
     swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
-    # Shift trades (issue 13): the faculty member's shift, their other shift in the open pool,
-    # and a sick call on a colleague's shift.
-    shift: object = None
+    shift: object  # the faculty member's backup call
+    # Shift trades (issue 13): the faculty member's other shift in the open pool, and a sick
+    # call on a colleague's shift.
     shift_offer: SwapRequest | None = None
     sick_call: object = None
 
@@ -99,16 +99,17 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    backup = ShiftTypeFactory(staffed_by="faculty", in_house=False)
+    shift = ShiftFactory(person=faculty, shift_type=backup, date=block.start_date)
     world = World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                  open_offer, run)  # fmt: skip
+                  open_offer, run, shift)  # fmt: skip
     _add_shift_trades(world, third)
     return world
 
 
 def _add_shift_trades(world: World, third) -> None:
-    backup = ShiftTypeFactory(staffed_by="faculty", kind="home_call", in_house=False)
+    backup = world.shift.shift_type
     day = world.block.start_date
-    world.shift = ShiftFactory(person=world.faculty, shift_type=backup, date=day)
     pooled = ShiftFactory(person=world.faculty, shift_type=backup, date=day + 2 * DAY)
     world.shift_offer = swap_services.shift_swap_request_create(
         requester=world.faculty, kind="open", offered_shift_id=pooled.pk
@@ -231,6 +232,38 @@ MATRIX = {
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
+    # --- shifts ---
+    ("shift calendar", "GET", lambda w: "/shifts/calendar/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("my shifts", "GET", lambda w: "/shifts/mine/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("person shifts", "GET", lambda w: f"/shifts/person/{w.faculty.pk}/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("new shift form", "GET", lambda w: "/shifts/new/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("new shift post", "POST", lambda w: "/shifts/new/",
+     lambda w: {"person": w.faculty.pk, "date": w.block.start_date + datetime.timedelta(days=3),
+                "shift_type": w.shift.shift_type_id}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift edit form", "GET", lambda w: f"/shifts/{w.shift.pk}/edit/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift edit post", "POST", lambda w: f"/shifts/{w.shift.pk}/edit/",
+     lambda w: {"version": 1, "person": w.faculty.pk, "date": w.shift.date,
+                "shift_type": w.shift.shift_type_id, "notes": "changed"}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift delete", "POST", lambda w: f"/shifts/{w.shift.pk}/delete/",
+     lambda w: {"version": 1}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("compliance", "GET", lambda w: "/shifts/compliance/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("compliance csv", "GET", lambda w: "/shifts/compliance/export.csv", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api shift", "GET", lambda w: f"/api/shifts/{w.shift.pk}", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api shift patch", "PATCH", lambda w: f"/api/shifts/{w.shift.pk}",
+     lambda w: {"notes": "changed", "version": 1}):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api duty hours", "GET", lambda w: f"/api/people/{w.faculty.pk}/duty-hours", None):
+        ("login", "denied", "ok", "denied", "ok"),
     # --- admin ---
     ("admin index", "GET", lambda w: "/admin/", None):
         ("login", "login", "login", "login", "ok"),
@@ -278,8 +311,12 @@ def state() -> dict:
             Assignment.objects.values_list("pk", "person_id", "rotation_id", "notes", "version")
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
-        "shifts": sorted(Shift.objects.values_list("pk", "person_id", "version")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
+        "shifts": sorted(
+            Shift.objects.values_list(
+                "pk", "person_id", "date", "shift_type_id", "notes", "version"
+            )
+        ),
     }
 
 

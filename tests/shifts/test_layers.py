@@ -13,6 +13,7 @@ from residency.errors import RuleViolation
 from residency.locking import lock_people
 from residency.models import Assignment
 from shifts import services
+from shifts.dutyhours import fmt_day
 from shifts.models import Shift
 from swaps import services as swap_services
 from swaps.errors import SwapRefused
@@ -53,7 +54,7 @@ def test_moving_someone_off_the_rotation_their_shifts_need_is_refused_on_every_p
     on_wards = AssignmentFactory(person=okafor, block=blocks[0], rotation=wards)
     day = blocks[0].start_date + datetime.timedelta(days=3)
     shift = services.shift_create(person=okafor, shift_type=ward_call, date=day)
-    expected = "Dr Okafor holds Ward call on 4 Jul 2040, taken by people on Wards"
+    expected = f"Dr Okafor holds Ward call on {fmt_day(day)}, taken by people on Wards"
 
     with pytest.raises(RuleViolation, match=expected):  # an edit
         residency_services.assignment_update(assignment_id=on_wards.pk, version=1, rotation=clinic)
@@ -141,3 +142,28 @@ def test_race_between_a_block_swap_and_a_shift_assignment_has_one_winner(setting
         assert isinstance(outcomes[0].error, SwapRefused)
         assert "Dr Okafor holds Ward call" in outcomes[0].error.message
         assert Shift.objects.get().person == okafor
+
+
+@pytest.mark.django_db
+def test_generation_write_is_refused_when_it_would_strand_shifts():
+    from scheduling import services as scheduling_services
+    from scheduling.models import GenerationRun
+    from scheduling.solver import SolveResult
+    from tests.factories import GenerationRunFactory
+
+    year, blocks, wards, clinic, ward_call = program()
+    okafor = resident(year, "Dr Okafor")
+    AssignmentFactory(person=okafor, block=blocks[0], rotation=wards)
+    services.shift_create(person=okafor, shift_type=ward_call, date=blocks[0].start_date)
+    run = GenerationRunFactory(
+        academic_year=year, status=GenerationRun.Status.RUNNING, fence_token=0
+    )
+    solution = SolveResult(
+        status="OPTIMAL",
+        assignments=[(okafor.pk, blocks[0].pk, clinic.pk, "primary")],
+        objective=0,
+        best_bound=0,
+    )
+    with pytest.raises(scheduling_services.ScheduleInvalid) as refused:
+        scheduling_services.schedule_write(run=run, result=solution)
+    assert any("[shifts] Dr Okafor holds Ward call" in v for v in refused.value.violations)

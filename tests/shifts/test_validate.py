@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_validate_shifts_lists_coverage_eligibility_and_duty_hours(capsys):
-    year = AcademicYearFactory(label="2040-41")
+    year = AcademicYearFactory(
+        label="2040-41", start_date=datetime.date(2040, 7, 1), end_date=datetime.date(2041, 6, 30)
+    )
     call = ShiftTypeFactory(name="Ward call")
     CoverageRuleFactory(
         shift_type=call, start_date=MONDAY, end_date=MONDAY + DAY, min_people=1, max_people=1
