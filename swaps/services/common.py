@@ -87,10 +87,31 @@ def _refuse_unless_pending(swap: SwapRequest) -> None:
         Status.EXECUTED,
     ):
         raise SwapRefused("This offer has already been taken.", reason="already_taken")
+    opposite = _opposite_executed(swap) if swap.status == Status.EXPIRED else None
+    if opposite is not None:
+        raise SwapRefused(
+            "This request is no longer pending: the exchange it asked for has already been "
+            f"made, by request #{opposite.pk}.",
+            reason="not_pending",
+        )
     raise SwapRefused(
         f"This request is no longer pending: it was {swap.get_status_display().lower()}.",
         reason="not_pending",
     )
+
+
+def _opposite_executed(swap: SwapRequest) -> SwapRequest | None:
+    """The executed request that made the very exchange ``swap`` asks for (two colleagues asked
+    each other for the same exchange; executing one expires the other), or None."""
+    if swap.counterpart_id is None or swap.wanted_id is None:
+        return None
+    return SwapRequest.objects.filter(
+        status__in=[Status.EXECUTED],
+        requester_id=swap.counterpart_id,
+        counterpart_id=swap.requester_id,
+        offered_id=swap.wanted_id,
+        wanted_id=swap.offered_id,
+    ).first()
 
 
 def _expire_if_stale(swap_request_id: int, call: Callable[[], T]) -> T:

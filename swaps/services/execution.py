@@ -164,6 +164,15 @@ def _swap_block_changes(
     return changes
 
 
+def _is_opposite(request: SwapRequest, executed: SwapRequest) -> bool:
+    return (
+        request.requester_id == executed.counterpart_id
+        and request.counterpart_id == executed.requester_id
+        and request.offered_id == executed.wanted_id
+        and request.wanted_id == executed.offered_id
+    )
+
+
 def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
     """Every other open request over a moved assignment can no longer execute as asked."""
     # Locked (after the assignments, like every swap path) so a concurrent accept of one of
@@ -179,7 +188,11 @@ def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
             Status.EXPIRED,
             by=None,
             actor_label="system",
-            note=f"Swap #{swap.pk} moved one of its assignments.",
+            note=(
+                f"Swap #{swap.pk} already made the exchange this request asked for."
+                if _is_opposite(other, swap)
+                else f"Swap #{swap.pk} moved one of its assignments."
+            ),
         )
 
 

@@ -17,6 +17,7 @@ from swaps.errors import SwapRefused
 from swaps.models import SwapEvent, SwapRequest
 from swaps.selectors import (
     assignment_label,
+    colleague_assignment_label,
     giving_back_for,
     notice_problem,
     swap_exchange_problems,
@@ -169,7 +170,7 @@ def swap_request_create(
         offered_label=assignment_label(offered),
         wanted=wanted,
         wanted_version=wanted.version if wanted else None,
-        wanted_label=assignment_label(wanted) if wanted else "",
+        wanted_label=colleague_assignment_label(wanted) if wanted else "",
         message=message,
     )
     swap.full_clean()
@@ -265,7 +266,7 @@ def _accept(*, swap_request_id, taker: Person, by, today, actor_label: str, note
         swap.counterpart = taker
         swap.wanted = giving_back
         swap.wanted_version = giving_back.version if giving_back else None
-        swap.wanted_label = assignment_label(giving_back) if giving_back else ""
+        swap.wanted_label = colleague_assignment_label(giving_back) if giving_back else ""
     elif taker.pk != swap.counterpart_id:
         raise SwapRefused(
             f"Only {swap.counterpart.name} can accept this request.", reason="not_allowed"

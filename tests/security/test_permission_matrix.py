@@ -1,8 +1,10 @@
 """Who may do what: every URL (pages, JSON API, admin) for every role, from ONE table.
 
 Roles: anonymous, a resident, a faculty member who owns the objects acted on ("faculty"),
-another faculty member ("other"), and a coordinator. The objects are the faculty member's
-assignment and swap request, a generation run and the year's block. Outcomes:
+another faculty member ("other"), a coordinator, and a staff user outside Coordinators
+("staff": may log in to the admin, but is no coordinator and no person of the program).
+The objects are the faculty member's assignment and swap request, a generation run and the
+year's block. Outcomes:
 
 - ``ok``: 2xx, or a redirect that is not to a login page;
 - ``login``: 401, or a redirect to a login page (the admin's for non-staff);
@@ -38,12 +40,13 @@ from tests.factories import (
     RotationTemplateFactory,
     ShiftFactory,
     ShiftTypeFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
 
-ROLES = ("anonymous", "resident", "faculty", "other", "coordinator")
+ROLES = ("anonymous", "resident", "faculty", "other", "coordinator", "staff")
 
 
 @dataclass
@@ -60,6 +63,7 @@ class World:
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
     shift: object  # the faculty member's backup call
+    staff: object  # a staff user outside Coordinators
     # Shift trades (issue 13): the faculty member's other shift in the open pool, and a sick
     # call on a colleague's shift.
     shift_offer: SwapRequest | None = None
@@ -101,8 +105,9 @@ def world(coordinator) -> World:
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
     backup = ShiftTypeFactory(staffed_by="faculty", in_house=False)
     shift = ShiftFactory(person=faculty, shift_type=backup, date=block.start_date)
+    staff = UserFactory(username="staff-not-coordinator", is_staff=True)
     world = World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                  open_offer, run, shift)  # fmt: skip
+                  open_offer, run, shift, staff)  # fmt: skip
     _add_shift_trades(world, third)
     return world
 
@@ -287,7 +292,85 @@ ADMIN_LISTS = {
     for model in admin.site._registry
 }  # fmt: skip
 
-TABLE = {**MATRIX, **ADMIN_LISTS}
+# The staff user outside Coordinators (issue 14), by row name: the admin lets them in but shows
+# them nothing; everything a coordinator may do is refused; they are nobody's person.
+STAFF = {
+    "home": "ok",
+    "my schedule": "ok",
+    "person schedule": "denied",
+    "block roster": "denied",
+    "bulk reassign": "denied",
+    "edit form": "denied",
+    "edit form post": "denied",
+    "login page": "ok",
+    "logout": "login",
+    "swaps overview": "ok",
+    "swap page": "denied",
+    "open offer page": "denied",
+    "marketplace": "ok",
+    "new swap form": "denied",
+    "new swap post": "denied",
+    "swap accept page": "denied",
+    "swap decline page": "denied",
+    "swap cancel page": "denied",
+    "generation page": "denied",
+    "generation start page": "denied",
+    "generation run page": "denied",
+    "generation cancel page": "denied",
+    "api assignments": "denied",
+    "api assignments of a person": "denied",
+    "api assignment": "denied",
+    "api assignment patch": "denied",
+    "api swap create": "denied",
+    "api swap": "denied",
+    "api open offer": "denied",
+    "api swap accept": "denied",
+    "api swap decline": "denied",
+    "api swap cancel": "denied",
+    "api generation start": "denied",
+    "api generation run": "denied",
+    "api generation cancel": "denied",
+    "admin index": "ok",  # the admin's empty "you may not change anything" page
+    "admin assignment change": "denied",
+    "admin swap change": "denied",
+    "rq dashboard": "denied",  # was "ok" for any staff user before issue 14
+    "rq dashboard: empty the queue": "denied",
+    # The daily layer (issue 12).
+    "shift calendar": "ok",
+    "my shifts": "denied",  # nobody's person: 404
+    "person shifts": "denied",
+    "new shift form": "denied",
+    "new shift post": "denied",
+    "shift edit form": "denied",
+    "shift edit post": "denied",
+    "shift delete": "denied",
+    "compliance": "denied",
+    "compliance csv": "denied",
+    "api shift": "denied",
+    "api shift patch": "denied",
+    "api duty hours": "denied",
+    # Shift trades and sick calls (issue 13): nobody's person, no coordinator.
+    "shift trades": "ok",
+    "shift trade builder": "denied",
+    "shift trade confirm": "denied",
+    "shift trade send": "denied",
+    "shift take page": "denied",
+    "shift take": "denied",
+    "sick calls": "denied",
+    "sick call": "denied",
+    "sick call assign": "denied",
+    "api shift swap create": "denied",
+    "api open shifts": "denied",
+    "api take shift": "denied",
+}
+MATRIX[("rq dashboard: empty the queue", "POST", lambda w: "/admin/rq/queues/0/empty/", None)] = (
+    "login", "login", "login", "login", "ok",
+)  # fmt: skip
+
+TABLE = {
+    **{row: (*outcomes, STAFF[row[0]]) for row, outcomes in MATRIX.items()},
+    **{row: (*outcomes, "denied") for row, outcomes in ADMIN_LISTS.items()},
+}
 
 
 def outcome(response) -> str:
@@ -327,6 +410,7 @@ def user_for(role: str, world: World, coordinator):
         "faculty": world.faculty.user,
         "other": world.other.user,
         "coordinator": coordinator,
+        "staff": world.staff,
     }[role]
 
 
