@@ -497,12 +497,13 @@ def test_fuzz_shift_forms_and_pages(world, data, edit, query):
 def shift_world(world):
     day_type = ShiftTypeFactory()
     day = world["block"].start_date
-    mine = ShiftFactory(person=world["resident"], shift_type=day_type, date=day)
-    pooled = ShiftFactory(person=world["resident"], shift_type=day_type, date=day + DAY * 2)
+    # Clear of the world's own shift (on the block's first day).
+    mine = ShiftFactory(person=world["resident"], shift_type=day_type, date=day + DAY * 6)
+    pooled = ShiftFactory(person=world["resident"], shift_type=day_type, date=day + DAY * 8)
     offer = swap_services.shift_swap_request_create(
         requester=world["resident"], kind="open", offered_shift_id=pooled.pk
     )
-    sick = ShiftFactory(person=world["other"], shift_type=day_type, date=day + DAY * 4)
+    sick = ShiftFactory(person=world["other"], shift_type=day_type, date=day + DAY * 10)
     call = swap_services.shift_sick_call_report(shift_id=sick.pk, by=None)
     return {**world, "shift": mine, "pooled": pooled, "offer": offer, "call": call}
 
