@@ -70,6 +70,10 @@ EDIT_RETRIES = 5
 FORM_VERSION = re.compile(rb'name="version" value="(\d+)"')
 FORM_NOTES = re.compile(rb'<textarea name="notes"[^>]*>(.*?)</textarea>', re.S)
 MARKET_OFFER = re.compile(rb"/swaps/(\d+)/accept/")
+MY_SHIFT = re.compile(rb"/swaps/shifts/(\d+)/trade/")
+CALENDAR_SHIFT = re.compile(rb"/shifts/(\d+)/edit/")
+ASSIGN_PERSON = re.compile(rb'name="person" value="(\d+)"')
+SICK_CALL_PAGE = re.compile(r"/swaps/sick-calls/(\d+)/")
 LABEL = re.compile(r"\((\w+)\), block (\d+) \(")
 DRAIN_SECONDS = 120
 # How often a person's edit goes to their hot row, and how many people have one.
@@ -127,12 +131,18 @@ class Hot:
     block_number: int
     people: set[int]
     rows: list[int] = field(default_factory=list)
+    # The month bench/seed.py gave shifts (YYYY-MM): where coordinators find sick calls.
+    shift_month: str = ""
 
 
 @dataclass
 class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
     writes: list[Write] = field(default_factory=list)
+    # Shift requests (takes, accepted trades) acknowledged as executed, and sick calls the
+    # coordinators were told are covered.
+    shift_trades: list[int] = field(default_factory=list)
+    sick_calls_covered: list[int] = field(default_factory=list)
 
     def add(self, write: Write) -> None:
         with self.lock:
@@ -187,6 +197,10 @@ class Person:
             (self.take_swap, 8),
             (self.cancel_swap, 4),
             (self.read_swap, 3),
+            (self.offer_shift, 4),
+            (self.take_shift, 5),
+            (self.trade_shift, 3),
+            (self.answer_requests, 3),
         ]
 
     def read_schedule(self) -> None:
@@ -296,10 +310,109 @@ class Person:
         if self.my_swaps:
             self.client.get(f"/api/swaps/{self.rng.choice(self.my_swaps)}", op="swap get")
 
+    # --- shifts: the open pool, trades --------------------------------------------------------
+
+    def my_shifts(self) -> list[int]:
+        page = self.client.get("/swaps/shifts/", op="shift trades page")
+        return sorted({int(x) for x in MY_SHIFT.findall(page.body)})
+
+    def offer_shift(self) -> None:
+        mine = self.my_shifts()
+        if mine:
+            self.client.post(
+                "/api/swaps",
+                op="shift offer",
+                json_body={"kind": "open", "offered_shift": self.rng.choice(mine)},
+            )
+
+    def open_shifts(self) -> list[dict]:
+        response = self.client.get("/api/shifts/open", op="shifts open")
+        return response.json()["results"] if response.status == 200 else []
+
+    def take_shift(self) -> None:
+        offers = self.open_shifts()
+        if offers:
+            offer = self.rng.choice(offers)
+            response = self.client.post(
+                f"/api/shifts/{offer['shift']}/take", op="shift take", json_body={}
+            )
+            self._acked_shift_trade(response)
+
+    def trade_shift(self) -> None:
+        """Ask the holder of a pooled shift for it, one-to-one, against one of mine."""
+        offers, mine = self.open_shifts(), self.my_shifts()
+        if offers and mine:
+            offer = self.rng.choice(offers)
+            self.client.post(
+                "/api/swaps",
+                op="shift trade create",
+                json_body={
+                    "kind": "one_to_one",
+                    "offered_shift": self.rng.choice(mine),
+                    "wanted_shift": offer["shift"],
+                },
+            )
+
+    def answer_requests(self) -> None:
+        page = self.client.get("/swaps/", op="swaps overview")
+        inbox = sorted({int(x) for x in MARKET_OFFER.findall(page.body)})
+        if inbox:
+            swap_id = self.rng.choice(inbox)
+            response = self.client.post(
+                f"/api/swaps/{swap_id}/accept", op="swap accept (inbox)", json_body={}
+            )
+            self._acked_shift_trade(response)
+            self.mine = []
+
+    def _acked_shift_trade(self, response: Response) -> None:
+        if response.status == 200:
+            body = response.json()
+            if body.get("unit") == "shift" and body.get("status") == "executed":
+                with self.ledger.lock:
+                    self.ledger.shift_trades.append(body["id"])
+
     # --- coordinators --------------------------------------------------------------------------
 
     def coordinator_actions(self):
-        return [(self.edit_hot, 40), (self.read_year, 5)]
+        return [(self.edit_hot, 40), (self.read_year, 5), (self.sick_call, 4)]
+
+    def sick_call(self) -> None:
+        """Mark someone out for a shift of the seeded month, then assign the best-ranked
+        replacement or post it to the open pool."""
+        month = self.hot.shift_month
+        if not month:
+            return
+        calendar = self.client.get(f"/shifts/calendar/?month={month}", op="shift calendar")
+        shifts = sorted({int(x) for x in CALENDAR_SHIFT.findall(calendar.body)})
+        if not shifts:
+            return
+        _page, csrf = self.client.form_csrf("/swaps/sick-calls/", op="sick calls page")
+        marked = self.client.post(
+            "/swaps/sick-calls/",
+            op="sick call mark",
+            form={"csrfmiddlewaretoken": csrf, "shift": self.rng.choice(shifts)},
+        )
+        found = SICK_CALL_PAGE.search(marked.headers.get("location", ""))
+        if marked.status != 302 or found is None:
+            return
+        path = f"/swaps/sick-calls/{found[1]}/"
+        page, csrf = self.client.form_csrf(path, op="sick call page")
+        people = ASSIGN_PERSON.findall(page.body)
+        if people and self.rng.random() < 0.6:
+            response = self.client.post(
+                path,
+                op="sick call assign",
+                form={"csrfmiddlewaretoken": csrf, "action": "assign", "person": people[0]},
+            )
+            if response.status == 302 and response.headers.get("location") == "/swaps/sick-calls/":
+                with self.ledger.lock:
+                    self.ledger.sick_calls_covered.append(int(found[1]))
+        else:
+            self.client.post(
+                path,
+                op="sick call post",
+                form={"csrfmiddlewaretoken": csrf, "action": "post", "bonus": "load bonus"},
+            )
 
     def schedule(self, *, start: float, seconds: float, generations: bool, matcher: bool) -> None:
         """Generations (every other one cancelled) and matcher runs at set points of the run,
@@ -397,10 +510,108 @@ def snapshot(conn) -> dict:
     people = defaultdict(set)
     for block, _, person in rows:
         people[block].add(person)
-    return {"per_rotation": per_rotation, "people": dict(people)}
+    shift_counts = Counter(conn.execute("SELECT date, shift_type_id FROM shifts_shift").fetchall())
+    return {"per_rotation": per_rotation, "people": dict(people), "shift_counts": shift_counts}
 
 
-def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
+def duty_hour_lines(env: dict, year_label: str) -> set[str]:
+    """Every rule the year's shifts break, as the shifts app's validator words it (the duty-hour
+    engine is the app's pure function: the checker runs it, it does not re-implement it)."""
+    result = subprocess.run(
+        [PYTHON, "manage.py", "validate_shifts", year_label], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return {line for line in result.stdout.splitlines()[:-1] if line.strip()}
+
+
+def check_shifts(conn, *, ledger: Ledger, initial: dict, final: dict, duty_before: set[str],
+                 duty_after: set[str], verdict: Verdict) -> None:  # fmt: skip
+    """7. The daily layer: no overlapping shifts, no shift created or lost by trades and sick
+    calls, every acknowledged trade in the final rows, no new duty-hour violation without a
+    coordinator's recorded override."""
+    overlaps = conn.execute(
+        "SELECT a.id, b.id, a.person_id FROM shifts_shift a JOIN shifts_shift b "
+        "ON a.person_id = b.person_id AND a.id < b.id "
+        "AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at"
+    ).fetchall()
+    for a, b, person in overlaps:
+        verdict.fail(f"overlap: person {person} holds shifts {a} and {b} at the same time")
+    if final["shift_counts"] != initial["shift_counts"]:
+        verdict.fail("shift conservation: the number of shifts per date and type changed")
+    holders = dict(conn.execute("SELECT id, person_id FROM shifts_shift").fetchall())
+    moves: list[tuple[float, int, int, int]] = []  # (when, shift, person, request or 0)
+    pairs: dict[int, tuple[int, int, int, int]] = {}
+    executed = conn.execute(
+        "SELECT id, requester_id, counterpart_id, offered_shift_id, wanted_shift_id, "
+        "wanted_version, executed_at FROM swaps_swaprequest "
+        "WHERE unit = 'shift' AND status = 'executed'"
+    ).fetchall()
+    for swap_id, requester, counterpart, offered, wanted, wanted_version, at in executed:
+        if offered is not None:
+            moves.append((at.timestamp(), offered, counterpart, swap_id))
+        if wanted_version is not None and wanted is not None:
+            moves.append((at.timestamp(), wanted, requester, swap_id))
+            pairs[swap_id] = (offered, wanted, requester, counterpart)
+    for shift_id, person, at in conn.execute(
+        "SELECT shift_id, replaced_by_id, resolved_at FROM shifts_sickcall "
+        "WHERE resolved_at IS NOT NULL AND replaced_by_id IS NOT NULL"
+    ).fetchall():
+        moves.append((at.timestamp(), shift_id, person, 0))
+    last: dict[int, tuple[int, int]] = {}
+    for _at, shift_id, person, swap_id in sorted(moves):
+        last[shift_id] = (person, swap_id)
+    content_exchanges = 0
+    for shift_id, (person, swap_id) in last.items():
+        if holders.get(shift_id) == person:
+            continue
+        pair = pairs.get(swap_id)
+        # Two shifts overlapping in time are exchanged by content (each holder keeps their row,
+        # see docs/swaps.md): then each row stays with its requester/counterpart.
+        if pair and holders.get(pair[0]) == pair[2] and holders.get(pair[1]) == pair[3]:
+            content_exchanges += 1
+            continue
+        verdict.fail(
+            f"shift {shift_id}: held by person {holders.get(shift_id)}, but the last executed "
+            f"move (request {swap_id or 'sick call'}) gave it to person {person}"
+        )
+    statuses = dict(
+        conn.execute(
+            "SELECT id, status FROM swaps_swaprequest WHERE id = ANY(%s)", [ledger.shift_trades]
+        ).fetchall()
+    )
+    for swap_id in ledger.shift_trades:
+        if statuses.get(swap_id) != "executed":
+            verdict.fail(
+                f"shift trade {swap_id} was acknowledged executed, now {statuses.get(swap_id)}"
+            )
+    covered = dict(
+        conn.execute(
+            "SELECT id, replaced_by_id FROM shifts_sickcall WHERE id = ANY(%s)",
+            [ledger.sick_calls_covered],
+        ).fetchall()
+    )
+    for call_id in ledger.sick_calls_covered:
+        if covered.get(call_id) is None:
+            verdict.fail(f"sick call {call_id} was acknowledged covered, but is not")
+    (overrides,) = conn.execute("SELECT count(*) FROM shifts_dutyhouroverride").fetchone()
+    new = sorted(duty_after - duty_before)
+    if new and not overrides:
+        for line in new[:20]:
+            verdict.fail(f"duty hours: new violation without an override: {line}")
+    (open_calls,) = conn.execute(
+        "SELECT count(*) FROM shifts_sickcall WHERE resolved_at IS NULL"
+    ).fetchone()
+    verdict.notes.append(
+        f"shifts: {len(executed)} shift trades executed ({len(ledger.shift_trades)} "
+        f"acknowledged to clients, {content_exchanges} by content), {len(last)} moved shifts "
+        f"checked, {len(ledger.sick_calls_covered)} sick calls covered by a coordinator, "
+        f"{open_calls} still open; {len(overlaps)} overlaps; duty-hour violations "
+        f"{len(duty_before)} before, {len(duty_after)} after, {len(new)} new "
+        f"({overrides} overrides recorded)"
+    )
+
+
+def check(conn, *, ledger: Ledger, stats: Stats, initial: dict, duty: tuple = ()) -> Verdict:
     verdict = Verdict()
     runs = conn.execute(
         "SELECT id, status, finished_at FROM scheduling_generationrun ORDER BY id"
@@ -493,7 +704,7 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
     swaps = conn.execute(
         "SELECT id, requester_id, counterpart_id, offered_id, wanted_id, offered_label, "
         "wanted_label, executed_at FROM swaps_swaprequest "
-        "WHERE status = 'executed' ORDER BY executed_at, id"
+        "WHERE status = 'executed' AND unit = 'block' ORDER BY executed_at, id"
     ).fetchall()
     expected: dict[int, tuple[int, int, str | None, float]] = {}
     checked = superseded = 0
@@ -559,6 +770,10 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
         f"conservation: {len(kept)} blocks keep their people and rotation counts "
         f"({len(rewritten)} changed by a publish)"
     )
+
+    if duty:
+        check_shifts(conn, ledger=ledger, initial=initial, final=final, duty_before=duty[0],
+                     duty_after=duty[1], verdict=verdict)  # fmt: skip
 
     # 5. Generation runs (a publish leaves its run "succeeded").
     statuses = Counter(status for _, status, _ in runs)
@@ -632,6 +847,12 @@ def run(args: argparse.Namespace) -> int:
         people = logins["people"]
         with stack.connect() as conn:
             initial = snapshot(conn)
+            (year_label,) = conn.execute(
+                "SELECT label FROM residency_academicyear WHERE id = %s",
+                [logins["academic_year_id"]],
+            ).fetchone()
+        duty_before = duty_hour_lines(stack.env, year_label)
+        with stack.connect() as conn:
             # The hot rows: the last block's rows of the first few simulated people, edited by
             # their owners and by every coordinator.
             (last_block,) = conn.execute("SELECT max(number) FROM residency_block").fetchone()
@@ -643,7 +864,9 @@ def run(args: argparse.Namespace) -> int:
                     [people[: min(HOT_PEOPLE, args.clients - coordinators)]],
                 ).fetchall()
             }
-        hot = Hot(block_number=last_block, people=hot_people)
+        hot = Hot(
+            block_number=last_block, people=hot_people, shift_month=logins.get("shift_month", "")
+        )
         started = time.monotonic()
         deadline = started + args.seconds
         users = [
@@ -674,7 +897,11 @@ def run(args: argparse.Namespace) -> int:
         coordinator.login(logins["coordinator"], logins["password"])
         with stack.connect() as conn:
             drain_generations(conn, coordinator)
-            verdict = check(conn, ledger=ledger, stats=stats, initial=initial)
+        duty_after = duty_hour_lines(stack.env, year_label)
+        with stack.connect() as conn:
+            verdict = check(
+                conn, ledger=ledger, stats=stats, initial=initial, duty=(duty_before, duty_after)
+            )
     for user in users:
         if user.error is not None:
             verdict.fail(f"client {user.n} crashed: {user.error!r}")

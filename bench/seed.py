@@ -2,13 +2,15 @@
 
 Run with the bench's environment (DATABASE_URL of the bench database). The program is the demo
 program (``residency.demo``, what ``manage.py seed_demo`` creates: 18 residents, 12 faculty, the
-current academic year in 13 blocks, ten rotations, absences and a complete valid schedule). The
+current academic year in 13 blocks, ten rotations, absences and a complete valid schedule; and
+the demo call system with a month of shifts). The
 bench adds a login for every person (username = the local part of their e-mail) so that each
 simulated client can be someone, all with one password (loopback only).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -22,8 +24,17 @@ def seed() -> dict:
 
     from residency.demo import demo_program_seed
     from residency.models import Person
+    from shifts.demo import demo_shifts_seed
 
     summary = demo_program_seed()
+    # The daily layer: the demo call system and a compliant month of shifts in the month the
+    # year's last block starts: in the future (tradeable all run long). The load test's
+    # whole-year generations minimise changes, so they rarely move anyone there; a publish that
+    # would move someone off the rotation their shifts need is refused (docs/shifts.md, "The
+    # two layers") and ends its run failed, which the checker accepts as a terminal state.
+    last_block = summary.year.blocks.order_by("-number").first()
+    month_day = max(last_block.start_date, datetime.date.today() + datetime.timedelta(days=2))
+    demo_shifts_seed(year=summary.year, today=month_day)
     User = get_user_model()
     password = make_password(PASSWORD)  # hashed once: hashing is slow on purpose
     # Residents first, then faculty.
@@ -47,6 +58,7 @@ def seed() -> dict:
         "coordinator": coordinator.username,
         "people": usernames,
         "academic_year_id": summary.year.pk,
+        "shift_month": month_day.strftime("%Y-%m"),
     }
 
 

@@ -419,3 +419,40 @@ class DutyHourOverride(models.Model):
 
     def __str__(self) -> str:
         return f"Override for {self.person} on {self.date}"
+
+
+class SickCall(models.Model):
+    """A coordinator marked ``person`` out for ``shift``: the shift is uncovered until someone
+    replaces them (a coordinator assigns someone, or someone takes it from the open pool: see
+    swaps.services.shift_trades). The shift stays with the person meanwhile, so nobody else's
+    hours change until a replacement is chosen; the calendar shows it uncovered."""
+
+    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="sick_calls")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shift"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_sick_call_per_shift",
+                violation_error_message="This shift is already marked uncovered.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Sick call #{self.pk}: {self.person} out for shift #{self.shift_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -24,7 +24,7 @@ from residency.selectors import is_coordinator, person_for_user
 from shifts import selectors, services
 from shifts.errors import DutyHourViolation
 from shifts.forms import ShiftDeleteForm, ShiftForm
-from shifts.models import Shift, ShiftType
+from shifts.models import Shift, ShiftType, SickCall
 
 
 def _month(request: HttpRequest) -> tuple[datetime.date, datetime.date]:
@@ -53,6 +53,17 @@ def month_calendar(request: HttpRequest) -> HttpResponse:
     number of queries whatever the month holds (tests/shifts/test_pages.py asserts it)."""
     first, last = _month(request)
     types, days = selectors.month_calendar(start=first, end=last)
+    # Shifts whose holder was marked out (sick call) show uncovered until someone covers them;
+    # the count of all open sick calls is the coordinator's "uncovered" figure. One query.
+    open_calls = list(
+        SickCall.objects.filter(resolved_at__isnull=True).values_list("shift_id", flat=True)
+    )
+    sick = set(open_calls)
+    for day in days:
+        for cell in day.cells:
+            for shift in cell.shifts:
+                shift.sick = shift.pk in sick
+            cell.sick = any(shift.sick for shift in cell.shifts)
     return render(
         request,
         "shifts/calendar.html",
@@ -62,6 +73,7 @@ def month_calendar(request: HttpRequest) -> HttpResponse:
             "days": days,
             "editable": is_coordinator(request.user),
             "me": person_for_user(user=request.user),
+            "open_sick_calls": len(open_calls),
             **_month_links(first),
         },
     )

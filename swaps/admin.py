@@ -8,7 +8,7 @@ from residency.admin import SafeInputAdminMixin
 from residency.errors import RotaError
 from residency.selectors import is_coordinator
 from swaps import services
-from swaps.models import SwapEvent, SwapRequest
+from swaps.models import SwapEvent, SwapRequest, SwapRules
 
 
 class SwapEventInline(admin.TabularInline):
@@ -41,7 +41,7 @@ class SwapRequestAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         "created_at",
         "executed_at",
     )
-    list_filter = ("status", "kind", "academic_year")
+    list_filter = ("status", "unit", "kind", "academic_year")
     search_fields = ("requester__name", "counterpart__name", "offered_label", "wanted_label")
     list_select_related = ("requester", "counterpart")
     date_hierarchy = "created_at"
@@ -57,6 +57,7 @@ class SwapRequestAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     # the change form is read-only: a raw edit would bypass the locks and the event log.
     readonly_fields = (
         "academic_year",
+        "unit",
         "kind",
         "status",
         "requester",
@@ -73,6 +74,10 @@ class SwapRequestAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         "executed_at",
         "offered_version_after",
         "wanted_version_after",
+        "offered_shift",
+        "wanted_shift",
+        "sick_call",
+        "refusal",
     )
 
     # Coordinators (staff in the Coordinators group) see and act on every request, whatever
@@ -146,3 +151,31 @@ class SwapRequestAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         report = services.swap_requests_match()
         level = messages.WARNING if report.failed else messages.SUCCESS
         self.message_user(request, report.summary(), level)
+
+
+@admin.register(SwapRules)
+class SwapRulesAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+    """One row: the program's shift-trade rules, edited by coordinators."""
+
+    list_display = (
+        "__str__",
+        "shift_notice_hours",
+        "pgy_levels_may_cross",
+        "shift_trades_need_approval",
+        "give_away_cap_per_block",
+    )
+
+    def has_module_permission(self, request) -> bool:
+        return is_coordinator(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return is_coordinator(request.user) and not SwapRules.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -50,3 +50,22 @@ class SwapOfferForm(forms.Form):
         self.fields["counterpart"].queryset = Person.objects.filter(
             kind=person.kind, active=True
         ).exclude(pk=person.pk)
+
+
+class SickCallDayForm(forms.Form):
+    """A coordinator marks a person out for every shift they hold on a day."""
+
+    person = forms.ModelChoiceField(
+        queryset=Person.objects.filter(active=True).order_by("name"), label="Who is out"
+    )
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(max_length=300, required=False)
+
+
+class SickCallPostForm(forms.Form):
+    bonus = forms.CharField(
+        max_length=1000,
+        required=False,
+        label="Bonus note",
+        help_text="Shown with the open shift, e.g. 'counts double toward the fairness points'.",
+    )

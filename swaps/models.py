@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from residency.models import AcademicYear, Assignment, Person
+from shifts.models import Shift, SickCall
 
 
 class SwapRequest(models.Model):
@@ -32,11 +33,18 @@ class SwapRequest(models.Model):
         EXPIRED = "expired", "Expired"
         ROLLED_BACK = "rolled_back", "Rolled back"
 
+    class Unit(models.TextChoices):
+        BLOCK = "block", "Block assignment"
+        SHIFT = "shift", "Shift"
+
     # Statuses from which a request may still execute.
     OPEN_STATUSES = (Status.PENDING, Status.ACCEPTED, Status.APPROVED)
 
     academic_year = models.ForeignKey(AcademicYear, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # What is traded: block assignments (``offered``/``wanted``) or single shifts
+    # (``offered_shift``/``wanted_shift``). Kept as a field because the foreign keys are SET_NULL.
+    unit = models.CharField(max_length=8, choices=Unit.choices, default=Unit.BLOCK)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     requester = models.ForeignKey(
         Person, on_delete=models.PROTECT, related_name="swap_requests_made"
@@ -60,7 +68,23 @@ class SwapRequest(models.Model):
     )
     wanted_version = models.PositiveIntegerField(null=True, blank=True)
     wanted_label = models.CharField(max_length=300, blank=True)
+    # Shift trades (unit = shift): the shift offered and, one-to-one, the shift wanted. The
+    # versions and labels above describe them as they were when offered.
+    offered_shift = models.ForeignKey(
+        Shift, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    wanted_shift = models.ForeignKey(
+        Shift, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     message = models.TextField(blank=True, max_length=1000)
+    # A coordinator's post of a sick colleague's shift to the open pool: urgent, so neither the
+    # notice period nor the give-away cap applies.
+    sick_call = models.ForeignKey(
+        SickCall, null=True, blank=True, on_delete=models.SET_NULL, related_name="pool_requests"
+    )
+    # Why the last attempt to execute was refused (e.g. a duty-hour rule, with its numbers); the
+    # request itself is unchanged by a refusal.
+    refusal = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     executed_at = models.DateTimeField(null=True, blank=True)
@@ -83,6 +107,22 @@ class SwapRequest(models.Model):
                 violation_error_message="A one-to-one swap or a give-away names a colleague.",
             ),
             models.CheckConstraint(
+                condition=Q(unit="shift")
+                | Q(offered_shift__isnull=True, wanted_shift__isnull=True),
+                name="swap_block_request_has_no_shifts",
+                violation_error_message="A block swap names assignments, not shifts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit="block") | Q(offered__isnull=True, wanted__isnull=True),
+                name="swap_shift_request_has_no_assignments",
+                violation_error_message="A shift trade names shifts, not assignments.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="give_away") | Q(wanted_shift__isnull=True),
+                name="swap_shift_give_away_wants_nothing",
+                violation_error_message="A give-away asks for nothing in return.",
+            ),
+            models.CheckConstraint(
                 condition=~Q(status="executed") | Q(executed_at__isnull=False),
                 name="swap_executed_has_time",
                 violation_error_message="An executed swap records when it executed.",
@@ -96,6 +136,10 @@ class SwapRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_shift(self) -> bool:
+        return self.unit == self.Unit.SHIFT
 
 
 class SwapEvent(models.Model):
@@ -121,3 +165,40 @@ class SwapEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.swap_request_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class SwapRules(models.Model):
+    """The program's rules for shift trades (one row, edited by coordinators in the admin).
+    Block swaps keep their settings (ROTA_SWAP_NOTICE_DAYS, ROTA_SWAPS_REQUIRE_APPROVAL)."""
+
+    shift_notice_hours = models.PositiveIntegerField(
+        default=24, help_text="No trade of a shift that starts within this many hours."
+    )
+    pgy_levels_may_cross = models.BooleanField(
+        default=True, help_text="May residents of different PGY levels trade shifts?"
+    )
+    shift_trades_need_approval = models.BooleanField(
+        default=False,
+        help_text="Accepted shift trades wait for a coordinator (blocks: their own setting).",
+    )
+    give_away_cap_per_block = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most shifts one person may give away (nothing back) per block; empty: no cap.",
+    )
+
+    class Meta:
+        verbose_name = "swap rules"
+        verbose_name_plural = "swap rules"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="swap_rules_singleton")]
+
+    def __str__(self) -> str:
+        return "Swap rules"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> SwapRules:
+        return cls.objects.filter(pk=1).first() or cls()

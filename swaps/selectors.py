@@ -103,15 +103,21 @@ def giving_back_for(*, taker: Person, offered: Assignment) -> Assignment | None:
 
 def swap_requests_inbox(*, person: Person) -> QuerySet[SwapRequest]:
     """Pending requests addressed to ``person`` by name, without those whose assignments were
-    deleted by a regeneration (they can only expire; the matcher expires them)."""
+    deleted by a regeneration (they can only expire; the matcher expires them). Shift requests
+    likewise without those whose shifts were deleted."""
+    blocks = Q(unit=SwapRequest.Unit.BLOCK, offered__isnull=False) & ~Q(
+        wanted__isnull=True, wanted_version__isnull=False
+    )
+    shifts = Q(unit=SwapRequest.Unit.SHIFT, offered_shift__isnull=False) & ~Q(
+        wanted_shift__isnull=True, wanted_version__isnull=False
+    )
     return (
         SwapRequest.objects.filter(
             counterpart=person,
             status=SwapRequest.Status.PENDING,
             kind__in=[SwapRequest.Kind.ONE_TO_ONE, SwapRequest.Kind.GIVE_AWAY],
-            offered__isnull=False,
         )
-        .exclude(wanted__isnull=True, wanted_version__isnull=False)
+        .filter(blocks | shifts)
         .select_related(*SWAP_RELATED)
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from swaps import views
+from swaps import shift_views, views
 
 app_name = "swaps"
 
@@ -12,4 +12,14 @@ urlpatterns = [
     path("<int:pk>/accept/", views.accept, name="accept"),
     path("<int:pk>/decline/", views.decline, name="decline"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("shifts/", shift_views.shift_trades, name="shift_trades"),
+    path("shifts/<int:shift_id>/trade/", shift_views.shift_trade_builder, name="shift_builder"),
+    path(
+        "shifts/<int:shift_id>/trade/confirm/",
+        shift_views.shift_trade_confirm,
+        name="shift_confirm",
+    ),
+    path("shifts/pool/<int:pk>/take/", shift_views.shift_take, name="shift_take"),
+    path("sick-calls/", shift_views.sick_calls, name="sick_calls"),
+    path("sick-calls/<int:pk>/", shift_views.sick_call, name="sick_call"),
 ]

@@ -209,3 +209,39 @@ def test_server_errors_are_violations_and_json_refusals_are_not(conn):
     assert violations[0].startswith("HTTP 500 on api patch")
     assert violations[1].startswith("HTTP no answer on api get")
     assert violations[2].startswith("HTTP 503 on api list")
+
+
+# --- the daily layer (issue 13) ---------------------------------------------------------------
+
+
+def shift_verdict(conn, ledger: Ledger, initial, *, before=(), after=()):
+    return check(conn, ledger=ledger, stats=Stats(), initial=initial,
+                 duty=(set(before), set(after)))  # fmt: skip
+
+
+def test_overlapping_shifts_and_a_lost_shift_trade_are_violations(conn):
+    from shifts.models import Shift
+    from tests.factories import ShiftFactory, ShiftTypeFactory
+
+    ann, bob = PersonFactory(), PersonFactory()
+    call = ShiftTypeFactory()
+    moved = ShiftFactory(person=ann, shift_type=call)
+    initial = snapshot(conn)
+    swap = SwapRequest.objects.create(
+        academic_year=BlockFactory().academic_year, unit="shift", kind="give_away",
+        requester=ann, counterpart=bob, offered_shift=moved, offered_version=1,
+        offered_label="x", status="executed", executed_at=timezone.now(),
+    )  # fmt: skip
+    # The trade was acknowledged executed, but the shift is still Ann's: a lost trade.
+    verdict = shift_verdict(conn, Ledger(shift_trades=[swap.pk]), initial)
+    assert any(f"the last executed move (request {swap.pk})" in v for v in verdict.violations)
+    Shift.objects.filter(pk=moved.pk).update(person=bob)
+    assert shift_verdict(conn, Ledger(shift_trades=[swap.pk]), initial).violations == []
+    # An overlap written past the constraint's back is impossible; a new duty-hour violation
+    # without an override is not.
+    verdict = shift_verdict(conn, Ledger(), initial, after=["Bob: 81 h/week; limit 80"])
+    assert any("new violation without an override" in v for v in verdict.violations)
+    # A shift appearing from nowhere breaks conservation.
+    ShiftFactory(person=ann, shift_type=call, date=datetime.date(2040, 7, 9))
+    verdict = shift_verdict(conn, Ledger(), initial)
+    assert any("shift conservation" in v for v in verdict.violations)

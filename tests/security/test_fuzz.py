@@ -6,6 +6,7 @@ message in JSON, or the form page again), and a refused request changes nothing.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from residency.models import Assignment, RotationTemplate
 from scheduling.models import GenerationRun
-from shifts.models import Shift
+from shifts.models import Shift, SickCall
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
@@ -27,6 +28,7 @@ from tests.factories import (
     ResidentYearFactory,
     RotationTemplateFactory,
     ShiftFactory,
+    ShiftTypeFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +135,7 @@ def state() -> dict:
             )
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
+        "sick_calls": sorted(SickCall.objects.values_list("pk", "resolved_at")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
         "shifts": sorted(
             Shift.objects.values_list(
@@ -488,3 +491,74 @@ def test_fuzz_shift_forms_and_pages(world, data, edit, query):
         assert response.status_code < 500
     response = client.post(f"/shifts/{world['shift'].pk}/delete/", {"version": query})
     assert response.status_code < 500
+
+
+# --- shift trades, the open pool and sick calls (issue 13) ----------------------------------
+
+
+@pytest.fixture
+def shift_world(world):
+    day_type = ShiftTypeFactory()
+    day = world["block"].start_date
+    # Clear of the world's own shift (on the block's first day).
+    mine = ShiftFactory(person=world["resident"], shift_type=day_type, date=day + DAY * 6)
+    pooled = ShiftFactory(person=world["resident"], shift_type=day_type, date=day + DAY * 8)
+    offer = swap_services.shift_swap_request_create(
+        requester=world["resident"], kind="open", offered_shift_id=pooled.pk
+    )
+    sick = ShiftFactory(person=world["other"], shift_type=day_type, date=day + DAY * 10)
+    call = swap_services.shift_sick_call_report(shift_id=sick.pk, by=None)
+    return {**world, "shift": mine, "pooled": pooled, "offer": offer, "call": call}
+
+
+DAY = datetime.timedelta(days=1)
+
+
+@FUZZ
+@given(body=st.one_of(json_objects(["kind", "offered_shift", "wanted_shift", "counterpart",
+                                    "message", "offered"]), bodies_or_garbage))  # fmt: skip
+def test_fuzz_shift_swap_create(shift_world, body):
+    before = state()
+    response = send_json(client_for(shift_world["other"].user), "POST", "/api/swaps", body)
+    assert_clear_refusal_or_success(response, before, api=True)
+
+
+@FUZZ
+@given(shift_id=st.one_of(ids, st.just(None)), method=st.sampled_from(["GET", "POST", "PUT"]),
+       body=bodies_or_garbage,
+       who=st.sampled_from(["resident", "faculty", "coordinator"]))  # fmt: skip
+def test_fuzz_open_shift_pool(shift_world, shift_id, method, body, who):
+    user = shift_world[who] if who == "coordinator" else shift_world[who].user
+    shift_id = shift_world["pooled"].pk if shift_id is None else shift_id
+    client = client_for(user)
+    before = state()
+    assert_clear_refusal_or_success(send_json(client, method, "/api/shifts/open", body), before,
+                                    api=True)  # fmt: skip
+    response = send_json(client, method, f"/api/shifts/{shift_id}/take", body)
+    assert_clear_refusal_or_success(response, before, api=True)
+
+
+@FUZZ
+@given(data=form_data(["kind", "counterpart", "wanted", "message"]),
+       query=st.dictionaries(st.sampled_from(["kind", "counterpart", "wanted"]),
+                             st.text(max_size=25), max_size=3))  # fmt: skip
+@example(data={"kind": "give_away", "counterpart": "²"}, query={"wanted": "²"})
+def test_fuzz_shift_trade_confirm(shift_world, data, query):
+    client = client_for(shift_world["resident"].user)
+    url = f"/swaps/shifts/{shift_world['shift'].pk}/trade/confirm/"
+    before = state()
+    assert_clear_refusal_or_success(client.get(url, query), before, api=False)
+    response = client.post(url, data)
+    assert_clear_refusal_or_success(response, before, api=False)
+
+
+@FUZZ
+@given(data=form_data(["person", "date", "note", "action", "bonus"]),
+       call_id=st.one_of(ids, st.just(None)))  # fmt: skip
+def test_fuzz_sick_call_forms(shift_world, data, call_id):
+    client = client_for(shift_world["coordinator"])
+    call_id = shift_world["call"].pk if call_id is None else call_id
+    response = client.post("/swaps/sick-calls/", data)
+    assert response.status_code < 500, response.content[:300]
+    response = client.post(f"/swaps/sick-calls/{call_id}/", data)
+    assert response.status_code < 500, response.content[:300]

@@ -45,6 +45,7 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+DAY = datetime.timedelta(days=1)
 
 ROLES = ("anonymous", "resident", "faculty", "other", "coordinator", "staff")
 
@@ -65,6 +66,10 @@ class World:
     staff: object  # a staff user outside Coordinators
     draft: GenerationRun  # ready for review (of an empty year: publishing it writes nothing)
     shift: object  # the faculty member's backup call
+    # Shift trades (issue 13): the faculty member's other shift in the open pool, and a sick
+    # call on a colleague's shift.
+    shift_offer: SwapRequest | None = None
+    sick_call: object = None
 
 
 @pytest.fixture(autouse=True)
@@ -100,12 +105,25 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
-    staff = UserFactory(username="staff-not-coordinator", is_staff=True)
-    draft = GenerationRun.objects.create(academic_year=AcademicYearFactory(), status="ready")
     backup = ShiftTypeFactory(staffed_by="faculty", in_house=False)
     shift = ShiftFactory(person=faculty, shift_type=backup, date=block.start_date)
-    return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run, staff, draft, shift)  # fmt: skip
+    staff = UserFactory(username="staff-not-coordinator", is_staff=True)
+    draft = GenerationRun.objects.create(academic_year=AcademicYearFactory(), status="ready")
+    world = World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
+                  open_offer, run, staff, draft, shift)  # fmt: skip
+    _add_shift_trades(world, third)
+    return world
+
+
+def _add_shift_trades(world: World, third) -> None:
+    backup = world.shift.shift_type
+    day = world.block.start_date
+    pooled = ShiftFactory(person=world.faculty, shift_type=backup, date=day + 2 * DAY)
+    world.shift_offer = swap_services.shift_swap_request_create(
+        requester=world.faculty, kind="open", offered_shift_id=pooled.pk
+    )
+    sick = ShiftFactory(person=third, shift_type=backup, date=day + 4 * DAY)
+    world.sick_call = swap_services.shift_sick_call_report(shift_id=sick.pk, by=None)
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -162,6 +180,28 @@ MATRIX = {
      None): ("login", "denied", "denied", "denied", "ok"),
     ("generation discard page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/discard/",
      None): ("login", "denied", "denied", "denied", "ok"),
+    # --- shift trades and sick calls (issue 13) ---
+    ("shift trades", "GET", lambda w: "/swaps/shifts/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("shift trade builder", "GET", lambda w: f"/swaps/shifts/{w.shift.pk}/trade/", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("shift trade confirm", "GET",
+     lambda w: f"/swaps/shifts/{w.shift.pk}/trade/confirm/?kind=open", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("shift trade send", "POST", lambda w: f"/swaps/shifts/{w.shift.pk}/trade/confirm/",
+     lambda w: {"kind": "give_away", "counterpart": w.other.pk}):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("shift take page", "GET", lambda w: f"/swaps/shifts/pool/{w.shift_offer.pk}/take/", None):
+        ("login", "denied", "ok", "ok", "denied"),
+    # The owner is told they cannot take their own offer (a message, nothing changes).
+    ("shift take", "POST", lambda w: f"/swaps/shifts/pool/{w.shift_offer.pk}/take/", None):
+        ("login", "denied", "ok", "ok", "denied"),
+    ("sick calls", "GET", lambda w: "/swaps/sick-calls/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("sick call", "GET", lambda w: f"/swaps/sick-calls/{w.sick_call.pk}/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("sick call assign", "POST", lambda w: f"/swaps/sick-calls/{w.sick_call.pk}/",
+     lambda w: {"action": "assign", "person": w.other.pk}):
+        ("login", "denied", "denied", "denied", "ok"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -186,6 +226,16 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "denied"),
     ("api swap cancel", "POST", lambda w: f"/api/swaps/{w.swap.pk}/cancel", lambda w: {}):
         ("login", "denied", "ok", "denied", "denied"),
+    ("api shift swap create", "POST", lambda w: "/api/swaps",
+     lambda w: {"kind": "give_away", "offered_shift": w.shift.pk, "counterpart": w.other.pk}):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("api open shifts", "GET", lambda w: "/api/shifts/open", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    # The owner cannot take their own offer (403); a faculty colleague takes it; residents do
+    # not see faculty offers (404); coordinators act in the admin and sick-call pages (403).
+    ("api take shift", "POST", lambda w: f"/api/shifts/{w.shift_offer.offered_shift_id}/take",
+     lambda w: {}):
+        ("login", "denied", "denied", "ok", "denied"),
     ("api generation start", "POST", lambda w: "/api/generation-runs",
      lambda w: {"academic_year": w.year.pk, "time_limit_seconds": 5}):
         ("login", "denied", "denied", "denied", "ok"),
@@ -315,6 +365,19 @@ STAFF = {
     "api shift": "denied",
     "api shift patch": "denied",
     "api duty hours": "denied",
+    # Shift trades and sick calls (issue 13): nobody's person, no coordinator.
+    "shift trades": "ok",
+    "shift trade builder": "denied",
+    "shift trade confirm": "denied",
+    "shift trade send": "denied",
+    "shift take page": "denied",
+    "shift take": "denied",
+    "sick calls": "denied",
+    "sick call": "denied",
+    "sick call assign": "denied",
+    "api shift swap create": "denied",
+    "api open shifts": "denied",
+    "api take shift": "denied",
 }
 MATRIX[("rq dashboard: empty the queue", "POST", lambda w: "/admin/rq/queues/0/empty/", None)] = (
     "login", "login", "login", "login", "ok",
