@@ -1,0 +1,337 @@
+"""Solving a RosterProblem: time limit, workers, seed, progress and cancellation.
+
+``roster_solve`` builds the model once and runs CP-SAT on it. Cancellation: a watcher thread
+polls ``should_stop`` (and ``RosterSolve.stop()``) every 0.1 s and calls ``stop_search``; CP-SAT
+returns within a fraction of a second, and a stopped solve returns status ``CANCELLED`` and no
+roster, so nothing of a cancelled run can be written by mistake.
+
+Search: CP-SAT's portfolio on the whole model, then (when time is left and no proof came) a
+large-neighbourhood search driven from here: keep the best roster, free a few people (or a
+window of days for everyone) and re-solve that neighbourhood with the rest fixed, accepting
+only improvements. Rostering decomposes well along people and days, so these small solves are
+fast and find much better rosters in a minute than a 2-worker portfolio alone
+(docs/rostering.md, "Search").
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from scheduling.roster.model import RosterModel
+from scheduling.roster.problem import Roster, RosterProblem
+
+CANCELLED = "CANCELLED"
+LNS_LIMIT = 1.0
+PORTFOLIO_SHARE = 0.15
+LNS_LINEARIZATION = 1
+LNS_WORKERS = 1
+
+
+@dataclass(frozen=True)
+class RosterProgress:
+    objective: float
+    bound: float
+    wall_seconds: float
+    solutions: int
+
+
+@dataclass
+class RosterResult:
+    status: str  # OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN, MODEL_INVALID, CANCELLED
+    roster: Roster | None = None
+    objective: float | None = None
+    bound: float | None = None
+    wall_seconds: float = 0.0
+    first_solution_seconds: float | None = None
+    solutions: int = 0
+
+    @property
+    def found(self) -> bool:
+        return self.roster is not None
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.bound is None:
+            return None
+        return abs(self.objective - self.bound) / max(1.0, abs(self.objective))
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, on_solution: Callable[[float, float, Callable], None]) -> None:
+        super().__init__()
+        self._on_solution = on_solution
+
+    def on_solution_callback(self) -> None:
+        self._on_solution(self.objective_value, self.best_objective_bound, self.boolean_value)
+
+
+class RosterSolve:
+    """One solve; ``stop()`` may be called from any thread."""
+
+    def __init__(
+        self,
+        problem: RosterProblem,
+        *,
+        time_limit: float,
+        workers: int = 2,
+        seed: int = 0,
+        on_progress: Callable[[RosterProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        hint: Roster | None = None,
+        lns: bool = True,
+        log: bool = False,
+    ) -> None:
+        self.problem = problem
+        self.time_limit = float(time_limit)
+        self.workers = max(1, int(workers))
+        self.seed = int(seed)
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.hint = hint
+        self.lns = lns
+        self.log = log
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._solvers: set[cp_model.CpSolver] = set()
+        self._started = 0.0
+        self.solutions = 0
+        self.first_solution_seconds: float | None = None
+        self.best: Roster | None = None
+        self.best_objective: float | None = None
+        self.bound: float = float("-inf")
+
+    # -- cancellation -----------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            for solver in self._solvers:
+                solver.stop_search()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def _watch(self, done: threading.Event) -> None:
+        while not done.wait(0.1):
+            if self.should_stop is not None and self.should_stop():
+                self.stop()
+                return
+
+    # -- solving ----------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def _remaining(self) -> float:
+        return self.time_limit - self._elapsed()
+
+    def _new_solver(self, limit: float, workers: int, seed: int) -> cp_model.CpSolver:
+        solver = cp_model.CpSolver()
+        prm = solver.parameters
+        prm.max_time_in_seconds = max(0.01, limit)
+        prm.num_workers = workers
+        prm.random_seed = seed
+        prm.log_search_progress = False
+        return solver
+
+    def _run_solver(self, solver, model, on_solution) -> int:
+        with self._lock:
+            if self._stop.is_set():
+                return cp_model.UNKNOWN
+            self._solvers.add(solver)
+        try:
+            return solver.solve(model, _Callback(on_solution))
+        finally:
+            with self._lock:
+                self._solvers.discard(solver)
+
+    def _improved(self, objective: float, roster_of: Callable[[], Roster]) -> None:
+        with self._lock:
+            if self.best_objective is not None and objective >= self.best_objective:
+                return
+            self.best_objective = objective
+            self.best = roster_of()
+            self.solutions += 1
+        if self.first_solution_seconds is None:
+            self.first_solution_seconds = self._elapsed()
+        if self.on_progress is not None:
+            self.on_progress(RosterProgress(objective, self.bound, self._elapsed(), self.solutions))
+
+    def run(self) -> RosterResult:
+        self._started = time.monotonic()
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(done,), daemon=True)
+        watcher.start()
+        try:
+            status = self._search()
+        finally:
+            done.set()
+            watcher.join(timeout=1)
+        wall = self._elapsed()
+        if self._stop.is_set():
+            return RosterResult(status=CANCELLED, wall_seconds=wall, solutions=self.solutions)
+        result = RosterResult(
+            status=status,
+            wall_seconds=wall,
+            first_solution_seconds=self.first_solution_seconds,
+            solutions=self.solutions,
+        )
+        if self.best is not None:
+            result.roster = self.best
+            result.objective = self.best_objective
+            result.bound = self.bound if self.bound != float("-inf") else None
+        return result
+
+    def _search(self) -> str:
+        built = RosterModel(self.problem)
+        self.built = built
+        if self.hint:
+            built.hint(self.hint)
+        # Phase 1: the whole model. With LNS on, the portfolio gets a share of the time: enough
+        # to find a first roster (and to prove small instances optimal), not the whole minute.
+        share = self.time_limit if not self.lns else max(1.0, PORTFOLIO_SHARE * self.time_limit)
+        solver = self._new_solver(min(share, self._remaining()), self.workers, self.seed)
+
+        def on_solution(objective: float, bound: float, value: Callable) -> None:
+            self.bound = max(self.bound, bound)
+            self._improved(objective, lambda: built.roster(value))
+
+        status = self._run_solver(solver, built.model, on_solution)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.bound = max(self.bound, solver.best_objective_bound)
+            self._improved(solver.objective_value, lambda: built.roster(solver.boolean_value))
+        if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+            return solver.status_name(status)
+        if self.best is None and not self._stop.is_set() and self._remaining() > 0.5:
+            # No roster yet: keep going on the whole model for the rest of the time.
+            solver = self._new_solver(self._remaining(), self.workers, self.seed + 1)
+            status = self._run_solver(solver, built.model, on_solution)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self._improved(solver.objective_value, lambda: built.roster(solver.boolean_value))
+            return solver.status_name(status)
+        if self.best is None:
+            return "UNKNOWN"
+        if self.lns:
+            if self._lns(built):
+                return "OPTIMAL"
+        return "FEASIBLE"
+
+    # -- large-neighbourhood search ----------------------------------------------------------
+    def _lns(self, built: RosterModel) -> bool:
+        """Improve ``self.best`` until the time is up, with one LNS thread per worker (each
+        sub-solve single-threaded); True if the best reached the proven bound.
+
+        A neighbourhood frees some (person, day) cells and fixes every other cell to the best
+        roster, in a copy of the whole model (so every rule and the objective are exactly the
+        same), with the objective capped below the best: any solution is a complete, better
+        roster, whichever thread finds it."""
+        threads = [
+            threading.Thread(target=self._lns_worker, args=(built, self.seed * 7919 + k))
+            for k in range(self.workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return self.best_objective is not None and self.best_objective <= self.bound + 1e-6
+
+    def _neighbourhood(self, rng: random.Random, kind: str, size: float):
+        """Cells (person index, day) -> free? for one neighbourhood of ``kind`` and ``size``
+        (a fraction of the whole roster, roughly)."""
+        p = self.problem
+        n, days = len(p.people), p.days
+        if kind == "people":
+            k = max(2, min(n, round(size * n)))
+            chosen = set(rng.sample(range(n), k))
+            return lambda i, d: i in chosen
+        if kind == "days":
+            span = max(2, min(days, round(size * days)))
+            start = rng.randrange(0, days - span + 1)
+            return lambda i, d: start <= d < start + span
+        # A block: half the people over a window twice as long as "days" would free.
+        k = max(2, n // 2)
+        chosen = set(rng.sample(range(n), k))
+        span = max(3, min(days, round(2 * size * days)))
+        start = rng.randrange(0, days - span + 1)
+        return lambda i, d: i in chosen and start <= d < start + span
+
+    def _lns_worker(self, built: RosterModel, seed: int) -> None:
+        rng = random.Random(seed)
+        p = self.problem
+        people = [person.id for person in p.people]
+        x_items = list(built.x.items())
+        # Per kind, the fraction freed; it grows while sub-solves finish (proved) within their
+        # time and shrinks when they run out of time, so each stays a fast, complete search.
+        sizes = {"people": 0.15, "days": 0.2, "block": 0.2}
+        kinds = list(sizes)
+        while not self._stop.is_set() and self._remaining() > 0.1:
+            with self._lock:
+                best, best_objective = self.best, self.best_objective
+            if best_objective <= self.bound + 1e-6:
+                return
+            kind = rng.choice(kinds)
+            free = self._neighbourhood(rng, kind, sizes[kind])
+            sub = built.model.clone()
+            sub.clear_hints()
+            variables = sub.proto.variables
+            for (i, d, t), v in x_items:
+                val = 1 if best.get((people[i], d)) == t else 0
+                if free(i, d):
+                    sub.add_hint(v, val)
+                else:
+                    domain = variables[v.index].domain
+                    domain[0] = val
+                    domain[1] = val
+            objective = sub.proto.objective
+            objective.domain.clear()
+            cap = int(round(best_objective - objective.offset)) - 1
+            objective.domain.extend([-(1 << 60), cap])
+            limit = min(self._remaining(), LNS_LIMIT)
+            solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
+            solver.parameters.linearization_level = LNS_LINEARIZATION
+            started = time.monotonic()
+            status = self._run_solver(solver, sub, lambda o, b, v: None)
+            took = time.monotonic() - started
+            if self.log:
+                print(
+                    f"{self._elapsed():6.2f} {kind:6s} {sizes[kind]:.2f} "
+                    f"{solver.status_name(status):10s} {took:.2f} {best_objective} "
+                    f"{solver.objective_value if status in (2, 4) else ''}",
+                    flush=True,
+                )
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self._improved(
+                    solver.objective_value, lambda s=solver: built.roster(s.boolean_value)
+                )
+            if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
+                sizes[kind] = min(1.0, sizes[kind] * 1.15)
+            elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
+                sizes[kind] = max(0.02, sizes[kind] / 1.15)
+
+
+def roster_solve(
+    problem: RosterProblem,
+    *,
+    time_limit: float,
+    workers: int = 2,
+    seed: int = 0,
+    on_progress: Callable[[RosterProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    hint: Roster | None = None,
+    lns: bool = True,
+) -> RosterResult:
+    return RosterSolve(
+        problem,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        hint=hint,
+        lns=lns,
+    ).run()
