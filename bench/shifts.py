@@ -83,7 +83,7 @@ def problem_from_text(text: str) -> RosterProblem:
                 min_consecutive_shifts=int(min_cons),
                 min_consecutive_days_off=int(min_off),
                 max_weekends=int(max_we),
-                unavailable={d: "day off" for d in sorted(days_off.get(pid, ()))},
+                unavailable=dict.fromkeys(sorted(days_off.get(pid, ())), "day off"),
             )
         )
     requests = []
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         gap = f"{100.0 * (obj - best) / best:7.2f}" if obj is not None and best else f"{'-':>7}"
         print(
             f"{number:>8} {row['staff']:>5} {row['days']:>4} {row['status']:>9} "
-            f"{'-' if obj is None else int(round(obj)):>9} "
+            f"{'-' if obj is None else round(obj):>9} "
             f"{'-' if row['eval'] is None else row['eval']:>9} {best or '-':>6} {gap} "
             f"{'-' if row['hard'] is None else row['hard']:>4} {row['time']:7.1f}",
             flush=True,

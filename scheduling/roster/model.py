@@ -211,10 +211,7 @@ class RosterModel:
                 lit = w if not r.on else 1 - w
             else:
                 v = self.x.get((i, r.day, r.shift_type))
-                if v is None:
-                    lit = 1 if r.on else 0
-                else:
-                    lit = (1 - v) if r.on else v
+                lit = (1 if r.on else 0) if v is None else 1 - v if r.on else v
             if isinstance(lit, int):
                 self.constant_cost += r.weight * lit
             else:

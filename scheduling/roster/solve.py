@@ -216,9 +216,8 @@ class RosterSolve:
             return solver.status_name(status)
         if self.best is None:
             return "UNKNOWN"
-        if self.lns:
-            if self._lns(built):
-                return "OPTIMAL"
+        if self.lns and self._lns(built):
+            return "OPTIMAL"
         return "FEASIBLE"
 
     # -- large-neighbourhood search ----------------------------------------------------------
@@ -289,7 +288,7 @@ class RosterSolve:
                     domain[1] = val
             objective = sub.proto.objective
             objective.domain.clear()
-            cap = int(round(best_objective - objective.offset)) - 1
+            cap = round(best_objective - objective.offset) - 1
             objective.domain.extend([-(1 << 60), cap])
             limit = min(self._remaining(), LNS_LIMIT)
             solver = self._new_solver(limit, 1, rng.randrange(1 << 30))

@@ -4,6 +4,7 @@ explained naming people and days. No database: the engine is pure Python."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -54,7 +55,7 @@ def test_cover_and_rest_after_call():
         assert sum(1 for (_p, day) in result.roster if day == d) == 1
     for p in ("P0", "P1", "P2"):
         days = sorted(shifts_of(result.roster, p))
-        assert all(b - a >= 2 for a, b in zip(days, days[1:], strict=False))
+        assert all(b - a >= 2 for a, b in itertools.pairwise(days))
 
 
 def test_rest_after_makes_two_people_infeasible_for_daily_call_with_a_vacation():
@@ -81,7 +82,7 @@ def test_every_third_night_window_count():
     result = solve(problem)
     for p in ("P0", "P1", "P2"):
         days = sorted(shifts_of(result.roster, p))
-        assert [b - a for a, b in zip(days, days[1:], strict=False)] == [3, 3]
+        assert [b - a for a, b in itertools.pairwise(days)] == [3, 3]
     # With four-night windows the same cover is impossible for 3 people.
     strict = WindowCount(shift_types=frozenset({"CALL"}), window=4, max_count=1)
     assert (
@@ -104,7 +105,7 @@ def test_rolling_minutes_counts_baseline_hours():
     # 80 h in any 7 days (a scaled-down ACGME window): P0 already works 60 h on a rotation in
     # days 0-6, so at most 2 of the 10-h DAY shifts there; P1 takes the rest.
     rule = RollingMinutes(window=7, max_minutes=80 * 60)
-    p0 = Person(id="P0", baseline_minutes={d: 12 * 60 for d in range(5)})
+    p0 = Person(id="P0", baseline_minutes=dict.fromkeys(range(5), 12 * 60))
     p1 = Person(id="P1")
     requests = tuple(Request("P0", d, "DAY", 10, on=True) for d in range(7))
     problem = RosterProblem(
@@ -130,7 +131,7 @@ def test_min_free_days_in_window():
     )
     result = solve(problem)
     worked = shifts_of(result.roster, "P0")
-    for start in range(0, 5):
+    for start in range(5):
         assert any(d not in worked for d in range(start, start + 4))
     assert result.objective == 2  # days 3 and 7 (or equivalent) off
 

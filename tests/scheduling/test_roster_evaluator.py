@@ -84,10 +84,10 @@ def test_min_consecutive_days_off_exempts_runs_touching_the_edges():
     text = instance(staff="A,D=14|N=14,10000,0,14,1,2,2")
     # Off only on day 0 (an edge) or day 13: exempt.
     assert check(text, run(range(1, 14))).violations == []
-    assert check(text, run(range(0, 13))).violations == []
+    assert check(text, run(range(13))).violations == []
     # Two days off inside: fine; one day off inside: a violation.
-    assert check(text, run(range(0, 5)) + run(range(7, 14))).violations == []
-    assert check(text, run(range(0, 5)) + run(range(6, 14))).violations == [
+    assert check(text, run(range(5)) + run(range(7, 14))).violations == []
+    assert check(text, run(range(5)) + run(range(6, 14))).violations == [
         "A: only 1 days off in a row from day 5"
     ]
 
