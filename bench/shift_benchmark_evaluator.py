@@ -138,9 +138,8 @@ def evaluate(inst: Instance, rows: list[tuple[str, int, str]]) -> Report:
                 violations.append(f"{staff}: works on day off {day}")
         for day in range(n - 1):
             today, tomorrow = days[day], days[day + 1]
-            if today is not None and tomorrow is not None:
-                if tomorrow in inst.forbidden_next.get(today, set()):
-                    violations.append(f"{staff}: {tomorrow} on day {day + 1} after {today}")
+            if today is not None and tomorrow in inst.forbidden_next.get(today, set()):
+                violations.append(f"{staff}: {tomorrow} on day {day + 1} after {today}")
         for shift in inst.lengths:
             count = sum(1 for s in days if s == shift)
             cap = rules["max_per_shift"].get(shift)

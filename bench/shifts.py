@@ -148,13 +148,20 @@ def roster_lines(roster: dict[tuple[str, int], str]) -> list[str]:
 
 
 def run_instance(
-    benchmark: Path, number: int, *, time_limit: float, workers: int, seed: int, out: Path
+    benchmark: Path,
+    number: int,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    out: Path,
+    lns: bool = True,
 ) -> dict:
     path = benchmark / f"Instance{number}.txt"
     text = path.read_text()
     problem = problem_from_text(text)
     started = time.monotonic()
-    result = roster_solve(problem, time_limit=time_limit, workers=workers, seed=seed)
+    result = roster_solve(problem, time_limit=time_limit, workers=workers, seed=seed, lns=lns)
     wall = time.monotonic() - started
     row = {
         "instance": number,
@@ -185,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "shifts")
+    parser.add_argument(
+        "--no-lns", action="store_true", help="CP-SAT's portfolio alone for the whole time"
+    )
     args = parser.parse_args(argv)
     known = best_known(args.benchmark)
     header = (
@@ -192,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{'evaluator':>9} {'best':>6} {'gap %':>7} {'hard':>4} {'time s':>7}"
     )
     print(
-        f"# time limit {args.time_limit:g} s, {args.workers} workers, seed {args.seed}",
+        f"# time limit {args.time_limit:g} s, {args.workers} workers, seed {args.seed}, "
+        f"{'portfolio only' if args.no_lns else 'portfolio + LNS'}",
         flush=True,
     )
     print(header)
@@ -205,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             seed=args.seed,
             out=args.out,
+            lns=not args.no_lns,
         )
         best = known.get(number)
         obj = row["objective"]

@@ -27,8 +27,9 @@ from scheduling.roster.model import RosterModel
 from scheduling.roster.problem import Roster, RosterProblem
 
 CANCELLED = "CANCELLED"
-LNS_LIMIT = 1.0
-PORTFOLIO_SHARE = 0.15
+LNS_LIMIT = 0.5
+PORTFOLIO_SHARE = 0.1
+LNS_SHARE = 0.4  # phase 2 ends at this fraction of the time limit
 LNS_LINEARIZATION = 1
 LNS_WORKERS = 1
 
@@ -150,12 +151,20 @@ class RosterSolve:
             with self._lock:
                 self._solvers.discard(solver)
 
-    def _improved(self, objective: float, roster_of: Callable[[], Roster]) -> None:
+    def _improved(
+        self,
+        objective: float,
+        roster_of: Callable[[], Roster],
+        values_of: Callable[[], list[int]] | None = None,
+    ) -> None:
         with self._lock:
             if self.best_objective is not None and objective >= self.best_objective:
                 return
             self.best_objective = objective
             self.best = roster_of()
+            # Every variable's value (to hint a later portfolio phase); None when the roster
+            # came from a callback mid-search.
+            self.best_values = values_of() if values_of is not None else None
             self.solutions += 1
         if self.first_solution_seconds is None:
             self.first_solution_seconds = self._elapsed()
@@ -187,41 +196,66 @@ class RosterSolve:
             result.bound = self.bound if self.bound != float("-inf") else None
         return result
 
-    def _search(self) -> str:
-        built = RosterModel(self.problem)
-        self.built = built
-        if self.hint:
-            built.hint(self.hint)
-        # Phase 1: the whole model. With LNS on, the portfolio gets a share of the time: enough
-        # to find a first roster (and to prove small instances optimal), not the whole minute.
-        share = self.time_limit if not self.lns else max(1.0, PORTFOLIO_SHARE * self.time_limit)
-        solver = self._new_solver(min(share, self._remaining()), self.workers, self.seed)
+    def _portfolio(self, built: RosterModel, model: cp_model.CpModel, limit: float, seed: int):
+        """CP-SAT's own portfolio on the whole model for ``limit`` seconds."""
+        solver = self._new_solver(min(limit, self._remaining()), self.workers, seed)
 
         def on_solution(objective: float, bound: float, value: Callable) -> None:
             self.bound = max(self.bound, bound)
             self._improved(objective, lambda: built.roster(value))
 
-        status = self._run_solver(solver, built.model, on_solution)
+        status = self._run_solver(solver, model, on_solution)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.bound = max(self.bound, solver.best_objective_bound)
-            self._improved(solver.objective_value, lambda: built.roster(solver.boolean_value))
+            self._improved(
+                solver.objective_value,
+                lambda: built.roster(solver.boolean_value),
+                lambda: list(solver.response_proto.solution),
+            )
+        return status
+
+    def _search(self) -> str:
+        built = RosterModel(self.problem)
+        self.built = built
+        self.best_values = None
+        if self.hint:
+            built.hint(self.hint)
+        if not self.lns:
+            return cp_model.CpSolver().status_name(
+                self._portfolio(built, built.model, self._remaining(), self.seed)
+            )
+        # Phase 1: the portfolio until a first roster (or a proof) and a short share of the
+        # time; phase 2: our own LNS, strong far from the optimum; phase 3: the portfolio again,
+        # started from the best roster (hinted), whose own LNS is stronger near the optimum.
+        status = self._portfolio(
+            built, built.model, max(1.0, PORTFOLIO_SHARE * self.time_limit), self.seed
+        )
         if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
-            return solver.status_name(status)
+            return cp_model.CpSolver().status_name(status)
         if self.best is None and not self._stop.is_set() and self._remaining() > 0.5:
             # No roster yet: keep going on the whole model for the rest of the time.
-            solver = self._new_solver(self._remaining(), self.workers, self.seed + 1)
-            status = self._run_solver(solver, built.model, on_solution)
-            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                self._improved(solver.objective_value, lambda: built.roster(solver.boolean_value))
-            return solver.status_name(status)
+            status = self._portfolio(built, built.model, self._remaining(), self.seed + 1)
+            return cp_model.CpSolver().status_name(status)
         if self.best is None:
             return "UNKNOWN"
-        if self.lns and self._lns(built):
+        if self._lns(built, until=self.time_limit * LNS_SHARE):
+            return "OPTIMAL"
+        if self._remaining() > 1.0 and not self._stop.is_set():
+            final = built.model.clone()
+            if self.best_values is not None:
+                final.clear_hints()
+                hint = final.proto.solution_hint
+                hint.vars.extend(range(len(self.best_values)))
+                hint.values.extend(self.best_values)
+            status = self._portfolio(built, final, self._remaining(), self.seed + 2)
+            if status == cp_model.OPTIMAL:
+                return "OPTIMAL"
+        if self.best_objective is not None and self.best_objective <= self.bound + 1e-6:
             return "OPTIMAL"
         return "FEASIBLE"
 
     # -- large-neighbourhood search ----------------------------------------------------------
-    def _lns(self, built: RosterModel) -> bool:
+    def _lns(self, built: RosterModel, *, until: float) -> bool:
         """Improve ``self.best`` until the time is up, with one LNS thread per worker (each
         sub-solve single-threaded); True if the best reached the proven bound.
 
@@ -230,7 +264,9 @@ class RosterSolve:
         same), with the objective capped below the best: any solution is a complete, better
         roster, whichever thread finds it."""
         threads = [
-            threading.Thread(target=self._lns_worker, args=(built, self.seed * 7919 + k))
+            threading.Thread(
+                target=self._lns_worker, args=(built, self.seed * 7919 + k, until)
+            )
             for k in range(self.workers)
         ]
         for t in threads:
@@ -259,7 +295,7 @@ class RosterSolve:
         start = rng.randrange(0, days - span + 1)
         return lambda i, d: i in chosen and start <= d < start + span
 
-    def _lns_worker(self, built: RosterModel, seed: int) -> None:
+    def _lns_worker(self, built: RosterModel, seed: int, until: float) -> None:
         rng = random.Random(seed)
         p = self.problem
         people = [person.id for person in p.people]
@@ -268,7 +304,7 @@ class RosterSolve:
         # time and shrinks when they run out of time, so each stays a fast, complete search.
         sizes = {"people": 0.15, "days": 0.2, "block": 0.2}
         kinds = list(sizes)
-        while not self._stop.is_set() and self._remaining() > 0.1:
+        while not self._stop.is_set() and self._elapsed() < until - 0.1:
             with self._lock:
                 best, best_objective = self.best, self.best_objective
             if best_objective <= self.bound + 1e-6:
@@ -290,7 +326,7 @@ class RosterSolve:
             objective.domain.clear()
             cap = round(best_objective - objective.offset) - 1
             objective.domain.extend([-(1 << 60), cap])
-            limit = min(self._remaining(), LNS_LIMIT)
+            limit = min(until - self._elapsed(), LNS_LIMIT)
             solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
             solver.parameters.linearization_level = LNS_LINEARIZATION
             started = time.monotonic()
@@ -305,7 +341,9 @@ class RosterSolve:
                 )
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self._improved(
-                    solver.objective_value, lambda s=solver: built.roster(s.boolean_value)
+                    solver.objective_value,
+                    lambda s=solver: built.roster(s.boolean_value),
+                    lambda s=solver: list(s.response_proto.solution),
                 )
             if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
                 sizes[kind] = min(1.0, sizes[kind] * 1.15)

@@ -155,10 +155,10 @@ def test_pinned_assignment_and_stability():
 
 
 def test_fairness_spreads_points_within_cohorts_counting_history():
-    # 6 calls of 3 points; P0 already has 6 points from earlier months, P1 and P2 none: the
-    # fair split gives P0 one call and the others two and three... minimising max - min gives
-    # totals 6+3k0, 3k1, 3k2 with k0+k1+k2 = 6 -> (1, 2, 3)? No: (0, 3, 3) gives 6, 9, 9 and
-    # (1, 2, 3) 9, 6, 9; the best spread is 3 (e.g. 6, 9, 9), never 0.
+    # 6 calls of 3 points in a cohort of 3; P0 already has 6 points from earlier months.
+    # Totals are 6 + 3a, 3b, 3c with a + b + c = 6: a spread of 0 would need 3(b - a) = 6
+    # and b = c, i.e. a = 2/3, impossible; the best spread is 3 (e.g. a=1, b=2, c=3 -> 9, 6, 9
+    # is 3; a=0, b=3, c=3 -> 6, 9, 9 is 3).
     call = ShiftType(id="CALL", minutes=60, points=3)
     problem = RosterProblem(
         days=6,
