@@ -16,6 +16,7 @@ SOURCES.md beside the instances.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -34,7 +35,12 @@ from scheduling.roster import (  # noqa: E402
     roster_solve,
 )
 
-DEFAULT_BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "shift-scheduling"
+# The instances live beside the checkout (CI: ../shared/benchmarks/shift-scheduling); a checkout
+# elsewhere (a git worktree) points ROTA_SHIFT_BENCHMARK at them.
+DEFAULT_BENCHMARK = Path(
+    os.environ.get("ROTA_SHIFT_BENCHMARK")
+    or ROOT.parent / "shared" / "benchmarks" / "shift-scheduling"
+)
 
 
 def _sections(text: str) -> dict[str, list[str]]:

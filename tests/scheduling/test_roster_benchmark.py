@@ -2,12 +2,11 @@
 optimal at 607, and the independent evaluator agrees with the model's objective (and finds no
 hard violation) on every roster these tests produce.
 
-The instances live beside the checkout (../shared/benchmarks/shift-scheduling), as in CI. A
-missing folder FAILS these tests: a benchmark that silently is not run proves nothing."""
+The instances live beside the checkout (../shared/benchmarks/shift-scheduling), as in CI; a
+checkout elsewhere (a git worktree) sets ROTA_SHIFT_BENCHMARK. A missing folder FAILS these
+tests: a benchmark that silently is not run proves nothing."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,8 @@ from bench import shifts
 from bench.shift_benchmark_evaluator import evaluate, read_instance, read_roster
 from scheduling.roster import roster_solve
 
-BENCHMARK = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks" / "shift-scheduling"
+# ../shared/benchmarks/shift-scheduling from the repository root, or ROTA_SHIFT_BENCHMARK.
+BENCHMARK = shifts.DEFAULT_BENCHMARK
 
 
 def instance_text(number: int) -> str:
@@ -93,7 +93,7 @@ def test_command_line_writes_rosters_and_a_table(tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    row = [line for line in out.splitlines() if line.split()[:1] == ["1"]][0].split()
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["1"]).split()
     # instance staff days status objective evaluator best gap hard time
     assert row[:9] == ["1", "8", "14", "OPTIMAL", "607", "607", "607", "0.00", "0"]
     lines = (tmp_path / "Instance1.csv").read_text().splitlines()
