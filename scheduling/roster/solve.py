@@ -5,12 +5,13 @@ polls ``should_stop`` (and ``RosterSolve.stop()``) every 0.1 s and calls ``stop_
 returns within a fraction of a second, and a stopped solve returns status ``CANCELLED`` and no
 roster, so nothing of a cancelled run can be written by mistake.
 
-Search: CP-SAT's portfolio on the whole model, then (when time is left and no proof came) a
-large-neighbourhood search driven from here: keep the best roster, free a few people (or a
-window of days for everyone) and re-solve that neighbourhood with the rest fixed, accepting
-only improvements. Rostering decomposes well along people and days, so these small solves are
-fast and find much better rosters in a minute than a 2-worker portfolio alone
-(docs/rostering.md, "Search").
+Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio on the whole
+model for the whole time. With ``lns=True`` (the default) three phases: the portfolio for a
+short share (a first roster; small problems are proved optimal here), then our own
+large-neighbourhood search (free a few people, or a window of days, fix the rest to the best
+roster, re-solve with the objective capped below the best), which improves a poor roster fast,
+then the portfolio again started from the best roster (a full hint), whose own LNS does better
+near the optimum.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ from scheduling.roster.model import RosterModel
 from scheduling.roster.problem import Roster, RosterProblem
 
 CANCELLED = "CANCELLED"
-LNS_LIMIT = 0.5
-PORTFOLIO_SHARE = 0.1
-LNS_SHARE = 0.4  # phase 2 ends at this fraction of the time limit
-LNS_LINEARIZATION = 1
-LNS_WORKERS = 1
+PORTFOLIO_SHARE = 0.1  # phase 1 (portfolio) gets this fraction of the time limit (>= 1 s)
+LNS_SHARE = 0.4  # phase 2 (own LNS) ends at this fraction of the time limit
+LNS_LIMIT = 0.5  # seconds per LNS sub-solve
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,6 @@ class RosterSolve:
         should_stop: Callable[[], bool] | None = None,
         hint: Roster | None = None,
         lns: bool = True,
-        log: bool = False,
     ) -> None:
         self.problem = problem
         self.time_limit = float(time_limit)
@@ -96,7 +94,6 @@ class RosterSolve:
         self.should_stop = should_stop
         self.hint = hint
         self.lns = lns
-        self.log = log
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._solvers: set[cp_model.CpSolver] = set()
@@ -137,7 +134,6 @@ class RosterSolve:
         prm.max_time_in_seconds = max(0.01, limit)
         prm.num_workers = workers
         prm.random_seed = seed
-        prm.log_search_progress = False
         return solver
 
     def _run_solver(self, solver, model, on_solution) -> int:
@@ -264,9 +260,7 @@ class RosterSolve:
         same), with the objective capped below the best: any solution is a complete, better
         roster, whichever thread finds it."""
         threads = [
-            threading.Thread(
-                target=self._lns_worker, args=(built, self.seed * 7919 + k, until)
-            )
+            threading.Thread(target=self._lns_worker, args=(built, self.seed * 7919 + k, until))
             for k in range(self.workers)
         ]
         for t in threads:
@@ -328,17 +322,9 @@ class RosterSolve:
             objective.domain.extend([-(1 << 60), cap])
             limit = min(until - self._elapsed(), LNS_LIMIT)
             solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
-            solver.parameters.linearization_level = LNS_LINEARIZATION
             started = time.monotonic()
             status = self._run_solver(solver, sub, lambda o, b, v: None)
             took = time.monotonic() - started
-            if self.log:
-                print(
-                    f"{self._elapsed():6.2f} {kind:6s} {sizes[kind]:.2f} "
-                    f"{solver.status_name(status):10s} {took:.2f} {best_objective} "
-                    f"{solver.objective_value if status in (2, 4) else ''}",
-                    flush=True,
-                )
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self._improved(
                     solver.objective_value,
