@@ -15,6 +15,7 @@ pair of under/over integers per (day, type) tied to the count by an equality.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -31,9 +32,18 @@ class Cost:
     expr: cp_model.LinearExprT
 
 
+class BuildStopped(Exception):
+    """Building was abandoned because the solve was cancelled."""
+
+
 class RosterModel:
-    def __init__(self, problem: RosterProblem) -> None:
+    def __init__(
+        self, problem: RosterProblem, *, stopped: Callable[[], bool] | None = None
+    ) -> None:
         self.problem = problem
+        # Checked once per person while building, so a cancel lands within 2 s even while a
+        # year-long model is still being built.
+        self._stopped = stopped or (lambda: False)
         self.model = cp_model.CpModel()
         self.x: dict[tuple[int, int, str], cp_model.IntVar] = {}
         self.work: dict[tuple[int, int], cp_model.IntVar | int] = {}
@@ -49,6 +59,7 @@ class RosterModel:
         self.index = {person.id: i for i, person in enumerate(p.people)}
         self.by_person: dict[int, list[tuple[int, str, cp_model.IntVar]]] = defaultdict(list)
         for i, person in enumerate(p.people):
+            self._check()
             for d in range(p.days):
                 pinned = p.pinned.get((person.id, d), "unpinned")
                 day_vars = []
@@ -72,6 +83,7 @@ class RosterModel:
                 if pinned not in ("unpinned", None):
                     m.add(self.x[i, d, pinned] == 1)
         for i, person in enumerate(p.people):
+            self._check()
             self._person_rules(i, person, types)
         self._weekends()
         self._cover()
@@ -80,6 +92,10 @@ class RosterModel:
         self._stability()
         self._fairness()
         m.minimize(sum(c.weight * c.expr for c in self.costs) + self.constant_cost)
+
+    def _check(self) -> None:
+        if self._stopped():
+            raise BuildStopped
 
     def _w(self, i: int, d: int):
         return self.work[i, d]

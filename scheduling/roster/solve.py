@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from scheduling.roster.model import RosterModel
+from scheduling.roster.model import BuildStopped, RosterModel
 from scheduling.roster.problem import Roster, RosterProblem
 
 CANCELLED = "CANCELLED"
@@ -211,7 +211,10 @@ class RosterSolve:
         return status
 
     def _search(self) -> str:
-        built = RosterModel(self.problem)
+        try:
+            built = RosterModel(self.problem, stopped=self._stop.is_set)
+        except BuildStopped:
+            return "UNKNOWN"
         self.built = built
         self.best_values = None
         if self.hint:

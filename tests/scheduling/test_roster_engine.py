@@ -310,3 +310,10 @@ def test_explain_counts_and_minimum_hours():
 def test_explain_is_empty_for_a_feasible_problem():
     problem = RosterProblem(days=3, shift_types=(DAY,), people=people(2), cover=need(3, "DAY", 1))
     assert roster_explain(problem) == []
+
+
+def test_cancel_requested_from_the_start_returns_nothing_promptly():
+    started = time.monotonic()
+    result = roster_solve(_hard_problem(), time_limit=120, workers=2, should_stop=lambda: True)
+    assert time.monotonic() - started < 2.0
+    assert result.status == CANCELLED and result.roster is None
