@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import sys
 import time
 from pathlib import Path
@@ -153,6 +154,13 @@ def roster_lines(roster: dict[tuple[str, int], str]) -> list[str]:
     ]
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (all solver threads): on a shared machine it shows how much of
+    the ``workers`` x wall time the solve actually got."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_instance(
     benchmark: Path,
     number: int,
@@ -167,8 +175,10 @@ def run_instance(
     text = path.read_text()
     problem = problem_from_text(text)
     started = time.monotonic()
+    cpu_started = _cpu_seconds()
     result = roster_solve(problem, time_limit=time_limit, workers=workers, seed=seed, lns=lns)
     wall = time.monotonic() - started
+    cpu = _cpu_seconds() - cpu_started
     row = {
         "instance": number,
         "staff": len(problem.people),
@@ -177,6 +187,7 @@ def run_instance(
         "objective": result.objective,
         "bound": result.bound,
         "time": wall,
+        "cpu": cpu,
         "eval": None,
         "hard": None,
     }
@@ -205,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     known = best_known(args.benchmark)
     header = (
         f"{'instance':>8} {'staff':>5} {'days':>4} {'status':>9} {'objective':>9} "
-        f"{'evaluator':>9} {'best':>6} {'gap %':>7} {'hard':>4} {'time s':>7}"
+        f"{'evaluator':>9} {'best':>6} {'gap %':>7} {'hard':>4} {'time s':>7} {'cpu s':>7}"
     )
     print(
         f"# time limit {args.time_limit:g} s, {args.workers} workers, seed {args.seed}, "
@@ -231,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{number:>8} {row['staff']:>5} {row['days']:>4} {row['status']:>9} "
             f"{'-' if obj is None else round(obj):>9} "
             f"{'-' if row['eval'] is None else row['eval']:>9} {best or '-':>6} {gap} "
-            f"{'-' if row['hard'] is None else row['hard']:>4} {row['time']:7.1f}",
+            f"{'-' if row['hard'] is None else row['hard']:>4} {row['time']:7.1f} "
+            f"{row['cpu']:7.1f}",
             flush=True,
         )
     return 0
