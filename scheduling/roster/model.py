@@ -171,8 +171,8 @@ class RosterModel:
                 if any(lit is True for lit in clause):
                     continue
                 lits = [lit for lit in clause if lit is not False]
-                if not lits:
-                    raise ValueError("fixed days make a minimum run impossible")
+                # No literal left: fixed days (pins, absences) force a too-short run; the empty
+                # clause makes the model infeasible, which the explanation layer reports.
                 self.model.add_bool_or(lits)
 
     def _weekends(self) -> None:

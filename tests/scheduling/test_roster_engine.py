@@ -317,3 +317,20 @@ def test_cancel_requested_from_the_start_returns_nothing_promptly():
     result = roster_solve(_hard_problem(), time_limit=120, workers=2, should_stop=lambda: True)
     assert time.monotonic() - started < 2.0
     assert result.status == CANCELLED and result.roster is None
+
+
+def test_pins_that_force_a_too_short_run_are_infeasible_not_an_error():
+    # Day 2 pinned, days 1 and 3 unavailable: a one-day run inside the horizon, min run 2.
+    person = Person(id="Dr A", min_consecutive_shifts=2, unavailable={1: "leave", 3: "leave"})
+    problem = RosterProblem(
+        days=5, shift_types=(DAY,), people=(person,), pinned={("Dr A", 2): "DAY"}
+    )
+    assert roster_solve(problem, time_limit=10, workers=1).status == "INFEASIBLE"
+    # The same pin at the edge of the horizon is allowed (runs touching it are exempt).
+    edge = RosterProblem(
+        days=5,
+        shift_types=(DAY,),
+        people=(Person(id="Dr A", min_consecutive_shifts=2, unavailable={3: "leave"}),),
+        pinned={("Dr A", 4): "DAY"},
+    )
+    assert roster_solve(edge, time_limit=10, workers=1).status == "OPTIMAL"
