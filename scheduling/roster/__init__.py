@@ -15,6 +15,7 @@ from scheduling.roster.problem import (
     RollingMinutes,
     Roster,
     RosterProblem,
+    SameShiftDays,
     ShiftType,
     WindowCount,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "RosterProgress",
     "RosterResult",
     "RosterSolve",
+    "SameShiftDays",
     "ShiftType",
     "WindowCount",
     "roster_explain",

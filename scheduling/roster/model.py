@@ -89,6 +89,7 @@ class RosterModel:
         self._cover()
         self._requests()
         self._windows()
+        self._same_shift_days()
         self._stability()
         self._fairness()
         m.minimize(sum(c.weight * c.expr for c in self.costs) + self.constant_cost)
@@ -277,6 +278,16 @@ class RosterModel:
                     daily.append(sum(vs) if vs else 0)
                 for s in range(max(1, D - rule.window + 1)):
                     m.add(sum(daily[s : s + rule.window]) <= rule.max_count)
+
+    def _same_shift_days(self) -> None:
+        m = self.model
+        for rule in self.problem.same_shift_days:
+            for i in self._people(rule.people):
+                for group in rule.groups:
+                    lits = [self.x.get((i, d, rule.shift_type), 0) for d in group]
+                    first = lits[0]
+                    for other in lits[1:]:
+                        m.add(first == other)
 
     def _stability(self) -> None:
         p = self.problem

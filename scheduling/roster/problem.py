@@ -114,6 +114,17 @@ class WindowCount:
 
 
 @dataclass(frozen=True)
+class SameShiftDays:
+    """For each group of days, a person works ``shift_type`` on every day of the group or on
+    none of them: weekend call paired Friday to Sunday to one person, groups = each
+    (Friday, Saturday, Sunday) of the horizon."""
+
+    shift_type: str
+    groups: tuple[tuple[int, ...], ...]
+    people: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class Fairness:
     """Minimise ``weight`` x (max - min) points within each cohort. A person's points are
     ``history`` (earlier months) plus the points of their shifts on ``days`` (None = every
@@ -142,6 +153,7 @@ class RosterProblem:
     rolling_minutes: tuple[RollingMinutes, ...] = ()
     min_free_days: tuple[MinFreeDays, ...] = ()
     window_counts: tuple[WindowCount, ...] = ()
+    same_shift_days: tuple[SameShiftDays, ...] = ()
     fairness: tuple[Fairness, ...] = ()
 
     def shift_type(self, shift_id: str) -> ShiftType:

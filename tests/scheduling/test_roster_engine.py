@@ -18,6 +18,7 @@ from scheduling.roster import (
     RollingMinutes,
     RosterProblem,
     RosterSolve,
+    SameShiftDays,
     ShiftType,
     WindowCount,
     roster_explain,
@@ -334,3 +335,23 @@ def test_pins_that_force_a_too_short_run_are_infeasible_not_an_error():
         pinned={("Dr A", 4): "DAY"},
     )
     assert roster_solve(edge, time_limit=10, workers=1).status == "OPTIMAL"
+
+
+def test_weekend_call_paired_friday_to_sunday():
+    # Two weekends (days 4-6 and 11-13 from a Monday), one weekend call a day, paired: each
+    # weekend goes to one person; P0 is away on Sunday 13, so P1 takes the second weekend.
+    wcall = ShiftType(id="WCALL", minutes=24 * 60)
+    weekends = ((4, 5, 6), (11, 12, 13))
+    problem = RosterProblem(
+        days=14,
+        shift_types=(wcall,),
+        people=(Person(id="P0", unavailable={13: "away"}), Person(id="P1")),
+        cover=tuple(Cover(day=d, shift_type="WCALL", min=1, max=1) for g in weekends for d in g),
+        # Unpaired, P1 would take Friday 4 (asked for) and P0 Saturday-Sunday: cost 0.
+        requests=(Request("P1", 4, "WCALL", 1, on=True), Request("P1", 5, "WCALL", 5, on=False)),
+        same_shift_days=(SameShiftDays(shift_type="WCALL", groups=weekends),),
+    )
+    result = solve(problem)
+    assert shifts_of(result.roster, "P0") == dict.fromkeys((4, 5, 6), "WCALL")
+    assert shifts_of(result.roster, "P1") == dict.fromkeys((11, 12, 13), "WCALL")
+    assert result.objective == 1  # P1's Friday request, unmet because weekends are paired
