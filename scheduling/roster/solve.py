@@ -241,11 +241,15 @@ class RosterSolve:
             return "OPTIMAL"
         if self._remaining() > 1.0 and not self._stop.is_set():
             final = built.model.clone()
+            final.clear_hints()
             if self.best_values is not None:
-                final.clear_hints()
                 hint = final.proto.solution_hint
                 hint.vars.extend(range(len(self.best_values)))
                 hint.values.extend(self.best_values)
+            else:  # the best came from a callback: hint its shifts (the rest follows)
+                people = [person.id for person in self.problem.people]
+                for (i, d, t), v in built.x.items():
+                    final.add_hint(v, self.best.get((people[i], d)) == t)
             status = self._portfolio(built, final, self._remaining(), self.seed + 2)
             if status == cp_model.OPTIMAL:
                 return "OPTIMAL"
