@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
@@ -31,6 +31,7 @@ CANCELLED = "CANCELLED"
 PORTFOLIO_SHARE = 0.1  # phase 1 (portfolio) gets this fraction of the time limit (>= 1 s)
 LNS_SHARE = 0.4  # phase 2 (own LNS) ends at this fraction of the time limit
 LNS_LIMIT = 0.5  # seconds per LNS sub-solve
+GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,15 @@ class RosterSolve:
         )
         if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
             return cp_model.CpSolver().status_name(status)
+        if self.best is None and separable(self.problem) and not self._stop.is_set():
+            # No roster from the whole model yet (large instances): build one person by person
+            # and give it to the portfolio as a hint.
+            start = self._person_by_person(GREEDY_SHARE * self._remaining())
+            if start is not None:
+                hinted = self._hinted(built, start)
+                status = self._portfolio(
+                    built, hinted, max(5.0, PORTFOLIO_SHARE * self.time_limit), self.seed + 3
+                )
         if self.best is None and not self._stop.is_set() and self._remaining() > 0.5:
             # No roster yet: keep going on the whole model for the rest of the time.
             status = self._portfolio(built, built.model, self._remaining(), self.seed + 1)
@@ -247,15 +257,62 @@ class RosterSolve:
                 hint.vars.extend(range(len(self.best_values)))
                 hint.values.extend(self.best_values)
             else:  # the best came from a callback: hint its shifts (the rest follows)
-                people = [person.id for person in self.problem.people]
-                for (i, d, t), v in built.x.items():
-                    final.add_hint(v, self.best.get((people[i], d)) == t)
+                final = self._hinted(built, self.best)
             status = self._portfolio(built, final, self._remaining(), self.seed + 2)
             if status == cp_model.OPTIMAL:
                 return "OPTIMAL"
         if self.best_objective is not None and self.best_objective <= self.bound + 1e-6:
             return "OPTIMAL"
         return "FEASIBLE"
+
+    def _hinted(self, built: RosterModel, roster: Roster) -> cp_model.CpModel:
+        """A copy of the model hinted with ``roster``'s shifts."""
+        model = built.model.clone()
+        model.clear_hints()
+        people = [person.id for person in self.problem.people]
+        for (i, d, t), v in built.x.items():
+            model.add_hint(v, roster.get((people[i], d)) == t)
+        return model
+
+    # -- a first roster, person by person -----------------------------------------------------
+    def _person_by_person(self, budget: float) -> Roster | None:
+        """A starting roster for a problem whose people share no hard rule: each person in
+        turn is solved alone (the same engine, a one-person problem) against the cover the
+        people before them left, so the soft cover is greedily filled. Large instances whose
+        whole model finds no first roster in minutes get one in seconds this way."""
+        p = self.problem
+        ends = time.monotonic() + budget
+        counts: dict[tuple[int, str], int] = {}
+        roster: Roster = {}
+        for k, person in enumerate(p.people):
+            if self._stop.is_set():
+                return None
+            left = ends - time.monotonic()
+            if left <= 0:
+                return None
+            cover = tuple(
+                replace(c, preferred=max(c.preferred - counts.get((c.day, c.shift_type), 0), 0))
+                for c in p.cover
+                if c.preferred is not None
+            )
+            alone = replace(
+                p,
+                people=(person,),
+                cover=cover,
+                requests=tuple(r for r in p.requests if r.person == person.id),
+                pinned={key: v for key, v in p.pinned.items() if key[0] == person.id},
+                current={key: v for key, v in p.current.items() if key[0] == person.id},
+                fairness=(),
+            )
+            model = RosterModel(alone)
+            solver = self._new_solver(max(0.05, left / (len(p.people) - k)), 1, self.seed + k)
+            status = self._run_solver(solver, model.model, lambda o, b, v: None)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return None
+            for (pid, day), t in model.roster(solver.boolean_value).items():
+                roster[pid, day] = t
+                counts[day, t] = counts.get((day, t), 0) + 1
+        return roster
 
     # -- large-neighbourhood search ----------------------------------------------------------
     def _lns(self, built: RosterModel, *, until: float) -> bool:
@@ -342,6 +399,12 @@ class RosterSolve:
                 sizes[kind] = min(1.0, sizes[kind] * 1.15)
             elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
                 sizes[kind] = max(0.02, sizes[kind] / 1.15)
+
+
+def separable(problem: RosterProblem) -> bool:
+    """True if no hard rule links two people (cover is soft only), so each person's rules can
+    be met alone and any combination of such rosters is feasible."""
+    return all(c.min == 0 and c.max is None for c in problem.cover)
 
 
 def roster_solve(
