@@ -24,6 +24,9 @@ from scheduling.roster import (
     roster_explain,
     roster_solve,
 )
+from scheduling.roster.solve import (
+    separable,
+)
 
 CALL = ShiftType(id="CALL", minutes=24 * 60, rest_days_after=1, points=3)
 DAY = ShiftType(id="DAY", minutes=10 * 60, points=1)
@@ -355,3 +358,26 @@ def test_weekend_call_paired_friday_to_sunday():
     assert shifts_of(result.roster, "P0") == dict.fromkeys((4, 5, 6), "WCALL")
     assert shifts_of(result.roster, "P1") == dict.fromkeys((11, 12, 13), "WCALL")
     assert result.objective == 1  # P1's Friday request, unmet because weekends are paired
+
+
+def test_person_by_person_first_roster_fills_soft_cover_greedily():
+    # Cover soft only (no hard rule links people): each person solved alone against what the
+    # people before left. 3 people, at most 4 DAY shifts each, 2 wanted on each of 7 days.
+    cover = tuple(
+        Cover(day=d, shift_type="DAY", preferred=2, under_weight=10, over_weight=10)
+        for d in range(7)
+    )
+    problem = RosterProblem(
+        days=7, shift_types=(DAY,), people=people(3, max_shifts={"DAY": 4}), cover=cover
+    )
+    assert separable(problem)
+    roster = RosterSolve(problem, time_limit=60, workers=1)._person_by_person(30)
+    assert roster is not None
+    # P0 and P1 each find 4 still-wanted places; P2 at least the 3 days left with a need
+    # (greedy: not necessarily the best split). Nobody is ever put where nobody is wanted.
+    assert [len(shifts_of(roster, p)) for p in ("P0", "P1")] == [4, 4]
+    assert len(shifts_of(roster, "P2")) >= 3
+    counts = [sum(1 for (_p, d) in roster if d == day) for day in range(7)]
+    assert max(counts) <= 2
+    hard = RosterProblem(days=7, shift_types=(DAY,), people=people(3), cover=need(7, "DAY", 1))
+    assert not separable(hard)
