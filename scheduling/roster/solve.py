@@ -278,17 +278,19 @@ class RosterSolve:
     def _person_by_person(self, budget: float) -> Roster | None:
         """A starting roster for a problem whose people share no hard rule: each person in
         turn is solved alone (the same engine, a one-person problem) against the cover the
-        people before them left, so the soft cover is greedily filled. Large instances whose
-        whole model finds no first roster in minutes get one in seconds this way."""
+        people before them left, so the soft cover is greedily filled. A person whose solve
+        runs out of its share of ``budget`` goes to the back of the queue (later shares are
+        larger) up to three times; None if someone cannot be placed in time or at all."""
         p = self.problem
         ends = time.monotonic() + budget
         counts: dict[tuple[int, str], int] = {}
         roster: Roster = {}
-        for k, person in enumerate(p.people):
-            if self._stop.is_set():
-                return None
+        queue = list(p.people)
+        attempts: dict[str, int] = {}
+        while queue:
+            person = queue.pop(0)
             left = ends - time.monotonic()
-            if left <= 0:
+            if self._stop.is_set() or left <= 0:
                 return None
             cover = tuple(
                 replace(c, preferred=max(c.preferred - counts.get((c.day, c.shift_type), 0), 0))
@@ -305,8 +307,13 @@ class RosterSolve:
                 fairness=(),
             )
             model = RosterModel(alone)
-            solver = self._new_solver(max(0.05, left / (len(p.people) - k)), 1, self.seed + k)
+            attempts[person.id] = attempts.get(person.id, 0) + 1
+            limit = max(0.05, left / (len(queue) + 1))
+            solver = self._new_solver(limit, 1, self.seed + attempts[person.id])
             status = self._run_solver(solver, model.model, lambda o, b, v: None)
+            if status == cp_model.UNKNOWN and attempts[person.id] < 3:
+                queue.append(person)
+                continue
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return None
             for (pid, day), t in model.roster(solver.boolean_value).items():
