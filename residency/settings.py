@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_rq",
     "residency",
+    "shifts",
     "swaps",
     "scheduling",
 ]

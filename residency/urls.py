@@ -19,6 +19,8 @@ urlpatterns = [
         api.assignment_detail,
         name="api_assignment_detail",
     ),
+    path("shifts/", include("shifts.urls")),
+    path("api/", include("shifts.api_urls")),
     path("swaps/", include("swaps.urls")),
     path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),
