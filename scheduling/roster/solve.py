@@ -1,0 +1,437 @@
+"""Solving a RosterProblem: time limit, workers, seed, progress and cancellation.
+
+``roster_solve`` builds the model once and runs CP-SAT on it. Cancellation: a watcher thread
+polls ``should_stop`` (and ``RosterSolve.stop()``) every 0.1 s and calls ``stop_search``; CP-SAT
+returns within a fraction of a second, and a stopped solve returns status ``CANCELLED`` and no
+roster, so nothing of a cancelled run can be written by mistake.
+
+Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio on the whole
+model for the whole time. With ``lns=True`` (the default) three phases: the portfolio for a
+short share (a first roster; small problems are proved optimal here), then our own
+large-neighbourhood search (free a few people, or a window of days, fix the rest to the best
+roster, re-solve with the objective capped below the best), which improves a poor roster fast,
+then the portfolio again started from the best roster (a full hint), whose own LNS does better
+near the optimum.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ortools.sat.python import cp_model
+
+from scheduling.roster.model import BuildStopped, RosterModel
+from scheduling.roster.problem import Roster, RosterProblem
+
+CANCELLED = "CANCELLED"
+PORTFOLIO_SHARE = 0.1  # phase 1 (portfolio) gets this fraction of the time limit (>= 1 s)
+LNS_SHARE = 0.4  # phase 2 (own LNS) ends at this fraction of the time limit
+LNS_LIMIT = 0.5  # seconds per LNS sub-solve
+GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
+
+
+@dataclass(frozen=True)
+class RosterProgress:
+    objective: float
+    bound: float
+    wall_seconds: float
+    solutions: int
+
+
+@dataclass
+class RosterResult:
+    status: str  # OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN, MODEL_INVALID, CANCELLED
+    roster: Roster | None = None
+    objective: float | None = None
+    bound: float | None = None
+    wall_seconds: float = 0.0
+    first_solution_seconds: float | None = None
+    solutions: int = 0
+
+    @property
+    def found(self) -> bool:
+        return self.roster is not None
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.bound is None:
+            return None
+        return abs(self.objective - self.bound) / max(1.0, abs(self.objective))
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, on_solution: Callable[[float, float, Callable], None]) -> None:
+        super().__init__()
+        self._on_solution = on_solution
+
+    def on_solution_callback(self) -> None:
+        self._on_solution(self.objective_value, self.best_objective_bound, self.boolean_value)
+
+
+class RosterSolve:
+    """One solve; ``stop()`` may be called from any thread."""
+
+    def __init__(
+        self,
+        problem: RosterProblem,
+        *,
+        time_limit: float,
+        workers: int = 2,
+        seed: int = 0,
+        on_progress: Callable[[RosterProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        hint: Roster | None = None,
+        lns: bool = True,
+    ) -> None:
+        self.problem = problem
+        self.time_limit = float(time_limit)
+        self.workers = max(1, int(workers))
+        self.seed = int(seed)
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.hint = hint
+        self.lns = lns
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._solvers: set[cp_model.CpSolver] = set()
+        self._started = 0.0
+        self.solutions = 0
+        self.first_solution_seconds: float | None = None
+        self.best: Roster | None = None
+        self.best_objective: float | None = None
+        self.bound: float = float("-inf")
+
+    # -- cancellation -----------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            for solver in self._solvers:
+                solver.stop_search()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def _watch(self, done: threading.Event) -> None:
+        while not done.wait(0.1):
+            if self.should_stop is not None and self.should_stop():
+                self.stop()
+                return
+
+    # -- solving ----------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def _remaining(self) -> float:
+        return self.time_limit - self._elapsed()
+
+    def _new_solver(self, limit: float, workers: int, seed: int) -> cp_model.CpSolver:
+        solver = cp_model.CpSolver()
+        prm = solver.parameters
+        prm.max_time_in_seconds = max(0.01, limit)
+        prm.num_workers = workers
+        prm.random_seed = seed
+        return solver
+
+    def _run_solver(self, solver, model, on_solution) -> int:
+        with self._lock:
+            if self._stop.is_set():
+                return cp_model.UNKNOWN
+            self._solvers.add(solver)
+        try:
+            return solver.solve(model, _Callback(on_solution))
+        finally:
+            with self._lock:
+                self._solvers.discard(solver)
+
+    def _improved(
+        self,
+        objective: float,
+        roster_of: Callable[[], Roster],
+        values_of: Callable[[], list[int]] | None = None,
+    ) -> None:
+        with self._lock:
+            if self.best_objective is not None and objective >= self.best_objective:
+                return
+            self.best_objective = objective
+            self.best = roster_of()
+            # Every variable's value (to hint a later portfolio phase); None when the roster
+            # came from a callback mid-search.
+            self.best_values = values_of() if values_of is not None else None
+            self.solutions += 1
+        if self.first_solution_seconds is None:
+            self.first_solution_seconds = self._elapsed()
+        if self.on_progress is not None:
+            self.on_progress(RosterProgress(objective, self.bound, self._elapsed(), self.solutions))
+
+    def run(self) -> RosterResult:
+        self._started = time.monotonic()
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(done,), daemon=True)
+        watcher.start()
+        try:
+            status = self._search()
+        finally:
+            done.set()
+            watcher.join(timeout=1)
+        wall = self._elapsed()
+        if self._stop.is_set():
+            return RosterResult(status=CANCELLED, wall_seconds=wall, solutions=self.solutions)
+        result = RosterResult(
+            status=status,
+            wall_seconds=wall,
+            first_solution_seconds=self.first_solution_seconds,
+            solutions=self.solutions,
+        )
+        if self.best is not None:
+            result.roster = self.best
+            result.objective = self.best_objective
+            result.bound = self.bound if self.bound != float("-inf") else None
+        return result
+
+    def _portfolio(self, built: RosterModel, model: cp_model.CpModel, limit: float, seed: int):
+        """CP-SAT's own portfolio on the whole model for ``limit`` seconds."""
+        solver = self._new_solver(min(limit, self._remaining()), self.workers, seed)
+
+        def on_solution(objective: float, bound: float, value: Callable) -> None:
+            self.bound = max(self.bound, bound)
+            self._improved(objective, lambda: built.roster(value))
+
+        status = self._run_solver(solver, model, on_solution)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.bound = max(self.bound, solver.best_objective_bound)
+            self._improved(
+                solver.objective_value,
+                lambda: built.roster(solver.boolean_value),
+                lambda: list(solver.response_proto.solution),
+            )
+        return status
+
+    def _search(self) -> str:
+        try:
+            built = RosterModel(self.problem, stopped=self._stop.is_set)
+        except BuildStopped:
+            return "UNKNOWN"
+        self.built = built
+        self.best_values = None
+        if self.hint:
+            built.hint(self.hint)
+        if not self.lns:
+            return cp_model.CpSolver().status_name(
+                self._portfolio(built, built.model, self._remaining(), self.seed)
+            )
+        # Phase 1: the portfolio until a first roster (or a proof) and a short share of the
+        # time; phase 2: our own LNS, strong far from the optimum; phase 3: the portfolio again,
+        # started from the best roster (hinted), whose own LNS is stronger near the optimum.
+        status = self._portfolio(
+            built, built.model, max(1.0, PORTFOLIO_SHARE * self.time_limit), self.seed
+        )
+        if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+            return cp_model.CpSolver().status_name(status)
+        if self.best is None and separable(self.problem) and not self._stop.is_set():
+            # No roster from the whole model yet (large instances): build one person by person
+            # and give it to the portfolio as a hint.
+            start = self._person_by_person(GREEDY_SHARE * self._remaining())
+            if start is not None:
+                hinted = self._hinted(built, start)
+                status = self._portfolio(
+                    built, hinted, max(5.0, PORTFOLIO_SHARE * self.time_limit), self.seed + 3
+                )
+        if self.best is None and not self._stop.is_set() and self._remaining() > 0.5:
+            # No roster yet: keep going on the whole model for the rest of the time.
+            status = self._portfolio(built, built.model, self._remaining(), self.seed + 1)
+            return cp_model.CpSolver().status_name(status)
+        if self.best is None:
+            return "UNKNOWN"
+        if self._lns(built, until=self.time_limit * LNS_SHARE):
+            return "OPTIMAL"
+        if self._remaining() > 1.0 and not self._stop.is_set():
+            final = built.model.clone()
+            final.clear_hints()
+            if self.best_values is not None:
+                hint = final.proto.solution_hint
+                hint.vars.extend(range(len(self.best_values)))
+                hint.values.extend(self.best_values)
+            else:  # the best came from a callback: hint its shifts (the rest follows)
+                final = self._hinted(built, self.best)
+            status = self._portfolio(built, final, self._remaining(), self.seed + 2)
+            if status == cp_model.OPTIMAL:
+                return "OPTIMAL"
+        if self.best_objective is not None and self.best_objective <= self.bound + 1e-6:
+            return "OPTIMAL"
+        return "FEASIBLE"
+
+    def _hinted(self, built: RosterModel, roster: Roster) -> cp_model.CpModel:
+        """A copy of the model hinted with ``roster``'s shifts."""
+        model = built.model.clone()
+        model.clear_hints()
+        people = [person.id for person in self.problem.people]
+        for (i, d, t), v in built.x.items():
+            model.add_hint(v, roster.get((people[i], d)) == t)
+        return model
+
+    # -- a first roster, person by person -----------------------------------------------------
+    def _person_by_person(self, budget: float) -> Roster | None:
+        """A starting roster for a problem whose people share no hard rule: each person in
+        turn is solved alone (the same engine, a one-person problem) against the cover the
+        people before them left, so the soft cover is greedily filled. A person whose solve
+        runs out of its share of ``budget`` goes to the back of the queue (later shares are
+        larger) up to three times; None if someone cannot be placed in time or at all."""
+        p = self.problem
+        ends = time.monotonic() + budget
+        counts: dict[tuple[int, str], int] = {}
+        roster: Roster = {}
+        queue = list(p.people)
+        attempts: dict[str, int] = {}
+        while queue:
+            person = queue.pop(0)
+            left = ends - time.monotonic()
+            if self._stop.is_set() or left <= 0:
+                return None
+            cover = tuple(
+                replace(c, preferred=max(c.preferred - counts.get((c.day, c.shift_type), 0), 0))
+                for c in p.cover
+                if c.preferred is not None
+            )
+            alone = replace(
+                p,
+                people=(person,),
+                cover=cover,
+                requests=tuple(r for r in p.requests if r.person == person.id),
+                pinned={key: v for key, v in p.pinned.items() if key[0] == person.id},
+                current={key: v for key, v in p.current.items() if key[0] == person.id},
+                fairness=(),
+            )
+            model = RosterModel(alone)
+            attempts[person.id] = attempts.get(person.id, 0) + 1
+            limit = max(0.05, left / (len(queue) + 1))
+            solver = self._new_solver(limit, 1, self.seed + attempts[person.id])
+            status = self._run_solver(solver, model.model, lambda o, b, v: None)
+            if status == cp_model.UNKNOWN and attempts[person.id] < 3:
+                queue.append(person)
+                continue
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return None
+            for (pid, day), t in model.roster(solver.boolean_value).items():
+                roster[pid, day] = t
+                counts[day, t] = counts.get((day, t), 0) + 1
+        return roster
+
+    # -- large-neighbourhood search ----------------------------------------------------------
+    def _lns(self, built: RosterModel, *, until: float) -> bool:
+        """Improve ``self.best`` until the time is up, with one LNS thread per worker (each
+        sub-solve single-threaded); True if the best reached the proven bound.
+
+        A neighbourhood frees some (person, day) cells and fixes every other cell to the best
+        roster, in a copy of the whole model (so every rule and the objective are exactly the
+        same), with the objective capped below the best: any solution is a complete, better
+        roster, whichever thread finds it."""
+        threads = [
+            threading.Thread(target=self._lns_worker, args=(built, self.seed * 7919 + k, until))
+            for k in range(self.workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return self.best_objective is not None and self.best_objective <= self.bound + 1e-6
+
+    def _neighbourhood(self, rng: random.Random, kind: str, size: float):
+        """Cells (person index, day) -> free? for one neighbourhood of ``kind`` and ``size``
+        (a fraction of the whole roster, roughly)."""
+        p = self.problem
+        n, days = len(p.people), p.days
+        if kind == "people":
+            k = max(2, min(n, round(size * n)))
+            chosen = set(rng.sample(range(n), k))
+            return lambda i, d: i in chosen
+        if kind == "days":
+            span = max(2, min(days, round(size * days)))
+            start = rng.randrange(0, days - span + 1)
+            return lambda i, d: start <= d < start + span
+        # A block: half the people over a window twice as long as "days" would free.
+        k = max(2, n // 2)
+        chosen = set(rng.sample(range(n), k))
+        span = max(3, min(days, round(2 * size * days)))
+        start = rng.randrange(0, days - span + 1)
+        return lambda i, d: i in chosen and start <= d < start + span
+
+    def _lns_worker(self, built: RosterModel, seed: int, until: float) -> None:
+        rng = random.Random(seed)
+        p = self.problem
+        people = [person.id for person in p.people]
+        x_items = list(built.x.items())
+        # Per kind, the fraction freed; it grows while sub-solves finish (proved) within their
+        # time and shrinks when they run out of time, so each stays a fast, complete search.
+        sizes = {"people": 0.15, "days": 0.2, "block": 0.2}
+        kinds = list(sizes)
+        while not self._stop.is_set() and self._elapsed() < until - 0.1:
+            with self._lock:
+                best, best_objective = self.best, self.best_objective
+            if best_objective <= self.bound + 1e-6:
+                return
+            kind = rng.choice(kinds)
+            free = self._neighbourhood(rng, kind, sizes[kind])
+            sub = built.model.clone()
+            sub.clear_hints()
+            variables = sub.proto.variables
+            for (i, d, t), v in x_items:
+                val = 1 if best.get((people[i], d)) == t else 0
+                if free(i, d):
+                    sub.add_hint(v, val)
+                else:
+                    domain = variables[v.index].domain
+                    domain[0] = val
+                    domain[1] = val
+            objective = sub.proto.objective
+            objective.domain.clear()
+            cap = round(best_objective - objective.offset) - 1
+            objective.domain.extend([-(1 << 60), cap])
+            limit = min(until - self._elapsed(), LNS_LIMIT)
+            solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
+            started = time.monotonic()
+            status = self._run_solver(solver, sub, lambda o, b, v: None)
+            took = time.monotonic() - started
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self._improved(
+                    solver.objective_value,
+                    lambda s=solver: built.roster(s.boolean_value),
+                    lambda s=solver: list(s.response_proto.solution),
+                )
+            if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
+                sizes[kind] = min(1.0, sizes[kind] * 1.15)
+            elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
+                sizes[kind] = max(0.02, sizes[kind] / 1.15)
+
+
+def separable(problem: RosterProblem) -> bool:
+    """True if no hard rule links two people (cover is soft only), so each person's rules can
+    be met alone and any combination of such rosters is feasible."""
+    return all(c.min == 0 and c.max is None for c in problem.cover)
+
+
+def roster_solve(
+    problem: RosterProblem,
+    *,
+    time_limit: float,
+    workers: int = 2,
+    seed: int = 0,
+    on_progress: Callable[[RosterProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    hint: Roster | None = None,
+    lns: bool = True,
+) -> RosterResult:
+    return RosterSolve(
+        problem,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        hint=hint,
+        lns=lns,
+    ).run()
