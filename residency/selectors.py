@@ -325,7 +325,7 @@ def block_roster(*, block: Block) -> list[RosterGroup]:
     touch the block. Two queries."""
     assignments = list(
         Assignment.objects.filter(block=block)
-        .select_related("person", "rotation", "updated_by")
+        .select_related("person", "rotation", "updated_by", "updated_by__person")
         .order_by("rotation__name", "person__name")
     )
     absences: dict[int, list[Absence]] = defaultdict(list)
@@ -490,9 +490,7 @@ def year_grid(
     blocks = list(academic_year.blocks.order_by("number"))
     rotations = {r.pk: r for r in RotationTemplate.objects.all()}
     assignments = list(
-        Assignment.objects.filter(block__academic_year=academic_year).select_related(
-            "person", "updated_by"
-        )
+        Assignment.objects.filter(block__academic_year=academic_year).select_related("person")
     )
     pgy = pgy_levels_for_year(academic_year=academic_year)
     people_ids = {a.person_id for a in assignments}

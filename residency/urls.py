@@ -8,7 +8,11 @@ from residency import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("favicon.svg"), permanent=True),
+        name="favicon",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("schedule/", views.schedule, name="schedule"),
@@ -38,6 +42,6 @@ urlpatterns = [
     path("generation/", include("scheduling.urls")),
     path("", include("scheduling.api_urls")),
     path("admin/rq/", include("django_rq.urls")),
-    path("admin/login/", views.admin_login),
+    path("admin/login/", views.admin_login, name="admin_login_gate"),
     path("admin/", admin.site.urls),
 ]
