@@ -39,7 +39,7 @@ def test_roster_speaks_plainly(coordinator):
     a.save()
     body = client_for(coordinator).get(f"/schedule/block/{a.block_id}/").content.decode()
     assert "Changed by Dr Dana Chen on" in body and "dchen" not in body
-    assert "1 person (needs 0–10)" in body
+    assert "1 person (needs 0\u201310)" in body
     edit = client_for(coordinator).get(f"/assignments/{a.pk}/edit/").content.decode()
     assert "Version" not in edit and "Changed by Dr Dana Chen on" in edit
 

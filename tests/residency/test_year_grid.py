@@ -57,7 +57,7 @@ def build(*, people: int, blocks: int):
 
 
 def test_grid_groups_people_by_kind_and_pgy_with_markers_and_capacity(coordinator):
-    year, blocks, wards, clinic = build(people=3, blocks=2)
+    year, _blocks, wards, _clinic = build(people=3, blocks=2)
     response = client_for(coordinator).get(f"/schedule/year/{year.label}/")
     assert response.status_code == 200
     grid = response.context["grid"]
@@ -99,7 +99,7 @@ def test_current_year_by_default(resident):
 
 
 def test_filters_choose_rows_and_capacity_counts_everyone(coordinator):
-    year, _blocks, wards, clinic = build(people=4, blocks=1)
+    year, _blocks, _wards, clinic = build(people=4, blocks=1)
     client = client_for(coordinator)
     url = f"/schedule/year/{year.label}/"
 
@@ -121,7 +121,7 @@ def test_filters_choose_rows_and_capacity_counts_everyone(coordinator):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_exports_for_coordinators_with_colours(coordinator, resident, fmt):
-    year, blocks, wards, _clinic = build(people=2, blocks=3)
+    year, _blocks, wards, _clinic = build(people=2, blocks=3)
     wards.color = "#3f4a8a"
     wards.save()
     url = f"/schedule/year/{year.label}/export.{fmt}"

@@ -51,7 +51,7 @@ def accepted_by_service(ann, offered, **kwargs) -> bool:
 
 
 def test_one_to_one_options_are_exactly_what_the_service_accepts(crowded):
-    program, ann, offered = crowded
+    _program, ann, offered = crowded
     options = selectors.swap_one_to_one_options(person=ann, offered=offered)
     offered_ids = {o.wanted.pk for o in options.options}
     for wanted in selectors.wantable_assignments(person=ann):
@@ -63,7 +63,7 @@ def test_one_to_one_options_are_exactly_what_the_service_accepts(crowded):
 
 
 def test_give_away_lists_free_colleagues_who_may_take_it(crowded):
-    program, ann, offered = crowded
+    _program, ann, offered = crowded
     options = selectors.swap_give_away_options(person=ann, offered=offered)
     assert [o.counterpart.name for o in options.options] == ["Eve"]  # Fay is away
     for colleague in type(ann).objects.exclude(pk=ann.pk):
