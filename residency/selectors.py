@@ -364,10 +364,30 @@ def pgy_levels_for_year(*, academic_year: AcademicYear) -> dict[int, int]:
 # bulk and laid out in Python.
 
 
+@dataclass(frozen=True, slots=True)
+class GridAssignment:
+    """The columns of an assignment the grid shows. A plain object, not a model instance: the
+    largest program's year is thousands of rows, and building models dominated the render."""
+
+    pk: int
+    person_id: int
+    block_id: int
+    rotation: RotationTemplate
+    role: str
+    pinned: bool
+
+    @property
+    def rotation_id(self) -> int:
+        return self.rotation.pk
+
+    def get_role_display(self) -> str:
+        return Assignment.Role(self.role).label
+
+
 @dataclass
 class GridCell:
     block: Block
-    assignment: Assignment | None
+    assignment: GridAssignment | None
     absences: list[Absence]  # approved or requested absences touching the block
     unavailable: bool  # approved absences cover more than half of the block
     dimmed: bool = False  # not the rotation the grid is filtered on
@@ -425,6 +445,7 @@ class GridRow:
     person: Person
     pgy_level: int | None
     cells: list[GridCell]
+    html: str = ""  # the rendered row, filled by residency.grid_html for the page
 
 
 @dataclass
@@ -489,30 +510,47 @@ def year_grid(
     is a property of the whole program. Six queries."""
     blocks = list(academic_year.blocks.order_by("number"))
     rotations = {r.pk: r for r in RotationTemplate.objects.all()}
-    assignments = list(
-        Assignment.objects.filter(block__academic_year=academic_year).select_related("person")
-    )
+    assignments = [
+        GridAssignment(pk, person_id, block_id, rotations[rotation_id], role, pinned)
+        for pk, person_id, block_id, rotation_id, role, pinned in Assignment.objects.filter(
+            block__academic_year=academic_year
+        ).values_list("id", "person_id", "block_id", "rotation_id", "role", "pinned")
+    ]
     pgy = pgy_levels_for_year(academic_year=academic_year)
-    people_ids = {a.person_id for a in assignments}
+    everyone = {
+        p.pk: p
+        for p in Person.objects.filter(
+            Q(active=True)
+            | Q(
+                pk__in=Assignment.objects.filter(block__academic_year=academic_year).values(
+                    "person"
+                )
+            )
+        )
+        .only("id", "name", "kind", "active", "user_id")
+        .order_by("name")
+    }
     people = [
         p
-        for p in Person.objects.filter(Q(active=True) | Q(pk__in=people_ids)).order_by("name")
+        for p in everyone.values()
         if _grid_row_wanted(p, pgy.get(p.pk), kind=kind, pgy_level=pgy_level, search=search)
     ]
-    absences: dict[int, list[Absence]] = defaultdict(list)
+    # Each absence against the blocks it touches: (person, block) -> absences.
+    absent: dict[tuple[int, int], list[Absence]] = defaultdict(list)
     for absence in _visible_absences(
         people=[p.pk for p in people],
         start=academic_year.start_date,
         end=academic_year.end_date,
     ):
-        absences[absence.person_id].append(absence)
+        for block in blocks:
+            if absence.start_date <= block.end_date and absence.end_date >= block.start_date:
+                absent[(absence.person_id, block.pk)].append(absence)
 
-    by_cell: dict[tuple[int, int], Assignment] = {}
+    by_cell: dict[tuple[int, int], GridAssignment] = {}
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for a in assignments:
-        a.rotation = rotations[a.rotation_id]
         by_cell[(a.person_id, a.block_id)] = a
-        if counts_toward_capacity(person=a.person, rotation=a.rotation):
+        if counts_toward_capacity(person=everyone[a.person_id], rotation=a.rotation):
             counts[(a.rotation_id, a.block_id)] += 1
 
     current = _block_containing(blocks, today or datetime.date.today())
@@ -527,17 +565,14 @@ def year_grid(
         cells = []
         for block in blocks:
             assignment = by_cell.get((person.pk, block.pk))
-            touching = [
-                a
-                for a in absences[person.pk]
-                if a.start_date <= block.end_date and a.end_date >= block.start_date
-            ]
+            touching = absent.get((person.pk, block.pk), [])
             cells.append(
                 GridCell(
                     block=block,
                     assignment=assignment,
                     absences=touching,
-                    unavailable=is_unavailable_for_block(block=block, absences=touching),
+                    unavailable=bool(touching)
+                    and is_unavailable_for_block(block=block, absences=touching),
                     dimmed=rotation_id is not None
                     and (assignment is None or assignment.rotation_id != rotation_id),
                     is_current=current is not None and block.pk == current.pk,

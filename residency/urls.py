@@ -20,12 +20,14 @@ urlpatterns = [
     path("schedule/calendar/new/", views.calendar_regenerate, name="calendar_regenerate"),
     path("schedule/rotations.css", views.rotation_colors_css, name="rotation_colors_css"),
     path("schedule/year/", views.year_grid, name="year_grid_current"),
-    path("schedule/year/<str:label>/", views.year_grid, name="year_grid"),
+    # <path:...>: a year's label may contain a slash ("2026/27"). The export comes first: the
+    # grid's pattern would otherwise read "2026-27/export.csv" as a label.
     path(
-        "schedule/year/<str:label>/export.<str:fmt>",
+        "schedule/year/<path:label>/export.<str:fmt>",
         views.year_grid_export,
         name="year_grid_export",
     ),
+    path("schedule/year/<path:label>/", views.year_grid, name="year_grid"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
     path("schedule/person/<int:person_id>/", views.person_schedule, name="person_schedule"),
     path("schedule/block/<int:block_id>/", views.block_roster, name="block_roster"),

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from residency import calendar, exports, forms, selectors, services
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
+from residency.grid_html import grid_rows_html
 from residency.http import error_json, parse_id
 from residency.models import AcademicYear, Assignment, Block, Person, RotationTemplate
 
@@ -343,6 +344,18 @@ def year_grid(request: HttpRequest, label: str | None = None) -> HttpResponse:
     year = _grid_year(label)
     filter_form = forms.GridFilterForm(request.GET or None)
     grid = selectors.year_grid(academic_year=year, **filter_form.filters()) if year else None
+    coordinator = selectors.is_coordinator(request.user)
+    me = selectors.person_for_user(user=request.user)
+    if grid is not None:
+        rows_html = grid_rows_html(
+            grid,
+            coordinator=coordinator,
+            me_id=me.pk if me else None,
+            back=request.get_full_path(),
+        )
+        for group in grid.groups:
+            for row in group.rows:
+                row.html = rows_html[id(row)]
     return render(
         request,
         "residency/year_grid.html",
@@ -351,10 +364,8 @@ def year_grid(request: HttpRequest, label: str | None = None) -> HttpResponse:
             "years": AcademicYear.objects.order_by("start_date"),
             "grid": grid,
             "filter_form": filter_form,
-            "coordinator": selectors.is_coordinator(request.user),
-            "me": selectors.person_for_user(user=request.user),
+            "coordinator": coordinator,
             "filtered": any(request.GET.get(k) for k in ("q", "kind", "pgy", "rotation")),
-            "here": request.get_full_path(),
         },
     )
 

@@ -214,3 +214,12 @@ def test_rotation_colours_stylesheet(client):
     assert f".rot-{rotation.pk} {{ background-color: #123456; color: #ffffff; }}" in (
         response.content.decode()
     )
+
+
+def test_labels_with_slashes_and_spaces_work(coordinator):
+    year = AcademicYearFactory(label="2070/71 main")
+    BlockFactory(academic_year=year)
+    client = client_for(coordinator)
+    response = client.get("/schedule/year/2070/71 main/")
+    assert response.status_code == 200 and response.context["year"] == year
+    assert client.get("/schedule/year/2070/71 main/export.csv").status_code == 200
