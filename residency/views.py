@@ -37,7 +37,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "residency/home.html",
-        {"person": person, "year": year, "assignments": assignments},
+        {
+            "person": person,
+            "year": year,
+            "assignments": assignments,
+            "today": timezone.localdate(),
+        },
     )
 
 
