@@ -193,7 +193,12 @@ def assignments_for_year(*, academic_year: AcademicYear) -> QuerySet[Assignment]
 def person_for_user(*, user) -> Person | None:
     if not user.is_authenticated:
         return None
-    return Person.objects.filter(user=user).first()
+    try:
+        # Through the reverse accessor, so the answer (a person or none) is cached on the user
+        # and the page header, which names the person, does not query it again.
+        return user.person
+    except Person.DoesNotExist:
+        return None
 
 
 def is_coordinator(user) -> bool:
@@ -503,11 +508,14 @@ def year_grid(
     rotation_id: int | None = None,
     search: str = "",
     today: datetime.date | None = None,
+    include_requested_absences: bool = True,
 ) -> YearGrid:
     """The year's grid, optionally filtered (kind of person, PGY level, a rotation, a name).
 
     The filters choose the rows shown; the capacity footer always counts everyone, since capacity
-    is a property of the whole program. Six queries."""
+    is a property of the whole program. Leave that is only requested is shown when
+    ``include_requested_absences`` (coordinators); colleagues see approved absences only, and never
+    their kind. Six queries."""
     blocks = list(academic_year.blocks.order_by("number"))
     rotations = {r.pk: r for r in RotationTemplate.objects.all()}
     assignments = [
@@ -542,6 +550,8 @@ def year_grid(
         start=academic_year.start_date,
         end=academic_year.end_date,
     ):
+        if absence.status != Absence.Status.APPROVED and not include_requested_absences:
+            continue
         for block in blocks:
             if absence.start_date <= block.end_date and absence.end_date >= block.start_date:
                 absent[(absence.person_id, block.pk)].append(absence)

@@ -348,8 +348,16 @@ def year_grid(request: HttpRequest, label: str | None = None) -> HttpResponse:
     cells link to the version-checked edit."""
     year = _grid_year(label)
     filter_form = forms.GridFilterForm(request.GET or None)
-    grid = selectors.year_grid(academic_year=year, **filter_form.filters()) if year else None
     coordinator = selectors.is_coordinator(request.user)
+    grid = (
+        selectors.year_grid(
+            academic_year=year,
+            include_requested_absences=coordinator,
+            **filter_form.filters(),
+        )
+        if year
+        else None
+    )
     me = selectors.person_for_user(user=request.user)
     if grid is not None:
         rows_html = grid_rows_html(

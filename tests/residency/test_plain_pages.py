@@ -67,3 +67,13 @@ def test_edit_from_the_grid_returns_to_the_grid_but_never_off_site(coordinator):
     data["version"] += 1
     response = client.post(f"/assignments/{a.pk}/edit/", {**data, "next": "https://evil.example/"})
     assert response.url == f"/schedule/block/{block.pk}/"
+
+
+def test_header_names_the_person_not_the_login(client):
+    from tests.factories import PASSWORD
+
+    person = PersonFactory(name="Dr Amara Okafor", with_login=True)
+    assert client.login(username=person.user.username, password=PASSWORD)
+    body = client.get("/schedule/").content.decode()
+    assert '<span class="who">Dr Amara Okafor</span>' in body
+    assert person.user.username not in body

@@ -223,3 +223,23 @@ def test_labels_with_slashes_and_spaces_work(coordinator):
     response = client.get("/schedule/year/2070/71 main/")
     assert response.status_code == 200 and response.context["year"] == year
     assert client.get("/schedule/year/2070/71 main/export.csv").status_code == 200
+
+
+def test_colleagues_see_approved_absences_only(coordinator, resident):
+    year, blocks, *_ = build(people=1, blocks=2)
+    someone = PersonFactory(name="Resident 999")
+    ResidentYearFactory(person=someone, academic_year=year)
+    AbsenceFactory(
+        person=someone,
+        start_date=blocks[1].start_date,
+        end_date=blocks[1].start_date,
+        status="requested",
+    )
+
+    def cell(user):
+        grid = client_for(user).get(f"/schedule/year/{year.label}/").context["grid"]
+        row = next(r for g in grid.groups for r in g.rows if r.person == someone)
+        return row.cells[1]
+
+    assert "(requested)" in cell(coordinator).title
+    assert cell(resident.user).absences == []
