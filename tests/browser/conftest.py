@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-# Playwright's sync API runs an asyncio loop in this thread; Django refuses ORM calls from a
-# thread with a running loop unless told it is fine (the test code is synchronous).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("ROTA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,8 +29,13 @@ DESKTOP = {"width": 1280, "height": 900}
 TAP = 44  # px: the smallest tap target on phone pages
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """One chromium per test module. Module-scoped, not session-scoped, on purpose: while
+    Playwright runs, its asyncio loop counts as running in this thread and Django refuses ORM
+    calls (SynchronousOnlyOperation) unless DJANGO_ALLOW_ASYNC_UNSAFE is set; both the loop and
+    the variable must end with these tests, not leak into the rest of the suite (the deploy
+    check refuses the variable)."""
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.fail(
             f"chromium not found at {CHROMIUM}: install Debian's chromium "
@@ -42,12 +43,14 @@ def browser() -> Iterator:
         )
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield instance
-        instance.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            yield instance
+            instance.close()
 
 
 @dataclass
