@@ -11,30 +11,27 @@ from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 
 from residency.selectors import GridRow, YearGrid
 
 
-def grid_rows_html(
-    grid: YearGrid, *, coordinator: bool, me_id: int | None, back: str
-) -> dict[int, SafeString]:
-    """``id(row)`` -> the row's ``<tr>``. Coordinators' cells link to the version-checked edit
-    (returning to ``back``) or, when empty, to the admin's add form for that person and block."""
+def grid_rows_render(grid: YearGrid, *, coordinator: bool, me_id: int | None, back: str) -> None:
+    """Fill each row's ``html`` with its ``<tr>``. Coordinators' cells link to the
+    version-checked edit (returning to ``back``) or, when empty, to the admin's add form for that
+    person and block."""
     edit = reverse("assignment_edit", args=[0]).replace("/0/", "/{}/")
     add = reverse("admin:residency_assignment_add")
     own_schedule = reverse("schedule")
     person_schedule = reverse("person_schedule", args=[0]).replace("/0/", "/{}/")
     year_query = f"?year={grid.academic_year.pk}"
     next_query = "?next=" + quote(back, safe="/")
-    out: dict[int, SafeString] = {}
     for group in grid.groups:
         for row in group.rows:
-            out[id(row)] = mark_safe(
+            row.html = mark_safe(
                 _row(row, coordinator, me_id, edit, add, own_schedule, person_schedule,
                      year_query, next_query)
             )  # fmt: skip
-    return out
 
 
 def _row(

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from residency import calendar, exports, forms, selectors, services
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
-from residency.grid_html import grid_rows_html
+from residency.grid_html import grid_rows_render
 from residency.http import error_json, parse_id
 from residency.models import AcademicYear, Assignment, Block, Person, RotationTemplate
 
@@ -360,15 +360,9 @@ def year_grid(request: HttpRequest, label: str | None = None) -> HttpResponse:
     )
     me = selectors.person_for_user(user=request.user)
     if grid is not None:
-        rows_html = grid_rows_html(
-            grid,
-            coordinator=coordinator,
-            me_id=me.pk if me else None,
-            back=request.get_full_path(),
+        grid_rows_render(
+            grid, coordinator=coordinator, me_id=me.pk if me else None, back=request.get_full_path()
         )
-        for group in grid.groups:
-            for row in group.rows:
-                row.html = rows_html[id(row)]
     return render(
         request,
         "residency/year_grid.html",

@@ -243,3 +243,15 @@ def test_colleagues_see_approved_absences_only(coordinator, resident):
 
     assert "(requested)" in cell(coordinator).title
     assert cell(resident.user).absences == []
+
+
+def test_names_and_codes_are_escaped_in_the_grid(coordinator):
+    year, blocks, *_ = build(people=1, blocks=1)
+    evil = PersonFactory(name='<script>alert("x")</script>')
+    AssignmentFactory(
+        person=evil, block=blocks[0], rotation=RotationTemplateFactory(code="<b>X</b>")
+    )
+    body = client_for(coordinator).get(f"/schedule/year/{year.label}/?q=%3Cscript").content
+    assert b"<script>alert" not in body and b"<b>X</b>" not in body
+    assert b"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+    assert b"&lt;b&gt;X&lt;/b&gt;" in body
