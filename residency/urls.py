@@ -10,7 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path(
         "favicon.ico",
-        RedirectView.as_view(url=static("favicon.svg"), permanent=True),
+        RedirectView.as_view(url=static("rota/favicon.svg"), permanent=True),
         name="favicon",
     ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -43,7 +43,7 @@ urlpatterns = [
     path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),
     path("", include("scheduling.api_urls")),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include("residency.rq_dashboard")),  # coordinators only
     path("admin/login/", views.admin_login, name="admin_login_gate"),
     path("admin/", admin.site.urls),
 ]

@@ -39,6 +39,18 @@ def assignment_label(assignment: Assignment) -> str:
     )
 
 
+def colleague_assignment_label(assignment: Assignment) -> str:
+    """A colleague's assignment as the swap builder shows it: a leave block reads
+    "unavailable" (that someone is away is the schedule's business; why is not)."""
+    if assignment.rotation.kind != RotationTemplate.Kind.LEAVE:
+        return assignment_label(assignment)
+    block = assignment.block
+    return (
+        f"{assignment.person.name}: unavailable, "
+        f"block {block.number} ({block.start_date:%d %b} - {block.end_date:%d %b %Y})"
+    )
+
+
 def notice_problem(*, block: Block, today: datetime.date) -> str | None:
     """Why ``block`` is too close (or already started) to be swapped, or None."""
     notice_days = settings.ROTA_SWAP_NOTICE_DAYS

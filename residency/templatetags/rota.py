@@ -10,8 +10,9 @@ register = template.Library()
 
 @register.filter
 def display_name(user) -> str:
-    """A login as people know it: the linked person's name, else the full name, else the
-    username (a coordinator without a person row)."""
+    """A login as people know it: the linked person's name, else the full name; never the
+    username (half of a credential), as ``selectors.user_display_name``. Reads ``user.person``
+    so a page that selected it with the row (``updated_by__person``) makes no query."""
     if user is None:
         return ""
     try:
@@ -20,7 +21,7 @@ def display_name(user) -> str:
         person = None
     if person is not None:
         return person.name
-    return user.get_full_name() or user.get_username()
+    return user.get_full_name() or "a Rota user"
 
 
 @register.simple_tag

@@ -23,7 +23,7 @@ def test_refusals_are_styled_and_say_what_to_do(resident, url, says):
     assert response.status_code == 403
     body = response.content.decode()
     assert says in body and "What you can do instead" in body
-    assert 'href="/schedule/year/"' in body and "rota.css" in body
+    assert 'href="/schedule/year/"' in body and "rota/site.css" in body
 
 
 def test_the_admin_login_still_works_for_anonymous_and_staff(client, coordinator):

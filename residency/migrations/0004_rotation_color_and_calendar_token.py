@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("residency", "0002_coordinators_group"),
+        ("residency", "0003_versioned_models_for_admin_edits"),
     ]
 
     operations = [
