@@ -270,6 +270,18 @@ STAFF = {
     "admin swap change": "denied",
     "rq dashboard": "denied",  # was "ok" for any staff user before issue 14
     "rq dashboard: empty the queue": "denied",
+    # Issue 11: the grid is for everyone logged in; exports and feeds need a person of one's own.
+    "year grid": "ok",
+    "year grid of a year": "ok",
+    "year grid export": "denied",
+    "my schedule export": "denied",
+    "new calendar address": "denied",
+    "calendar feed": "ok",
+    "rotation colours": "ok",
+    "favicon": "ok",
+    "admin login": "ok",  # staff: on to the admin index
+    "swap confirm page": "denied",
+    "open offer confirm page": "denied",
 }
 MATRIX[("rq dashboard: empty the queue", "POST", lambda w: "/admin/rq/queues/0/empty/", None)] = (
     "login", "login", "login", "login", "ok",
