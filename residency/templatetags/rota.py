@@ -21,7 +21,8 @@ def display_name(user) -> str:
         person = None
     if person is not None:
         return person.name
-    return user.get_full_name() or "a Rota user"
+    # Staff without a person of their own are the program's coordinators (or its admins).
+    return user.get_full_name() or ("a coordinator" if user.is_staff else "a Rota user")
 
 
 @register.simple_tag
