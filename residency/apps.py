@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 
 
@@ -15,6 +16,16 @@ def _sync_coordinators_group(sender, using="default", apps=None, **kwargs) -> No
     coordinators_group_sync(apps=apps, using=using)
 
 
+def _remember_display_name(sender, request, user, **kwargs) -> None:
+    """Keep the name the page header shows in the session, read once at login: the header is on
+    every page, and looking the person up there would cost every page a query."""
+    from residency.models import Person
+
+    if request is not None and hasattr(request, "session"):
+        name = Person.objects.filter(user_id=user.pk).values_list("name", flat=True).first()
+        request.session["display_name"] = name or user.get_full_name() or user.get_username()
+
+
 class ResidencyConfig(AppConfig):
     name = "residency"
     verbose_name = "Residency program"
@@ -24,3 +35,4 @@ class ResidencyConfig(AppConfig):
         post_migrate.connect(
             _sync_coordinators_group, sender=self, dispatch_uid="rota_coordinators_group"
         )
+        user_logged_in.connect(_remember_display_name, dispatch_uid="rota_display_name")

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.db.models import Q
 
-from residency.models import Assignment, Block, Person, RotationTemplate
+from residency.models import PGY_LEVELS, Assignment, Block, Person, RotationTemplate
 
 
 class AssignmentNotesForm(forms.Form):
@@ -124,3 +124,36 @@ class BlocksCreateForm(forms.Form):
     def length_days(self) -> int:
         length = self.cleaned_data["length"]
         return length * 7 if self.cleaned_data["unit"] == "weeks" else length
+
+
+class GridFilterForm(forms.Form):
+    """The year grid's filters (GET). Invalid values are ignored field by field, so a mangled
+    URL shows the unfiltered grid instead of an error."""
+
+    q = forms.CharField(required=False, max_length=100, label="Name")
+    kind = forms.ChoiceField(
+        required=False, choices=[("", "Everyone"), *Person.Kind.choices], label="Who"
+    )
+    pgy = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any PGY"), *((level, f"PGY-{level}") for level in PGY_LEVELS)],
+        label="PGY",
+    )
+    rotation = forms.ModelChoiceField(
+        required=False, queryset=RotationTemplate.objects.all(), empty_label="Any rotation"
+    )
+
+    def filters(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.is_bound:
+            self.is_valid()  # fills cleaned_data with the fields that are valid
+            data = self.cleaned_data
+        rotation = data.get("rotation")
+        return {
+            "search": (data.get("q") or "").strip(),
+            "kind": data.get("kind") or "",
+            "pgy_level": data.get("pgy"),
+            "rotation_id": rotation.pk if rotation else None,
+        }

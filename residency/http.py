@@ -28,7 +28,8 @@ MAX_ID = 2**63 - 1  # PostgreSQL bigint
 def parse_id(text: str) -> int | None:
     """An object id from a query parameter, or None. Only ASCII digits within bigint range:
     ``str.isdigit`` also accepts characters like "²" that ``int`` refuses."""
-    if not (text.isascii() and text.isdigit()):
+    # The length first: int() refuses strings of over 4300 digits with a ValueError.
+    if len(text) > 19 or not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
     return value if value <= MAX_ID else None

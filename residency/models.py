@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, RangeOperators
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q, Value
 
@@ -99,6 +99,12 @@ class Person(VersionedModel):
         help_text="The login this person uses, if any.",
     )
     active = models.BooleanField(default=True)
+    # The secret in this person's calendar feed URL (residency.services.calendar_token_regenerate):
+    # whoever knows it reads their schedule without logging in, so it is random, unguessable and
+    # replaced (revoking the old URL) on request. Null until the person first asks for a feed.
+    calendar_token = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
 
     class Meta:
         ordering = ["name"]
@@ -231,6 +237,48 @@ class Block(VersionedModel):
         return (self.end_date - self.start_date).days + 1
 
 
+# Grid colours when a rotation has none of its own. Nights and leave look the same everywhere;
+# other rotations take a colour from the palette by id, so two inpatient rotations differ.
+# RotationTemplate.text_color picks black or white text, whichever contrasts more.
+KIND_COLORS = {"night": "#3f4a8a", "leave": "#d9d9d9"}
+PALETTE = [
+    "#9ecae1",
+    "#fdae6b",
+    "#a1d99b",
+    "#e6550d",
+    "#dadaeb",
+    "#f2e394",
+    "#6baed6",
+    "#c994c7",
+    "#74c476",
+    "#fcbba1",
+    "#756bb1",
+    "#fdd0a2",
+]
+hex_color_validator = RegexValidator(
+    r"^#[0-9a-fA-F]{6}$", "Use a colour like #3f4a8a (a # and six hexadecimal digits)."
+)
+
+
+def relative_luminance(color: str) -> float:
+    """WCAG relative luminance of ``#rrggbb``."""
+
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def readable_text_color(background: str) -> str:
+    """Black or white, whichever has the higher WCAG contrast ratio on ``background``."""
+    lum = relative_luminance(background)
+    on_black = (lum + 0.05) / 0.05
+    on_white = 1.05 / (lum + 0.05)
+    return "#000000" if on_black >= on_white else "#ffffff"
+
+
 class RotationTemplate(VersionedModel):
     class Kind(models.TextChoices):
         INPATIENT = "inpatient", "Inpatient"
@@ -276,6 +324,14 @@ class RotationTemplate(VersionedModel):
     weekly_hours = models.PositiveSmallIntegerField(
         default=50, validators=[MaxValueValidator(168)], help_text="Estimated hours per week."
     )
+    color = models.CharField(
+        "colour",
+        max_length=7,
+        blank=True,
+        validators=[hex_color_validator],
+        help_text="Background of its cells in the year grid and the Excel export, like #9ecae1. "
+        "Empty: the default colour of its kind. The text colour is chosen for contrast.",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -301,10 +357,25 @@ class RotationTemplate(VersionedModel):
                 name="rotation_supervision_ratio_positive",
                 violation_error_message="The supervision ratio must be at least 1.",
             ),
+            models.CheckConstraint(
+                condition=Q(color="") | Q(color__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="rotation_color_hex",
+                violation_error_message="Use a colour like #3f4a8a.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    @property
+    def display_color(self) -> str:
+        if self.color:
+            return self.color.lower()
+        return KIND_COLORS.get(self.kind) or PALETTE[(self.pk or 0) % len(PALETTE)]
+
+    @property
+    def text_color(self) -> str:
+        return readable_text_color(self.display_color)
 
 
 class Assignment(models.Model):

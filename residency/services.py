@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -348,3 +349,17 @@ def assignments_bulk_reassign(
         .select_related("person", "block", "rotation")
         .order_by("person__name")
     )
+
+
+# --- Calendar feed tokens (issue 11) ------------------------------------------------------------
+
+
+def calendar_token_regenerate(*, person: Person) -> str:
+    """Give ``person`` a new random calendar feed token, which revokes the old feed URL.
+
+    One UPDATE: two concurrent regenerations each write their own token and the last one wins,
+    which is what either user asked for (the old URL stops working)."""
+    token = secrets.token_urlsafe(32)
+    Person.objects.filter(pk=person.pk).update(calendar_token=token)
+    person.calendar_token = token
+    return token

@@ -2,20 +2,24 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
 from django.views import csrf as csrf_views
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from residency import forms, selectors, services
+from residency import calendar, exports, forms, selectors, services
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
+from residency.grid_html import grid_rows_render
 from residency.http import error_json, parse_id
-from residency.models import AcademicYear, Assignment, Block, Person
+from residency.models import AcademicYear, Assignment, Block, Person, RotationTemplate
 
 
 @login_required
@@ -35,7 +39,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "residency/home.html",
-        {"person": person, "year": year, "assignments": assignments},
+        {
+            "person": person,
+            "year": year,
+            "assignments": assignments,
+            "today": timezone.localdate(),
+        },
     )
 
 
@@ -70,6 +79,11 @@ def _render_schedule(request: HttpRequest, person: Person, *, coordinator: bool)
             "rows": rows,
             "coordinator": coordinator,
             "own": person.user_id == request.user.pk,
+            "feed_url": request.build_absolute_uri(
+                reverse("calendar_feed", args=[person.calendar_token])
+            )
+            if person.calendar_token and person.user_id == request.user.pk
+            else "",
         },
     )
 
@@ -111,7 +125,12 @@ def person_schedule(request: HttpRequest, person_id: int) -> HttpResponse:
 
 def _coordinator_block(request: HttpRequest, block_id: int) -> Block:
     if not selectors.is_coordinator(request.user):
-        raise Http404("No such block.")
+        # 403, not 404: blocks are no secret (the year grid shows them all); the 403 page says
+        # where to look instead.
+        raise PermissionDenied(
+            "Block rosters and moves are for coordinators. The year grid shows who is on "
+            "what in every block."
+        )
     return get_object_or_404(Block.objects.select_related("academic_year"), pk=block_id)
 
 
@@ -159,7 +178,19 @@ def block_reassign(request: HttpRequest, block_id: int) -> HttpResponse:
     )
 
 
+def _next_url(request: HttpRequest) -> str | None:
+    """A same-site ``next`` (the year grid sends one), or None."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
 def _after_edit_url(request: HttpRequest, assignment: Assignment) -> str:
+    if target := _next_url(request):
+        return target
     if selectors.is_coordinator(request.user):
         return reverse("block_roster", args=[assignment.block_id])
     return f"{reverse('schedule')}?year={assignment.block.academic_year_id}"
@@ -243,7 +274,12 @@ def _render_edit(
     return render(
         request,
         "residency/assignment_edit.html",
-        {"assignment": assignment, "form": form, "back_url": _after_edit_url(request, assignment)},
+        {
+            "assignment": assignment,
+            "form": form,
+            "back_url": _after_edit_url(request, assignment),
+            "next": _next_url(request) or "",
+        },
         status=status,
     )
 
@@ -288,6 +324,7 @@ def _conflict(
             "comparison": comparison,
             "form": reapply,
             "back_url": _after_edit_url(request, current),
+            "next": _next_url(request) or "",
         },
         status=409,
     )
@@ -308,6 +345,159 @@ def _gone(
         {"notes": notes, "heading": heading, "message": message},
         status=status,
     )
+
+
+# --- The year grid, exports and the calendar feed (issue 11) ------------------------------------
+
+
+@login_required
+@require_GET
+def year_grid(request: HttpRequest, label: str | None = None) -> HttpResponse:
+    """Everyone logged in sees the whole year (who is on what in every block); coordinators'
+    cells link to the version-checked edit."""
+    year = _grid_year(label)
+    filter_form = forms.GridFilterForm(request.GET or None)
+    coordinator = selectors.is_coordinator(request.user)
+    grid = (
+        selectors.year_grid(
+            academic_year=year,
+            include_requested_absences=coordinator,
+            **filter_form.filters(),
+        )
+        if year
+        else None
+    )
+    me = selectors.person_for_user(user=request.user)
+    if grid is not None:
+        grid_rows_render(
+            grid, coordinator=coordinator, me_id=me.pk if me else None, back=request.get_full_path()
+        )
+    return render(
+        request,
+        "residency/year_grid.html",
+        {
+            "year": year,
+            "years": AcademicYear.objects.order_by("start_date"),
+            "grid": grid,
+            "filter_form": filter_form,
+            "coordinator": coordinator,
+            "filtered": any(request.GET.get(k) for k in ("q", "kind", "pgy", "rotation")),
+        },
+    )
+
+
+def _grid_year(label: str | None) -> AcademicYear | None:
+    if label is None:
+        return selectors.current_academic_year()
+    year = selectors.academic_year_by_label(label=label)
+    if year is None:
+        raise Http404("No such academic year.")
+    return year
+
+
+@login_required
+@require_GET
+def year_grid_export(request: HttpRequest, label: str, fmt: str) -> HttpResponse:
+    if not selectors.is_coordinator(request.user):
+        raise PermissionDenied(
+            "Exporting the whole year is for coordinators. You can download your own schedule "
+            "from My schedule."
+        )
+    year = _grid_year(label)
+    grid = selectors.year_grid(
+        academic_year=year, **forms.GridFilterForm(request.GET or None).filters()
+    )
+    return _download(
+        f"rota-{year.label}",
+        fmt,
+        csv=lambda: exports.grid_csv(grid),
+        xlsx=lambda: exports.grid_xlsx(grid),
+    )
+
+
+@login_required
+@require_GET
+def schedule_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The logged-in person's schedule for one year (``?year=<id>``) as CSV or Excel."""
+    person = selectors.person_for_user(user=request.user)
+    if person is None:
+        raise PermissionDenied("Your login is not linked to a person in the program yet.")
+    year = _year_from_request(request)
+    if year is None:
+        raise Http404("No academic year has been set up yet.")
+    rows = selectors.schedule_for_person(person=person, academic_year=year)
+    return _download(
+        f"rota-{year.label}-{person.name}",
+        fmt,
+        csv=lambda: exports.schedule_csv(rows),
+        xlsx=lambda: exports.schedule_xlsx(rows, title=year.label),
+    )
+
+
+def _download(stem: str, fmt: str, *, csv, xlsx) -> HttpResponse:
+    if fmt == "csv":
+        response = HttpResponse(csv(), content_type="text/csv; charset=utf-8")
+    elif fmt == "xlsx":
+        response = HttpResponse(xlsx(), content_type=exports.XLSX_TYPE)
+    else:
+        raise Http404("No such format.")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(stem)}.{fmt}"'
+    return response
+
+
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The private feed: the token is the credential (calendar apps cannot log in). An unknown
+    or revoked token is a plain 404."""
+    person = Person.objects.filter(calendar_token=token).first() if token else None
+    if person is None:
+        raise Http404("No such calendar.")
+    response = HttpResponse(
+        calendar.calendar_for_person(person=person), content_type="text/calendar; charset=utf-8"
+    )
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@login_required
+@require_POST
+def calendar_regenerate(request: HttpRequest) -> HttpResponse:
+    person = selectors.person_for_user(user=request.user)
+    if person is None:
+        raise PermissionDenied("Your login is not linked to a person in the program yet.")
+    had_one = bool(person.calendar_token)
+    services.calendar_token_regenerate(person=person)
+    messages.success(
+        request,
+        "New calendar address made; the old one no longer works. Subscribe again with the new one."
+        if had_one
+        else "Your calendar address is ready: copy it into your calendar app.",
+    )
+    return redirect(f"{reverse('schedule')}#calendar")
+
+
+@require_GET
+def rotation_colors_css(request: HttpRequest) -> HttpResponse:
+    """``.rot-<id>`` classes with each rotation's colours: a stylesheet, because a strict
+    Content-Security-Policy refuses style attributes. Public (colours are no secret)."""
+    rules = [
+        f".rot-{r.pk} {{ background-color: {r.display_color}; color: {r.text_color}; }}"
+        for r in RotationTemplate.objects.order_by("pk")
+    ]
+    response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "max-age=60"
+    return response
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's login page, except for someone already logged in who is not staff: they get
+    the 403 page saying what they can do, not a second login form."""
+    if request.user.is_authenticated and not request.user.is_staff:
+        raise PermissionDenied(
+            "The admin is for coordinators. Your schedule, the year grid and swaps are on the "
+            "pages linked above."
+        )
+    return admin.site.login(request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -191,6 +191,20 @@ class GenerationRun(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
 
+    # The solver's status in words for the pages (the raw value stays in the admin and the API).
+    SOLVER_STATUS_WORDS = {
+        "OPTIMAL": "Best possible schedule found",
+        "FEASIBLE": "A valid schedule found (the time limit stopped the search for a better one)",
+        "INFEASIBLE": "No schedule can meet every rule",
+        "MODEL_INVALID": "The rules could not be given to the solver (a bug: please report it)",
+        "UNKNOWN": "No schedule found within the time limit",
+        "PRECHECK": "Stopped before solving: the rules cannot all be met",
+    }
+
+    @property
+    def solver_status_words(self) -> str:
+        return self.SOLVER_STATUS_WORDS.get(self.solver_status, self.solver_status)
+
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.READY

@@ -187,6 +187,8 @@ def marketplace_offers(
         if offered.person_id != offer.requester_id or offered.version != offer.offered_version:
             continue  # changed since it was offered: execution would refuse it
         back = giving_back_for(taker=person, offered=offered)
+        if assignment_is_pointless_trade(offered=offered, wanted=back):
+            continue
         if swap_exchange_problems(
             requester=offer.requester, counterpart=person, offered=offered, wanted=back
         ):
@@ -218,3 +220,141 @@ def wantable_assignments(*, person: Person, today: datetime.date | None = None):
         .select_related("person", "block", "rotation")
         .order_by("block__start_date", "person__name")
     )
+
+
+# --- The swap builder (issue 11): only what would be accepted right now ------------------------
+# The builder lists, for one offered assignment, every counterpart that the create service (and
+# later the execution) would accept. Each candidate is judged by ``swap_exchange_problems``, the
+# function execution uses; a bulk pre-filter only drops candidates that would certainly be
+# double-booked (the same rule, read once for everyone instead of once per candidate), so the
+# page stays fast in a fully staffed year without judging anything differently.
+
+
+def assignment_is_pointless_trade(*, offered: Assignment, wanted: Assignment | None) -> bool:
+    """Trading a rotation for the same rotation in the same block (same role) changes nothing."""
+    return (
+        wanted is not None
+        and wanted.block_id == offered.block_id
+        and wanted.rotation_id == offered.rotation_id
+        and wanted.role == offered.role
+    )
+
+
+def rotation_label_for(*, assignment: Assignment, viewer: Person) -> str:
+    """A rotation as ``viewer`` may see it: a colleague's leave is only "Unavailable" (why they
+    are away is theirs to tell)."""
+    if (
+        assignment.rotation.kind == RotationTemplate.Kind.LEAVE
+        and assignment.person_id != viewer.pk
+    ):
+        return "Unavailable"
+    return f"{assignment.rotation.name} ({assignment.rotation.code})"
+
+
+def block_label(block: Block) -> str:
+    return f"block {block.number} ({block.start_date:%-d %b} to {block.end_date:%-d %b %Y})"
+
+
+@dataclass(frozen=True)
+class SwapOption:
+    """One legal choice: give ``offered`` to ``counterpart`` and get ``wanted`` (or nothing)."""
+
+    counterpart: Person
+    wanted: Assignment | None
+    you_get: str
+
+
+@dataclass(frozen=True)
+class SwapOptions:
+    options: list[SwapOption]
+    why_none: str = ""  # when ``options`` is empty: why, in words, and what to try instead
+
+
+def _booked(person_ids, block_ids) -> set[tuple[int, int]]:
+    return set(
+        Assignment.objects.filter(person_id__in=person_ids, block_id__in=block_ids).values_list(
+            "person_id", "block_id"
+        )
+    )
+
+
+def swap_one_to_one_options(
+    *, person: Person, offered: Assignment, today: datetime.date | None = None
+) -> SwapOptions:
+    """Colleagues' assignments ``person`` could get for ``offered`` right now."""
+    candidates = [
+        w
+        for w in wantable_assignments(person=person, today=today).filter(
+            block__academic_year_id=offered.block.academic_year_id
+        )
+        if not assignment_is_pointless_trade(offered=offered, wanted=w)
+    ]
+    booked = _booked(
+        {w.person_id for w in candidates} | {person.pk},
+        {w.block_id for w in candidates} | {offered.block_id},
+    )
+    options = []
+    for wanted in candidates:
+        if wanted.block_id != offered.block_id and (
+            (wanted.person_id, offered.block_id) in booked or (person.pk, wanted.block_id) in booked
+        ):
+            continue  # someone would hold two assignments in one block
+        if swap_exchange_problems(
+            requester=person, counterpart=wanted.person, offered=offered, wanted=wanted
+        ):
+            continue
+        options.append(
+            SwapOption(
+                counterpart=wanted.person,
+                wanted=wanted,
+                you_get=f"{rotation_label_for(assignment=wanted, viewer=person)}, "
+                f"{block_label(wanted.block)}",
+            )
+        )
+    why = ""
+    if not options:
+        why = (
+            f"Nobody could take {offered.rotation.name} in block {offered.block.number} for one "
+            "of their assignments right now: in a block where everyone is booked, a trade is "
+            "only possible with someone in the same block whose rotation you may take and who "
+            "may take yours (PGY level, absences, capacity). Try an open offer: it stays on the "
+            "marketplace until someone can take it."
+        )
+    return SwapOptions(options=options, why_none=why)
+
+
+def swap_give_away_options(*, person: Person, offered: Assignment) -> SwapOptions:
+    """Colleagues who could be given ``offered`` right now (they must be free in its block),
+    or why there are none."""
+    colleagues = list(
+        Person.objects.filter(kind=person.kind, active=True).exclude(pk=person.pk).order_by("name")
+    )
+    booked = _booked([c.pk for c in colleagues], [offered.block_id])
+    free = [c for c in colleagues if (c.pk, offered.block_id) not in booked]
+    options, reasons = [], []
+    for colleague in free:
+        problems = swap_exchange_problems(
+            requester=person, counterpart=colleague, offered=offered, wanted=None
+        )
+        if problems:
+            reasons.append(problems[0])
+            continue
+        options.append(SwapOption(counterpart=colleague, wanted=None, you_get="nothing"))
+    why = ""
+    if not options:
+        kind = "residents" if person.is_resident else "faculty members"
+        if not colleagues:
+            why = f"There are no other {kind} to give it to."
+        elif not free:
+            why = (
+                f"All {len(colleagues)} other {kind} are already booked in block "
+                f"{offered.block.number}, and nobody can hold two assignments in one block. "
+                "A give-away only works with someone who is free then. Offer a one-to-one swap "
+                "or an open offer instead."
+            )
+        else:
+            why = (
+                f"{len(free)} {kind} are free in block {offered.block.number}, but none may take "
+                f"{offered.rotation.name}: " + " ".join(sorted(set(reasons))[:3])
+            )
+    return SwapOptions(options=options, why_none=why)

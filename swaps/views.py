@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from residency.errors import RotaError
 from residency.http import parse_id
@@ -53,11 +53,39 @@ def marketplace(request: HttpRequest) -> HttpResponse:
     return render(request, "swaps/marketplace.html", {"person": person, "offers": offers})
 
 
+def _builder(person: Person, offered_id: int | None, kind: str) -> dict:
+    """The swap builder's state: the assignments ``person`` may offer, the chosen one, and for
+    the chosen kind only the counterparts that would be accepted right now."""
+    offerable = list(selectors.offerable_assignments(person=person))
+    offered = next((a for a in offerable if a.pk == offered_id), None)
+    if kind not in SwapRequest.Kind.values:
+        kind = ""
+    options = None
+    if offered is not None and kind == SwapRequest.Kind.ONE_TO_ONE:
+        options = selectors.swap_one_to_one_options(person=person, offered=offered)
+    elif offered is not None and kind == SwapRequest.Kind.GIVE_AWAY:
+        options = selectors.swap_give_away_options(person=person, offered=offered)
+    return {
+        "offerable": offerable,
+        "offered": offered,
+        "kind": kind,
+        "kinds": SwapRequest.Kind.choices,
+        "options": options,
+        "step": 2 if offered is not None and kind else 1,
+    }
+
+
 @login_required
 def new(request: HttpRequest) -> HttpResponse:
+    """Step 1 (GET): choose the assignment and the kind of swap. Step 2 (GET with both): choose
+    among the counterparts that are legal right now. POST sends the request; the service checks
+    everything again."""
     person = _person_or_404(request)
     if request.method == "POST":
         form = SwapOfferForm(request.POST, person=person)
+        context = _builder(
+            person, parse_id(request.POST.get("offered", "")), request.POST.get("kind", "")
+        )
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -73,16 +101,18 @@ def new(request: HttpRequest) -> HttpResponse:
             except RotaError as error:
                 field = getattr(error, "field", None)
                 form.add_error(field if field in form.fields else None, error.message)
-                return render(request, "swaps/new.html", {"form": form}, status=error.status_code)
+                return render(
+                    request, "swaps/new.html", {"form": form, **context}, status=error.status_code
+                )
             messages.success(request, f"Request #{swap.pk} sent: {_summary(swap)}.")
             return redirect("swaps:overview")
-        return render(request, "swaps/new.html", {"form": form}, status=400)
-    initial = {}
+        return render(request, "swaps/new.html", {"form": form, **context}, status=400)
     offered = parse_id(request.GET.get("assignment", ""))
-    if offered is not None:
-        initial["offered"] = offered
-    form = SwapOfferForm(initial=initial, person=person)
-    return render(request, "swaps/new.html", {"form": form})
+    form = SwapOfferForm(initial={"offered": offered} if offered is not None else {}, person=person)
+    context = _builder(person, offered, request.GET.get("kind", ""))
+    if request.GET.get("step") == "1":
+        context["step"] = 1  # "Change": back to the first step with the choices kept
+    return render(request, "swaps/new.html", {"form": form, **context})
 
 
 @login_required
@@ -129,6 +159,52 @@ def _act(request: HttpRequest, call, success: str) -> HttpResponse:
         messages.success(request, text)
     back = "swaps:marketplace" if request.POST.get("back") == "marketplace" else "swaps:overview"
     return redirect(back)
+
+
+@login_required
+@require_GET
+def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """What accepting (or taking) would do, before anything happens: what you give, what you
+    get. The button posts to ``accept``, which checks everything again under locks."""
+    person, swap = _visible_swap(request, pk)
+    taking = swap.kind == SwapRequest.Kind.OPEN and swap.requester_id != person.pk
+    if not taking and swap.counterpart_id != person.pk:
+        raise Http404
+    if swap.status != SwapRequest.Status.PENDING:
+        messages.info(request, f"Request #{swap.pk} is {swap.get_status_display().lower()}.")
+        return redirect("swaps:detail", swap.pk)
+    you_give = you_get = None
+    if taking:
+        you_get = swap.offered
+        you_give = (
+            selectors.giving_back_for(taker=person, offered=swap.offered) if swap.offered else None
+        )
+    else:
+        you_get, you_give = swap.offered, swap.wanted
+    problems = []
+    if swap.offered is not None:
+        problems = selectors.swap_exchange_problems(
+            requester=swap.requester, counterpart=person, offered=swap.offered, wanted=you_give
+        )
+    return render(
+        request,
+        "swaps/confirm.html",
+        {
+            "swap": swap,
+            "taking": taking,
+            "you_give": _label(you_give, person),
+            "you_get": _label(you_get, person),
+            "problems": problems,
+            "back": request.GET.get("back", ""),
+        },
+    )
+
+
+def _label(assignment, viewer: Person) -> str:
+    if assignment is None:
+        return ""
+    rotation = selectors.rotation_label_for(assignment=assignment, viewer=viewer)
+    return f"{rotation}, {selectors.block_label(assignment.block)}"
 
 
 @login_required

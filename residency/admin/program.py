@@ -320,6 +320,7 @@ class RotationTemplateAdminForm(VersionedAdminForm):
             "supervision_ratio",
             "heavy",
             "weekly_hours",
+            "color",
             "active",
         )
 

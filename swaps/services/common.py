@@ -27,7 +27,8 @@ def _actor_label(by) -> str:
     if by is None:
         return ""
     person = Person.objects.filter(user=by).first()
-    return person.name if person else f"coordinator {by.get_username()}"
+    # A display name, not a username, wherever a person is named on a page.
+    return person.name if person else f"coordinator {by.get_full_name() or by.get_username()}"
 
 
 def _record(swap: SwapRequest, to_status: str, *, by, actor_label: str, note: str = "") -> None:

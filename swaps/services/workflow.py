@@ -16,6 +16,7 @@ from residency.models import Assignment, Person
 from swaps.errors import SwapRefused
 from swaps.models import SwapEvent, SwapRequest
 from swaps.selectors import (
+    assignment_is_pointless_trade,
     assignment_label,
     colleague_assignment_label,
     giving_back_for,
@@ -37,6 +38,11 @@ from swaps.services.common import (
     logger,
 )
 from swaps.services.execution import _checked_rows, _execute_locked
+
+_POINTLESS = (
+    "That is the same rotation in the same block: the trade would change nothing. "
+    "Choose an assignment in another block or on another rotation."
+)
 
 # --- create ---------------------------------------------------------------------------------
 
@@ -131,6 +137,8 @@ def swap_request_create(
         problem = notice_problem(block=wanted.block, today=today)
         if problem:
             raise SwapRefused(problem, reason="block_started", field="wanted")
+        if assignment_is_pointless_trade(offered=offered, wanted=wanted):
+            raise SwapRefused(_POINTLESS, reason="invalid", field="wanted")
 
     if counterpart is not None:
         if counterpart.pk == requester.pk:
@@ -263,6 +271,11 @@ def _accept(*, swap_request_id, taker: Person, by, today, actor_label: str, note
             giving_back = locked.get(giving_back.pk)
             if giving_back is None or giving_back.person_id != taker.pk:
                 raise Busy("Your schedule changed while you took this offer. Try again.")
+            offered_now = locked.get(swap.offered_id) if swap.offered_id else None
+            if offered_now is not None and assignment_is_pointless_trade(
+                offered=offered_now, wanted=giving_back
+            ):
+                raise SwapRefused(_POINTLESS, reason="invalid")
         swap.counterpart = taker
         swap.wanted = giving_back
         swap.wanted_version = giving_back.version if giving_back else None

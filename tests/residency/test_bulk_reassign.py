@@ -134,5 +134,7 @@ def test_page_rejects_bad_input_with_400(coordinator):
 def test_page_is_for_coordinators_only(faculty):
     block = BlockFactory()
     client = client_for(faculty.user)
-    assert client.get(f"/schedule/block/{block.pk}/reassign/").status_code == 404
-    assert client.post(f"/schedule/block/{block.pk}/reassign/", {}).status_code == 404
+    # 403 with a page saying where to look instead (blocks are no secret: the grid shows them).
+    response = client.get(f"/schedule/block/{block.pk}/reassign/")
+    assert response.status_code == 403 and b"year grid" in response.content
+    assert client.post(f"/schedule/block/{block.pk}/reassign/", {}).status_code == 403

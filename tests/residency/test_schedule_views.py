@@ -195,7 +195,8 @@ def test_block_roster_for_coordinators_only(coordinator, faculty):
     assert groups[1].over_capacity
     assert len(groups[0].entries[0].absences) == 1
     assert b"over capacity" in response.content
-    assert client_for(faculty.user).get(f"/schedule/block/{block.pk}/").status_code == 404
+    refused = client_for(faculty.user).get(f"/schedule/block/{block.pk}/")
+    assert refused.status_code == 403 and b"year grid" in refused.content
 
 
 def test_coordinator_without_person_gets_an_index(coordinator):

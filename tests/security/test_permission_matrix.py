@@ -28,6 +28,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, resolve, reverse
 
 from residency.models import Assignment, RotationTemplate
+from residency.services import calendar_token_regenerate
 from scheduling.models import GenerationRun
 from shifts.models import Shift
 from swaps import services as swap_services
@@ -145,6 +146,25 @@ MATRIX = {
      lambda w: {"version": w.mine.version, "notes": "changed", "person": w.faculty.pk,
                 "rotation": w.rotation.pk, "role": "primary"}):
         ("login", "denied", "ok", "denied", "ok"),
+    ("year grid", "GET", lambda w: "/schedule/year/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("year grid of a year", "GET", lambda w: f"/schedule/year/{w.year.label}/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("year grid export", "GET", lambda w: f"/schedule/year/{w.year.label}/export.xlsx", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("my schedule export", "GET", lambda w: f"/schedule/export.csv?year={w.year.pk}", None):
+        ("login", "ok", "ok", "ok", "denied"),
+    ("new calendar address", "POST", lambda w: "/schedule/calendar/new/", None):
+        ("login", "ok", "ok", "ok", "denied"),
+    # The feed's token is the credential (calendar apps cannot log in).
+    ("calendar feed", "GET",
+     lambda w: f"/calendar/{calendar_token_regenerate(person=w.faculty)}.ics", None):
+        ("ok", "ok", "ok", "ok", "ok"),
+    ("rotation colours", "GET", lambda w: "/schedule/rotations.css", None):
+        ("ok", "ok", "ok", "ok", "ok"),
+    ("favicon", "GET", lambda w: "/favicon.ico", None): ("ok", "ok", "ok", "ok", "ok"),
+    # A logged-in non-staff user gets the 403 page that says what to do, not a login form.
+    ("admin login", "GET", lambda w: "/admin/login/", None):
+        ("ok", "denied", "denied", "denied", "ok"),
     ("login page", "GET", lambda w: "/accounts/login/", None): ("ok", "ok", "ok", "ok", "ok"),
     # Logging out lands everyone on the login page.
     ("logout", "POST", lambda w: "/accounts/logout/", None):
@@ -161,6 +181,10 @@ MATRIX = {
     ("new swap post", "POST", lambda w: "/swaps/new/",
      lambda w: {"kind": "open", "offered": w.mine.pk}):
         ("login", "refused", "ok", "refused", "denied"),
+    ("swap confirm page", "GET", lambda w: f"/swaps/{w.swap.pk}/confirm/", None):
+        ("login", "denied", "denied", "denied", "denied"),
+    ("open offer confirm page", "GET", lambda w: f"/swaps/{w.open_offer.pk}/confirm/", None):
+        ("login", "denied", "denied", "ok", "denied"),
     ("swap accept page", "POST", lambda w: f"/swaps/{w.swap.pk}/accept/", None):
         ("login", "denied", "denied", "denied", "denied"),
     ("swap decline page", "POST", lambda w: f"/swaps/{w.swap.pk}/decline/", None):
@@ -378,6 +402,18 @@ STAFF = {
     "api shift swap create": "denied",
     "api open shifts": "denied",
     "api take shift": "denied",
+    # Issue 11: the grid is for everyone logged in; exports and feeds need a person of one's own.
+    "year grid": "ok",
+    "year grid of a year": "ok",
+    "year grid export": "denied",
+    "my schedule export": "denied",
+    "new calendar address": "denied",
+    "calendar feed": "ok",
+    "rotation colours": "ok",
+    "favicon": "ok",
+    "admin login": "ok",  # staff: on to the admin index
+    "swap confirm page": "denied",
+    "open offer confirm page": "denied",
 }
 MATRIX[("rq dashboard: empty the queue", "POST", lambda w: "/admin/rq/queues/0/empty/", None)] = (
     "login", "login", "login", "login", "ok",

@@ -21,7 +21,7 @@ from tests.concurrency import (
     run_in_thread,
     wait_for_lock_waiters,
 )
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, RotationTemplateFactory
 from tests.swaps.conftest import fresh, held_in_transaction, hold_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,7 +164,9 @@ def test_chain_of_three_requests_over_overlapping_assignments(program, same_bloc
     """A->B, B->C, C->A, each accepted at once: every pair shares an assignment, so exactly one
     executes and the final rows agree with it."""
     people = [program.resident(n) for n in ("Ann", "Bob", "Cid")]
-    rotations = [program.ward, program.clinic, program.ward]
+    # Three different rotations: trading a rotation for the same one in the same block is
+    # refused as pointless, and each pair here must be a real trade.
+    rotations = [program.ward, program.clinic, RotationTemplateFactory(name="Elective", code="EL")]
     rows = [
         program.assign(p, 1 if same_block else i + 1, rotations[i]) for i, p in enumerate(people)
     ]

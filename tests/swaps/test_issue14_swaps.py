@@ -80,13 +80,14 @@ def test_expiry_note_of_the_opposite_request_says_the_exchange_was_made(program)
 @pytest.mark.django_db
 def test_swap_builder_shows_a_colleagues_leave_as_unavailable(program):
     ann, bob = program.resident("Ann"), program.resident("Bob")
-    program.assign(ann, 2)
+    mine = program.assign(ann, 2)
     parental = RotationTemplateFactory(
         name="Parental leave", code="PARENTAL", kind=RotationTemplate.Kind.LEAVE
     )
     program.assign(bob, 2, parental)
     client = Client()
     client.force_login(ann.user)
-    html = client.get("/swaps/new/").content.decode()
-    assert "Bob: unavailable, block 2" in html
+    # Issue 11's builder lists colleagues' assignments at its second step (trades it allows).
+    html = client.get(f"/swaps/new/?assignment={mine.pk}&kind=one_to_one").content.decode()
+    assert "<strong>Unavailable, block 2" in html and "from Bob" in html
     assert "Parental" not in html and "PARENTAL" not in html
