@@ -75,6 +75,8 @@ class Problem:
     previous: dict[Key, tuple[int, str]]  # replaced assignments (stability): rotation id, role
     curriculum: dict[tuple[int, int], tuple[int, int | None]]  # (pgy, rotation) -> (min, max)
     max_consecutive_heavy: int = field(default=2)
+    # Residents with something only they have (wishes): never treated as interchangeable.
+    individual: set[int] = field(default_factory=set)
 
     @property
     def active_rotations(self) -> list[Rotation]:

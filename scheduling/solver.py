@@ -15,6 +15,7 @@ Supervisors are exactly ceil(residents / ratio) (pinned extra supervisors stay).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -57,6 +58,9 @@ class SolveResult:
     wall_seconds: float = 0.0
     stopped: bool = False  # stop() was called (cancellation, lost lock)
     fairness_spread: dict[int, int] = field(default_factory=dict)  # PGY -> max-min heavy blocks
+    changes: int | None = None  # person-blocks of the current schedule that the result changes
+    changes_at_least: int = 0  # ...of which this many had to change (absence, pin, eligibility)
+    phase: str = ""  # which phase found the schedule returned: "feasibility" or "optimisation"
 
     @property
     def gap(self) -> float | None:
@@ -230,17 +234,66 @@ class ScheduleModel:
             m.add(spread == high - low)
             self.spreads[pgy] = spread
             terms.append(WEIGHT_FAIRNESS * spread)
-        changes = 0
+        # Stability: every person-block of the current schedule that changes costs 1. Those
+        # that cannot stay (absent now, no longer eligible, inactive) are a lower bound on the
+        # changes of any schedule, which the run reports instead of CP-SAT's weak bound.
+        self.forced_changes = 0
+        self.change_terms: list = []
         for key, (rot_id, _) in p.previous.items():
             slot = self.resident_slot.get(key) or self.faculty_slot.get(key) or {}
             term = slot.get(rot_id)  # a variable, 1 (kept as a constant, e.g. leave), or None
             if term is None:
-                changes += 1  # cannot stay (no longer eligible, inactive, ...)
+                self.forced_changes += 1
             elif not isinstance(term, int):
-                terms.append(WEIGHT_STABILITY * (1 - term))
-        terms.append(WEIGHT_STABILITY * changes)
+                self.change_terms.append(1 - term)
+        terms.append(WEIGHT_STABILITY * (self.forced_changes + sum(self.change_terms)))
+        # No schedule costs less than this: the run stops as soon as it reaches it.
+        self.objective_floor = WEIGHT_STABILITY * self.forced_changes
         if not self.explain:
             m.minimize(sum(terms))
+
+    def break_symmetry(self) -> None:
+        """Residents of one PGY level with no absence, pin, current assignment (or wish) are
+        interchangeable: any schedule stays valid and costs the same with their rows swapped.
+        Ordering them by their first free block's rotation removes those mirror images from
+        the search (a valid cut: every schedule has a permutation that satisfies it). Added for
+        the optimisation phase only: it slows the feasibility phase's local search."""
+        p = self.problem
+        if not p.range_block_ids:
+            return
+        first = p.range_block_ids[0]
+        classes: dict[int, list[int]] = defaultdict(list)
+        for rid, (_, pgy) in sorted(p.residents.items()):
+            if (
+                any(
+                    (rid, bid) in p.unavailable or (rid, bid) in p.fixed or (rid, bid) in p.previous
+                    for bid in p.block_ids
+                )
+                or rid in p.individual
+            ):
+                continue
+            classes[pgy].append(rid)
+        for members in classes.values():
+            ranks = []
+            for rid in members:
+                slot = self.resident_slot[rid, first]
+                ranks.append(sum(i * var for i, (_, var) in enumerate(sorted(slot.items()))))
+            for a, b in itertools.pairwise(ranks):
+                self.model.add(a <= b)
+
+    def hint_current(self) -> int:
+        """Hint the current schedule (where it can stay): the feasibility phase's local search
+        starts from it and repairs it, rather than from nothing. Returns the hinted cells."""
+        hinted = 0
+        for (pid, bid), (rot_id, _) in self.problem.previous.items():
+            slot = self.resident_slot.get((pid, bid)) or self.faculty_slot.get((pid, bid)) or {}
+            if rot_id not in slot or isinstance(slot[rot_id], int):
+                continue
+            for other, var in slot.items():
+                if not isinstance(var, int):
+                    self.model.add_hint(var, other == rot_id)
+            hinted += 1
+        return hinted
 
     def solution(self, value: Callable) -> list[tuple[int, int, int, str]]:
         rows = []
@@ -266,12 +319,15 @@ class ScheduleModel:
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
-    def __init__(self, solve: ScheduleSolve) -> None:
+    def __init__(self, solve: ScheduleSolve, *, better_than: float | None = None) -> None:
         super().__init__()
         self.solve = solve
+        self.better_than = better_than  # the incumbent of an earlier phase: report improvements
 
     def on_solution_callback(self) -> None:
         s = self.solve
+        if self.better_than is not None and self.objective_value >= self.better_than:
+            return
         with s._lock:
             s.solutions += 1
             if s.first_solution_seconds is None:
@@ -289,8 +345,34 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             self.stop_search()
 
 
+# The feasibility phase gets at most this share of the time limit (and at least a few seconds).
+FEASIBILITY_SHARE = 0.4
+FEASIBILITY_MIN_SECONDS = 3.0
+
+
+def phase_parameters(params, phase: str, *, workers: int, seed: int, time_limit: float) -> None:
+    """Search parameters per phase and worker count (docs/scheduling.md, "Search").
+
+    Feasibility: CP-SAT's local search only (feasibility jump and violation LS), started from
+    the current schedule's hint, stopping at the first schedule. On tight programs this finds a
+    schedule in about a second where one tree-search worker (what ``workers=1`` runs by
+    default) could need minutes: with two workers CP-SAT already runs a feasibility-jump
+    worker beside the tree search, with one it runs none.
+    Optimisation: CP-SAT's default portfolio for the worker count (measured on planted
+    programs, interleaving all subsolvers on one thread improved the schedule more slowly than
+    one tree-search worker started afresh; a hint of the incumbent slowed it too).
+    """
+    params.num_workers = max(1, int(workers))
+    params.random_seed = int(seed)
+    params.max_time_in_seconds = max(0.1, float(time_limit))
+    if phase == "feasibility":
+        params.use_ls_only = True
+        params.stop_after_first_solution = True
+
+
 class ScheduleSolve:
-    """One solve of a problem; ``stop()`` may be called from any thread (cancellation)."""
+    """One solve of a problem in two phases (feasibility, then optimisation); ``stop()`` may be
+    called from any thread (cancellation)."""
 
     def __init__(
         self,
@@ -302,50 +384,92 @@ class ScheduleSolve:
         on_solution: Callable[[Progress], None] | None = None,
     ) -> None:
         self.problem = problem
-        self.time_limit = time_limit
+        self.time_limit = float(time_limit)
+        self.workers = max(1, int(workers))
+        self.seed = int(seed)
         self.on_solution = on_solution
-        self.solver = cp_model.CpSolver()
-        self.solver.parameters.max_time_in_seconds = float(time_limit)
-        self.solver.parameters.num_workers = max(1, int(workers))
-        self.solver.parameters.random_seed = int(seed)
+        self.solver: cp_model.CpSolver | None = None
         self.stop_requested = threading.Event()
         self.solutions = 0
         self.first_solution_seconds: float | None = None
         self.latest: Progress | None = None
         self._lock = threading.Lock()
         self._started = time.monotonic()
-        self._solving = False
 
     def stop(self) -> None:
         self.stop_requested.set()
-        if self._solving:
-            self.solver.stop_search()
+        with self._lock:
+            solver = self.solver
+        if solver is not None:
+            solver.stop_search()
+
+    def _solve(self, built: ScheduleModel, phase: str, limit: float, better_than=None):
+        solver = cp_model.CpSolver()
+        phase_parameters(
+            solver.parameters, phase, workers=self.workers, seed=self.seed, time_limit=limit
+        )
+        with self._lock:
+            self.solver = solver
+        if self.stop_requested.is_set():  # a stop() before self.solver was set
+            return solver, cp_model.UNKNOWN
+        try:
+            status = solver.solve(built.model, _Callback(self, better_than=better_than))
+        finally:
+            with self._lock:
+                self.solver = None
+        return solver, status
 
     def run(self) -> SolveResult:
         self._started = time.monotonic()
         built = ScheduleModel(self.problem)
         if self.stop_requested.is_set():
             return SolveResult(status="UNKNOWN", stopped=True)
-        self._solving = True
-        try:
-            # A stop() that raced the start is caught by the callback or the caller's next tick.
-            status = self.solver.solve(built.model, _Callback(self))
-        finally:
-            self._solving = False
-        wall = time.monotonic() - self._started
-        result = SolveResult(
-            status=self.solver.status_name(status),
-            wall_seconds=wall,
-            stopped=self.stop_requested.is_set(),
-            first_solution_seconds=self.first_solution_seconds,
+        result = SolveResult(status="UNKNOWN", changes_at_least=built.forced_changes)
+
+        def take(solver: cp_model.CpSolver, phase: str) -> None:
+            result.assignments = built.solution(solver.boolean_value)
+            result.objective = solver.objective_value
+            result.fairness_spread = {p: int(solver.value(v)) for p, v in built.spreads.items()}
+            result.changes = built.forced_changes + sum(
+                int(solver.value(t)) for t in built.change_terms
+            )
+            result.phase = phase
+
+        # Phase 1: a first schedule, fast, by local search from the current schedule.
+        built.hint_current()
+        budget = min(
+            self.time_limit, max(FEASIBILITY_MIN_SECONDS, self.time_limit * FEASIBILITY_SHARE)
         )
+        solver, status = self._solve(built, "feasibility", budget)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            result.assignments = built.solution(self.solver.boolean_value)
-            result.objective = self.solver.objective_value
-            result.best_bound = self.solver.best_objective_bound
-            result.fairness_spread = {
-                pgy: int(self.solver.value(v)) for pgy, v in built.spreads.items()
-            }
+            take(solver, "feasibility")
+            result.status = "FEASIBLE"
+        elif status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):  # proven by presolve
+            result.status = solver.status_name(status)
+        # Phase 2: optimise for the rest of the time (the model is unchanged; the incumbent is
+        # kept if this phase finds nothing better). Without an incumbent it is also the phase
+        # that proves a program infeasible.
+        built.model.clear_hints()
+        built.break_symmetry()
+        if result.found and result.objective <= built.objective_floor:
+            result.status, result.best_bound = "OPTIMAL", result.objective  # nothing to improve
+        left = self.time_limit - (time.monotonic() - self._started)
+        more = result.status in ("FEASIBLE", "UNKNOWN") and not self.stop_requested.is_set()
+        if more and left > 0.1:
+            solver, status = self._solve(built, "optimisation", left, result.objective)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+                result.objective is None or solver.objective_value <= result.objective
+            ):
+                take(solver, "optimisation")
+            if status == cp_model.OPTIMAL:
+                result.status, result.best_bound = "OPTIMAL", result.objective
+            elif status == cp_model.FEASIBLE:
+                result.best_bound = solver.best_objective_bound
+            elif not result.found:
+                result.status = solver.status_name(status)  # INFEASIBLE, UNKNOWN
+        result.wall_seconds = time.monotonic() - self._started
+        result.stopped = self.stop_requested.is_set()
+        result.first_solution_seconds = self.first_solution_seconds
         return result
 
 
