@@ -231,10 +231,11 @@ def _run_create(*, academic_year_id, requested_by, first_block, last_block, para
             .select_related("academic_year")
             .first()
         ) from None
-    run.rq_job_id = rq_job_id(run.pk)
-    run.save(update_fields=["rq_job_id"])
-    # After commit: a worker must never pick up a run the database does not have yet.
+    # After commit: a worker must never pick up a run the database does not have yet. A run
+    # executed in-process (enqueue=False) has no rq job id, so the reaper does not look for one.
     if enqueue:
+        run.rq_job_id = rq_job_id(run.pk)
+        run.save(update_fields=["rq_job_id"])
         transaction.on_commit(lambda: _enqueue(run))
     return run
 
@@ -618,35 +619,55 @@ class _Guard:
 # -- reaper --------------------------------------------------------------------------------
 
 
-def generation_runs_reap(*, academic_year_id: int | None = None) -> list[int]:
-    """Mark failed the active runs whose worker is gone: a running run whose Redis lock is no
-    longer held by it (expired: the worker stopped renewing it), or a queued run whose rq job
-    is missing or ended without running it (after a grace period: it may be mid-enqueue)."""
+# rq's word that a job will never (again) run the run's body.
+_JOB_ENDED = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED)
+
+
+def _job_status(run: GenerationRun, redis) -> str | None:
+    """The run's rq job status, or None if rq has no such job."""
+    try:
+        return Job.fetch(run.rq_job_id, connection=redis).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def generation_runs_reap(
+    *, academic_year_id: int | None = None, run_id: int | None = None
+) -> list[int]:
+    """Mark failed the active runs whose worker is gone:
+    - a running run whose rq job rq reports failed, stopped, cancelled, finished or missing
+      (a killed work-horse: rq records the failure at once, so the run page need not wait for
+      the lock to expire);
+    - a running run whose Redis lock is no longer held by it (expired: the worker stopped
+      renewing it; this also covers runs executed in-process, which have no rq job);
+    - a queued run whose rq job is missing or ended without running it (after a grace period:
+      it may be mid-enqueue).
+    Every mark is a conditional UPDATE on the status read, so a run that finished meanwhile is
+    left as it finished."""
     redis = _redis()
     runs = GenerationRun.objects.filter(status__in=GenerationRun.ACTIVE_STATUSES)
     if academic_year_id is not None:
         runs = runs.filter(academic_year_id=academic_year_id)
+    if run_id is not None:
+        runs = runs.filter(pk=run_id)
     grace = timezone.now() - datetime.timedelta(seconds=settings.ROTA_GENERATION_REAP_GRACE_SECONDS)
     reaped = []
     for run in runs:
         reason = ""
         if run.status in (Status.RUNNING, Status.CANCELLING):
+            job_status = _job_status(run, redis) if run.rq_job_id else JobStatus.STARTED
             holder = redis.get(lock_name(run.academic_year_id))
-            if holder != lock_token(run.pk).encode():
+            if job_status is None or job_status in _JOB_ENDED:
+                reason = (
+                    f"The worker running this generation stopped (rq reports its job "
+                    f"{job_status.value if job_status else 'missing'})."
+                )
+            elif holder != lock_token(run.pk).encode():
                 reason = "The worker running this generation stopped (its lock expired)."
-        elif run.created_at < grace:
-            try:
-                job = Job.fetch(run.rq_job_id, connection=redis)
-                job_status = job.get_status()
-            except NoSuchJobError:
-                job_status = None
-            if job_status is None or job_status in (
-                JobStatus.FAILED,
-                JobStatus.STOPPED,
-                JobStatus.CANCELED,
-                JobStatus.FINISHED,
-            ):
-                reason = "The queued job for this generation is gone; it never ran."
+        elif run.created_at < grace and (
+            not run.rq_job_id or _job_status(run, redis) in (None, *_JOB_ENDED)
+        ):
+            reason = "The queued job for this generation is gone; it never ran."
         if reason and GenerationRun.objects.filter(pk=run.pk, status=run.status).update(
             status=Status.FAILED, finished_at=timezone.now(), error=reason, progress_message=reason
         ):
