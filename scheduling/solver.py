@@ -27,8 +27,13 @@ from ortools.sat.python import cp_model
 from residency.models import Assignment
 from scheduling.problem import Problem, Rotation
 
-WEIGHT_FAIRNESS = 10
-WEIGHT_STABILITY = 1
+WEIGHT_FAIRNESS = 10  # per block of heavy-rotation spread within a PGY cohort
+WEIGHT_STABILITY = 1  # per person-block changed from the current schedule
+WEIGHT_WISH = 2  # per wish point (below)
+WEIGHT_WISH_FAIRNESS = 1  # per wish point of the resident whose wishes fare worst
+WISH_RANK_COST = {1: 0, 2: 1, 3: 2}  # points when the block's wish of this rank is honoured
+WISH_MISSED_COST = 3  # points when none of a block's wishes (or a vacation request) is honoured
+HEAVY_GROUP = "Heavy rotations"
 
 PRIMARY = Assignment.Role.PRIMARY
 SUPERVISING = Assignment.Role.SUPERVISING
@@ -57,9 +62,10 @@ class SolveResult:
     first_solution_seconds: float | None = None
     wall_seconds: float = 0.0
     stopped: bool = False  # stop() was called (cancellation, lost lock)
-    fairness_spread: dict[int, int] = field(default_factory=dict)  # PGY -> max-min heavy blocks
+    fairness_spread: dict[str, int] = field(default_factory=dict)  # "group PGY-n" -> max - min
     changes: int | None = None  # person-blocks of the current schedule that the result changes
     changes_at_least: int = 0  # ...of which this many had to change (absence, pin, eligibility)
+    report: dict = field(default_factory=dict)  # scheduling/report.py, set by the caller
     phase: str = ""  # which phase found the schedule returned: "feasibility" or "optimisation"
 
     @property
@@ -108,7 +114,8 @@ class ScheduleModel:
         self.x: dict[tuple[int, int, int], cp_model.IntVar] = {}  # resident, block, rotation
         self.y: dict[tuple[int, int, int], cp_model.IntVar] = {}  # faculty, block, rotation
         self.heavy_total: dict[int, cp_model.LinearExprT] = {}
-        self.spreads: dict[int, cp_model.IntVar] = {}
+        self.spreads: dict[tuple[str, int], cp_model.IntVar] = {}  # (group, PGY) -> spread
+        self.wish_cost: dict[int, cp_model.LinearExprT] = {}  # resident -> unmet wish points
         self._build()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -214,26 +221,29 @@ class ScheduleModel:
                     self._add(m.add(sum(window) <= c), ("heavy",))
             self.heavy_total[rid] = sum(heavy)
 
-        # Objective.
+        # Objective. Fairness: the spread (max - min) of heavy blocks, and of each fairness
+        # group's blocks, within each PGY cohort.
         terms = []
-        n_blocks = len(p.block_ids)
-        for pgy in sorted({level for _, level in p.residents.values()}):
-            cohort = [self.heavy_total[rid] for rid in p.cohort(pgy)]
-            if len(cohort) < 2:
-                continue
-            high = m.new_int_var(0, n_blocks, f"heavy_max_{pgy}")
-            low = m.new_int_var(0, n_blocks, f"heavy_min_{pgy}")
-            helpers = []
-            for i, expr in enumerate(cohort):
-                h = m.new_int_var(0, n_blocks, f"heavy_{pgy}_{i}")
-                m.add(h == expr)
-                helpers.append(h)
-            m.add_max_equality(high, helpers)
-            m.add_min_equality(low, helpers)
-            spread = m.new_int_var(0, n_blocks, f"spread_{pgy}")
-            m.add(spread == high - low)
-            self.spreads[pgy] = spread
-            terms.append(WEIGHT_FAIRNESS * spread)
+        groups = [(HEAVY_GROUP, frozenset(heavy_ids), WEIGHT_FAIRNESS), *p.fairness_groups]
+        for name, rotation_ids, weight in groups:
+            for pgy in sorted({level for _, level in p.residents.values()}):
+                cohort = p.cohort(pgy)
+                if len(cohort) < 2 or not rotation_ids:
+                    continue
+                counts = [
+                    sum(
+                        t
+                        for bid in p.block_ids
+                        for k, t in self.resident_slot[rid, bid].items()
+                        if k in rotation_ids
+                    )
+                    for rid in cohort
+                ]
+                spread = self._spread(f"{name}_{pgy}", counts)
+                self.spreads[name, pgy] = spread
+                terms.append(weight * spread)
+        terms.extend(self._wish_terms())
+
         # Stability: every person-block of the current schedule that changes costs 1. Those
         # that cannot stay (absent now, no longer eligible, inactive) are a lower bound on the
         # changes of any schedule, which the run reports instead of CP-SAT's weak bound.
@@ -294,6 +304,50 @@ class ScheduleModel:
                     self.model.add_hint(var, other == rot_id)
             hinted += 1
         return hinted
+
+    def _spread(self, name: str, exprs: list) -> cp_model.IntVar:
+        m = self.model
+        n = len(self.problem.block_ids)
+        helpers = []
+        for i, expr in enumerate(exprs):
+            h = m.new_int_var(0, n, f"{name}_{i}")
+            m.add(h == expr)
+            helpers.append(h)
+        high, low = m.new_int_var(0, n, f"{name}_max"), m.new_int_var(0, n, f"{name}_min")
+        m.add_max_equality(high, helpers)
+        m.add_min_equality(low, helpers)
+        spread = m.new_int_var(0, n, f"{name}_spread")
+        m.add(spread == high - low)
+        return spread
+
+    def _wish_terms(self) -> list:
+        """Wishes (docs/scheduling.md, "Preferences"): a block's first choice costs nothing,
+        the second WISH_RANK_COST[2], ..., none of them WISH_MISSED_COST; a requested vacation
+        costs WISH_MISSED_COST if the block is heavy (a heavy rotation cannot spare the
+        resident). Each point weighs WEIGHT_WISH; the worst-off resident's points weigh
+        WEIGHT_WISH_FAIRNESS more, so nobody's wishes are always the ones dropped."""
+        p = self.problem
+        cost: dict[int, list] = defaultdict(list)
+        heavy_ids = {r.id for r in p.rotations.values() if r.heavy}
+        for (rid, bid), ranked in p.wishes.items():
+            slot = self.resident_slot.get((rid, bid), {})
+            saved = [
+                (WISH_MISSED_COST - WISH_RANK_COST[rank]) * slot[rot_id]
+                for rank, rot_id in ranked
+                if rot_id in slot
+            ]
+            cost[rid].append(WISH_MISSED_COST - sum(saved))
+        for rid, bid in p.vacation_requests:
+            slot = self.resident_slot.get((rid, bid), {})
+            cost[rid].append(WISH_MISSED_COST * sum(t for k, t in slot.items() if k in heavy_ids))
+        if not cost:
+            return []
+        ceiling = WISH_MISSED_COST * len(p.block_ids)
+        worst = self.model.new_int_var(0, ceiling, "wish_worst")
+        for rid, parts in cost.items():
+            self.wish_cost[rid] = sum(parts)
+            self.model.add(worst >= self.wish_cost[rid])
+        return [WEIGHT_WISH * sum(self.wish_cost.values()), WEIGHT_WISH_FAIRNESS * worst]
 
     def solution(self, value: Callable) -> list[tuple[int, int, int, str]]:
         rows = []
@@ -429,7 +483,10 @@ class ScheduleSolve:
         def take(solver: cp_model.CpSolver, phase: str) -> None:
             result.assignments = built.solution(solver.boolean_value)
             result.objective = solver.objective_value
-            result.fairness_spread = {p: int(solver.value(v)) for p, v in built.spreads.items()}
+            result.fairness_spread = {
+                f"{name} PGY-{pgy}": int(solver.value(v))
+                for (name, pgy), v in built.spreads.items()
+            }
             result.changes = built.forced_changes + sum(
                 int(solver.value(t)) for t in built.change_terms
             )

@@ -142,7 +142,7 @@ def test_reaper_fails_a_running_run_whose_worker_vanished(program_s, coordinator
 
 @pytest.mark.django_db
 def test_reaper_leaves_a_run_that_holds_its_lock(program_s, redis_conn):
-    alive = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING)
+    alive = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING, rq_job_id="j1")
     _rq_job(redis_conn, alive, JobStatus.STARTED)  # rq: a worker is on it
     redis_conn.set(services.lock_name(program_s.pk), services.lock_token(alive.pk), ex=30)
     assert services.generation_runs_reap() == []
@@ -286,7 +286,7 @@ def test_reaper_fails_a_running_run_at_once_when_rq_reports_its_job_failed_or_mi
     program_s, redis_conn, job_status
 ):
     # A killed work-horse: rq marks the job failed, but the run's lock has not expired yet.
-    run = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING)
+    run = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING, rq_job_id="j2")
     if job_status is not None:
         _rq_job(redis_conn, run, job_status)
     redis_conn.set(services.lock_name(program_s.pk), services.lock_token(run.pk), ex=30)
@@ -301,7 +301,7 @@ def test_reaper_fails_a_running_run_at_once_when_rq_reports_its_job_failed_or_mi
 def test_run_page_and_api_show_a_run_whose_rq_job_failed_as_failed(
     program_s, redis_conn, coordinator, client
 ):
-    run = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING)
+    run = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING, rq_job_id="j2")
     _rq_job(redis_conn, run, JobStatus.FAILED)
     redis_conn.set(services.lock_name(program_s.pk), services.lock_token(run.pk), ex=30)
     client.force_login(coordinator)
