@@ -34,6 +34,8 @@ def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
             "wall_seconds": run.wall_seconds,
         },
         "assignments_written": run.assignments_written,
+        # Changes (and the floor), fairness spreads, wishes honoured per person (report.py).
+        "report": run.report,
         "error": run.error,
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),
