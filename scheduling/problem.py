@@ -75,6 +75,8 @@ class Problem:
     previous: dict[Key, tuple[int, str]]  # replaced assignments (stability): rotation id, role
     curriculum: dict[tuple[int, int], tuple[int, int | None]]  # (pgy, rotation) -> (min, max)
     max_consecutive_heavy: int = field(default=2)
+    # Per person, their approved absences that take them off a block, in words (explanations).
+    absence_notes: dict[int, list[str]] = field(default_factory=dict)
     # Wishes (docs/scheduling.md, "Preferences"): ranked rotations per resident and block, and
     # blocks a resident asked (not yet approved) vacation in.
     wishes: dict[Key, list[tuple[int, int]]] = field(default_factory=dict)  # -> [(rank, rot)]
@@ -161,6 +163,15 @@ def problem_load(
         if is_unavailable_for_block(block=block, absences=theirs)
     }
 
+    absence_notes = {
+        person_id: [
+            f"{a.get_kind_display().lower()} {a.start_date:%d %b} - {a.end_date:%d %b %Y}"
+            for a in sorted(theirs, key=lambda a: a.start_date)
+        ]
+        for person_id, theirs in absences.items()
+        if any((person_id, b.pk) in unavailable for b in blocks)
+    }
+
     fixed: dict[Key, Fixed] = {}
     previous: dict[Key, tuple[int, str]] = {}
     for person_id, block_id, rotation_id, role, pinned in Assignment.objects.filter(
@@ -218,6 +229,7 @@ def problem_load(
         rotations=rotations,
         leave_rotation_id=leaves[0].id if leaves else None,
         unavailable=unavailable,
+        absence_notes=absence_notes,
         fixed=fixed,
         previous=previous,
         curriculum=curriculum,

@@ -126,6 +126,15 @@ class ScheduleModel:
             self.groups[group] = self.model.new_bool_var(str(group))
         constraint.only_enforce_if(self.groups[group])
 
+    def _slot(self, rid: int, bid: int, rotation_ids: list[int]) -> dict[int, object]:
+        slot = {}
+        for rot_id in dict.fromkeys(rotation_ids):
+            var = self.model.new_bool_var(f"x_{rid}_{bid}_{rot_id}")
+            self.x[rid, bid, rot_id] = var
+            slot[rot_id] = var
+        self.model.add_exactly_one(slot.values())
+        return slot
+
     def _fixed_rotation(self, person_id: int, block_id: int) -> int | None:
         fixed = self.problem.fixed.get((person_id, block_id))
         return fixed.rotation_id if fixed else None
@@ -142,19 +151,25 @@ class ScheduleModel:
             for bid in p.block_ids:
                 key = (rid, bid)
                 fixed = self._fixed_rotation(rid, bid)
-                if fixed is not None or bid not in range_ids:
+                pinned = bid in range_ids and key in p.fixed and p.fixed[key].pinned
+                leave = p.leave_rotation_id
+                if self.explain and pinned:
+                    # Explain mode: a pin is a rule of its own ("pin", person, block) that the
+                    # explanation may name, not a constant.
+                    slot = self._slot(rid, bid, [r.id for r in options] + [fixed])
+                    self._add(m.add(slot[fixed] == 1), ("pin", rid, bid))
+                    self.resident_slot[key] = slot
+                elif fixed is not None or bid not in range_ids:
                     self.resident_slot[key] = {fixed: 1} if fixed is not None else {}
+                elif key in p.unavailable and self.explain and leave is not None:
+                    # Explain mode: each person's absences are one rule ("absence", person).
+                    slot = self._slot(rid, bid, [r.id for r in options] + [leave])
+                    self._add(m.add(slot[leave] == 1), ("absence", rid))
+                    self.resident_slot[key] = slot
                 elif key in p.unavailable:
-                    leave = p.leave_rotation_id
                     self.resident_slot[key] = {leave: 1} if leave is not None else {}
                 else:
-                    slot = {}
-                    for rot in options:
-                        var = m.new_bool_var(f"x_{rid}_{bid}_{rot.id}")
-                        self.x[rid, bid, rot.id] = var
-                        slot[rot.id] = var
-                    m.add_exactly_one(slot.values())
-                    self.resident_slot[key] = slot
+                    self.resident_slot[key] = self._slot(rid, bid, [r.id for r in options])
 
         fac_options = faculty_rotations(p)
         self.faculty_slot: dict[tuple[int, int], dict[int, object]] = {}
@@ -211,14 +226,15 @@ class ScheduleModel:
                 if level != pgy:
                     continue
                 total = sum(slot.get(rot_id, 0) for slot in slots)
-                self._add(m.add(total >= low), ("curriculum", pgy, rot_id))
+                # One rule per person and rotation, so an explanation names whose need it is.
+                self._add(m.add(total >= low), ("curriculum", rid, rot_id))
                 if high is not None:
-                    self._add(m.add(total <= high), ("curriculum", pgy, rot_id))
+                    self._add(m.add(total <= high), ("curriculum", rid, rot_id))
             heavy = [sum(t for k, t in slot.items() if k in heavy_ids) for slot in slots]
             for start in range(len(heavy) - c):
                 window = heavy[start : start + c + 1]
                 if any(not isinstance(h, int) for h in window):
-                    self._add(m.add(sum(window) <= c), ("heavy",))
+                    self._add(m.add(sum(window) <= c), ("heavy", rid))
             self.heavy_total[rid] = sum(heavy)
 
         # Objective. Fairness: the spread (max - min) of heavy blocks, and of each fairness
@@ -531,18 +547,32 @@ class ScheduleSolve:
 
 
 def infeasible_groups(problem: Problem, *, time_limit: float = 10.0) -> list[Group] | None:
-    """Rule groups that cannot all hold (a sufficient subset), or None if the explanation solve
-    found the model feasible or ran out of time."""
+    """Rule groups that cannot all hold, or None if the explanation solve found the model
+    feasible or ran out of time. CP-SAT's core is made smaller by deletion while time is left
+    (a group whose removal keeps the rest infeasible is not needed to explain it), so the
+    explanation names the few people, absences and pins that clash, not every rule touched."""
+    started = time.monotonic()
     built = ScheduleModel(problem, explain=True)
-    literals = list(built.groups.values())
-    built.model.add_assumptions(literals)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
-    # Cores are extracted by the single-thread search.
-    solver.parameters.num_workers = 1
-    status = solver.solve(built.model)
-    if status != cp_model.INFEASIBLE:
-        return None
     by_index = {lit.index: group for group, lit in built.groups.items()}
-    core = solver.sufficient_assumptions_for_infeasibility()
-    return [by_index[i] for i in core if i in by_index]
+
+    def core_of(groups: list[Group], limit: float) -> list[Group] | None:
+        built.model.clear_assumptions()
+        built.model.add_assumptions([built.groups[g] for g in groups])
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.1, limit)
+        solver.parameters.num_workers = 1  # cores are extracted by the single-thread search
+        if solver.solve(built.model) != cp_model.INFEASIBLE:
+            return None
+        return [by_index[i] for i in solver.sufficient_assumptions_for_infeasibility()]
+
+    core = core_of(list(built.groups), time_limit)
+    if core is None:
+        return None
+    for group in list(core):
+        left = time_limit - (time.monotonic() - started)
+        if left <= 0.2 or group not in core:
+            continue
+        smaller = core_of([g for g in core if g != group], min(left, 2.0))
+        if smaller is not None:
+            core = smaller
+    return core
