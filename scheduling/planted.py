@@ -9,7 +9,8 @@ tight as that schedule allows:
   (0..2 blocks) absorbs a vacation block;
 - each rotation's capacity is the planted schedule's smallest and largest head count over the
   blocks: cohorts are laid out as cyclic shifts of a base sequence, so on the sizes M and L
-  (cohorts of 26 and 52: whole cycles of 13) most rotations get min == max;
+  (cohorts of 26 and 52: whole cycles of 13) every rotation but the elective gets min == max;
+  on S (cohorts of 7, 7, 6) head counts cannot be constant, and min and max differ by 1 or 2;
 - vacations (21 days: away for most of a block, so on leave), conference weeks (5 days) and
   absences of exactly half a block (14 days: NOT away, by the "more than half" rule);
 - about 3% of the resident-blocks are pinned (to their planted rotation).
@@ -35,7 +36,7 @@ from residency.models import (
     ResidentYear,
     RotationTemplate,
 )
-from scheduling.models import CurriculumRequirement
+from scheduling.models import CurriculumRequirement, RotationWish
 
 Kind = RotationTemplate.Kind
 BLOCKS = 13
@@ -83,6 +84,44 @@ def _base_sequence(rng: random.Random, counts: dict[str, int]) -> list[str]:
             return list(items)
 
 
+def _balance(plan: list[list[str]], pools: dict[int, list[list[str]]], free: list[int]) -> None:
+    """Choose the sequences (from ``pools``) and offsets of the residents in ``free`` so that
+    every rotation's head count is as even over the blocks as it can be (whole cycles are even
+    already): greedy, then a few passes of re-placing one resident at a time. Even head counts
+    make tight capacities."""
+    heads: dict[str, list[int]] = {}
+
+    def count(sequence: list[str], sign: int) -> None:
+        for b, code in enumerate(sequence):
+            heads.setdefault(code, [0] * BLOCKS)[b] += sign
+
+    def cost() -> int:
+        return sum(max(h) - min(h) for h in heads.values()) * 1000 + sum(
+            x * x for h in heads.values() for x in h
+        )
+
+    placed: set[int] = set()
+    for i, sequence in enumerate(plan):
+        if i not in free:
+            count(sequence, 1)
+    for _ in range(4):
+        for i in free:
+            if i in placed:  # re-place it, given everyone else
+                count(plan[i], -1)
+            best = None
+            for base in pools[i]:
+                for offset in range(BLOCKS):
+                    candidate = base[offset:] + base[:offset]
+                    count(candidate, 1)
+                    score = cost()
+                    count(candidate, -1)
+                    if best is None or score < best[0]:
+                        best = (score, candidate)
+            plan[i] = best[1]
+            count(plan[i], 1)
+            placed.add(i)
+
+
 @transaction.atomic
 def planted_program_create(
     *,
@@ -118,16 +157,21 @@ def planted_program_create(
     # Cohorts as even as possible; each one a cyclic layout of one base sequence per 13 people.
     levels = [1 + i % 3 for i in range(n)]
     levels.sort()
+    pools: dict[int, list[list[str]]] = {}  # per free resident: sequences to choose from
+    free: list[int] = []  # residents of a partial cycle, whose offset is chosen below
     plan: list[list[str]] = []
     for pgy in (1, 2, 3):
         members = levels.count(pgy)
-        bases: list[list[str]] = []
         for i in range(members):
             if i % BLOCKS == 0:
-                bases.append(_base_sequence(rng, CURRICULUM[pgy]))
-            base = bases[-1]
-            offset = i % BLOCKS
-            plan.append(base[offset:] + base[:offset])
+                base = _base_sequence(rng, CURRICULUM[pgy])
+            if members - (i // BLOCKS) * BLOCKS >= BLOCKS:  # a whole cycle: every offset once
+                plan.append(base[i % BLOCKS :] + base[: i % BLOCKS])
+            else:
+                free.append(len(plan))
+                pools[len(plan)] = [_base_sequence(rng, CURRICULUM[pgy]) for _ in range(12)]
+                plan.append(list(base))
+    _balance(plan, pools, free)
     people = Person.objects.bulk_create(
         Person(name=f"Resident {prefix}-{i:03d}", email=f"r{i}.{prefix.lower()}@example.org",
                kind=Person.Kind.RESIDENT)
@@ -232,3 +276,38 @@ def planted_current_schedule_create(
             rot = rng.choice(choices)
         rows.append(Assignment(person_id=pid, block_id=bid, rotation_id=rot))
     return len(Assignment.objects.bulk_create(rows))
+
+
+@transaction.atomic
+def planted_wishes_create(
+    *, planted: Planted, seed: int = 0, share: float = 0.5, blocks_each: int = 3
+) -> int:
+    """Wishes that the planted schedule honours in full: for ``share`` of the residents, in
+    ``blocks_each`` unpinned, not-on-leave blocks, the first choice is the planted rotation and
+    the second another rotation open to them. So 100% of first choices can be honoured."""
+    rng = random.Random(seed)
+    pgy = dict(
+        ResidentYear.objects.filter(academic_year=planted.year).values_list(
+            "person_id", "pgy_level"
+        )
+    )
+    leave = planted.rotations["LEAVE"].pk
+    rows = []
+    for person in rng.sample(planted.residents, round(len(planted.residents) * share)):
+        cells = [
+            bid
+            for bid in (b.pk for b in planted.blocks)
+            if (person.pk, bid) not in planted.pinned and planted.schedule[person.pk, bid] != leave
+        ]
+        for bid in rng.sample(cells, min(blocks_each, len(cells))):
+            first = planted.schedule[person.pk, bid]
+            others = [
+                r.pk
+                for code, r in planted.rotations.items()
+                if code != "LEAVE" and r.pk != first and pgy[person.pk] in r.allowed_pgy_levels
+            ]
+            rows.append(RotationWish(person=person, block_id=bid, rotation_id=first, rank=1))
+            rows.append(
+                RotationWish(person=person, block_id=bid, rotation_id=rng.choice(others), rank=2)
+            )
+    return len(RotationWish.objects.bulk_create(rows))
