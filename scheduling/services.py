@@ -605,9 +605,11 @@ class _Guard:
             return False
         fraction = max(latest.wall_seconds / self.time_limit, 1 - min(1.0, latest.gap))
         percent = 10 + int(80 * min(1.0, fraction))
+        # No gap here: the objective's bound is weak, so a percentage would alarm for nothing
+        # (the finished run reports changes, fairness and wishes: scheduling/report.py).
         message = (
-            f"{latest.solutions} schedule(s) found; best objective {latest.objective:g}, "
-            f"gap {latest.gap:.1%}."
+            f"{latest.solutions} schedule(s) found meeting every rule; improving it "
+            f"(cost {latest.objective:g})."
         )
         GenerationRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
             progress=percent, progress_message=message, objective=latest.objective,
