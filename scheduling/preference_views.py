@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from residency.errors import RotaError
-from residency.http import parse_id
+from residency.http import BadRequest, api_view, json_body, parse_id
 from residency.models import Absence, Person, ResidentYear
 from residency.selectors import person_for_user
 from scheduling import preference_services as services
@@ -128,3 +128,53 @@ def vacation_request(request: HttpRequest) -> HttpResponse:
         )
     messages.success(request, "Vacation requested; the coordinator will approve or deny it.")
     return _back(window)
+
+
+# -- JSON API: /api/wishes ------------------------------------------------------------------
+
+
+def _wish_json(wish: RotationWish) -> dict:
+    return {
+        "id": wish.pk,
+        "block": {"id": wish.block_id, "number": wish.block.number},
+        "rank": wish.rank,
+        "rotation": {"id": wish.rotation_id, "code": wish.rotation.code},
+    }
+
+
+def _api_resident(request: HttpRequest) -> Person:
+    person = person_for_user(user=request.user)
+    if person is None or person.kind != Person.Kind.RESIDENT:
+        raise Http404("Wishes are entered by residents linked to this login.")
+    return person
+
+
+@api_view
+@require_http_methods(["GET", "POST"])
+def api_wishes(request: HttpRequest) -> HttpResponse:
+    """GET: the caller's wishes; POST {"block", "rotation", "rank"}: add one (201, or 400/422)."""
+    person = _api_resident(request)
+    if request.method == "GET":
+        wishes = RotationWish.objects.filter(person=person).select_related("block", "rotation")
+        return JsonResponse({"wishes": [_wish_json(w) for w in wishes]})
+    data = json_body(request)
+    values = {name: data.get(name) for name in ("block", "rotation", "rank")}
+    bad = {
+        name: ["A whole number is required."]
+        for name, value in values.items()
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31
+    }
+    if bad:
+        raise BadRequest("Invalid wish.", bad)
+    wish = services.rotation_wish_add(
+        person=person, block_id=values["block"], rotation_id=values["rotation"],
+        rank=values["rank"],
+    )  # fmt: skip
+    return JsonResponse(_wish_json(wish), status=201)
+
+
+@api_view
+@require_http_methods(["DELETE"])
+def api_wish_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    services.rotation_wish_remove(person=_api_resident(request), wish_id=pk)
+    return HttpResponse(status=204)

@@ -4,6 +4,7 @@ reported per person, entered on the residents' page before the coordinator's dea
 from __future__ import annotations
 
 import datetime
+import threading
 
 import pytest
 from django.db import transaction
@@ -192,23 +193,53 @@ def test_admin_lists_wishes_and_windows(client, two, window):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_wishes_of_one_rank_sent_at_once_one_wins_the_other_is_told(two, window):
+def test_two_wishes_of_one_rank_sent_at_once_one_wins_the_other_is_told(two, window, settings):
+    settings.ROTA_LOCK_TIMEOUT_MS = 30_000  # long enough for both to be seen waiting
     # Two tabs: both pass the "rank free?" check only if they overlap; the person-row lock
     # makes the second wait for the first and then see its rank taken.
     ada = two["people"][0]
     block = two["blocks"][0]
-    outcomes = [Outcome(), Outcome()]
-    with transaction.atomic():
-        lock_rows(Person.objects.filter(pk=ada.pk))  # both requests queue behind this
-        threads = [
-            run_in_thread(lambda rot=rot: preference_services.rotation_wish_add(
-                person=ada, block_id=block.pk, rotation_id=rot.pk, rank=1), outcome)
-            for rot, outcome in zip((two["ward"], two["elective"]), outcomes, strict=True)
-        ]  # fmt: skip
+    outcomes = [Outcome(), Outcome(), Outcome()]
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_person_row():  # another session holds the lock; both requests queue behind it
+        with transaction.atomic():
+            lock_rows(Person.objects.filter(pk=ada.pk))
+            locked.set()
+            assert release.wait(60)
+
+    threads = [run_in_thread(hold_the_person_row, outcomes[2])]
+    assert locked.wait(60)
+    threads += [
+        run_in_thread(lambda rot=rot: preference_services.rotation_wish_add(
+            person=ada, block_id=block.pk, rotation_id=rot.pk, rank=1), outcome)
+        for rot, outcome in zip((two["ward"], two["elective"]), outcomes[:2], strict=True)
+    ]  # fmt: skip
+    try:
         wait_for_lock_waiters(2)
+    finally:
+        release.set()  # never leave the holder (and its lock) behind
     join_all(threads)
 
-    errors = [o.error for o in outcomes if o.error is not None]
+    assert outcomes[2].error is None
+    errors = [o.error for o in outcomes[:2] if o.error is not None]
     assert len(errors) == 1 and isinstance(errors[0], RuleViolation)
     assert "already have a choice #1" in errors[0].message
     assert RotationWish.objects.filter(person=ada, block=block).count() == 1
+
+
+def test_api_wishes_add_list_refuse_and_delete(client, two, window):
+    ada = two["people"][0]
+    client.force_login(ada.user)
+    body = {"block": two["blocks"][0].pk, "rotation": two["elective"].pk, "rank": 1}
+    created = client.post("/api/wishes", body, content_type="application/json")
+    assert created.status_code == 201 and created.json()["rank"] == 1
+    again = client.post("/api/wishes", body | {"rank": 2}, content_type="application/json")
+    assert again.status_code == 422 and "rotation" in again.json()["errors"]
+    bad = client.post("/api/wishes", {"block": "x", "rank": True}, content_type="application/json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"block", "rotation", "rank"}
+    assert [w["id"] for w in client.get("/api/wishes").json()["wishes"]] == [created.json()["id"]]
+    assert client.delete(f"/api/wishes/{created.json()['id']}").status_code == 204
+    assert not RotationWish.objects.exists()
+    client.force_login(PersonFactory(faculty=True, with_login=True).user)
+    assert client.get("/api/wishes").status_code == 404
