@@ -60,7 +60,12 @@ def run_one(size: str, seed: int, workers: int, scenario: str, limit: int) -> di
 
     prefix = f"Q{size}{seed}w{workers}{scenario[0]}"
     _cleanup(prefix)
-    planted = planted_program_create(size=size, seed=seed, prefix=prefix, start_year=2095)
+    planted = planted_program_create(
+        size=size,
+        seed=seed,
+        prefix=prefix,
+        start_year=int(os.environ.get("BENCH_START_YEAR", "2095")),
+    )
     if scenario == "wishes":
         planted_wishes_create(planted=planted, seed=seed)
     elif scenario in ("perturbed", "random"):

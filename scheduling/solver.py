@@ -307,12 +307,20 @@ class ScheduleModel:
             for a, b in itertools.pairwise(ranks):
                 self.model.add(a <= b)
 
-    def hint_current(self) -> int:
-        """Hint the current schedule (where it can stay): the feasibility phase's local search
-        starts from it and repairs it, rather than from nothing. Returns the hinted cells."""
+    def hint_start(self) -> int:
+        """Hint where the search should start: each open cell's first wish, else its current
+        rotation (where it may stay). The feasibility phase's local search then repairs this
+        point instead of starting from nothing, so the first schedule already honours most
+        wishes and keeps most of the current schedule. Returns the hinted cells."""
+        p = self.problem
+        targets: dict[tuple[int, int], int] = {
+            key: rot_id for key, (rot_id, _) in p.previous.items()
+        }
+        for key, ranked in p.wishes.items():
+            targets[key] = ranked[0][1]
         hinted = 0
-        for (pid, bid), (rot_id, _) in self.problem.previous.items():
-            slot = self.resident_slot.get((pid, bid)) or self.faculty_slot.get((pid, bid)) or {}
+        for key, rot_id in targets.items():
+            slot = self.resident_slot.get(key) or self.faculty_slot.get(key) or {}
             if rot_id not in slot or isinstance(slot[rot_id], int):
                 continue
             for other, var in slot.items():
@@ -320,6 +328,29 @@ class ScheduleModel:
                     self.model.add_hint(var, other == rot_id)
             hinted += 1
         return hinted
+
+    def with_first_wishes(self) -> cp_model.CpModel | None:
+        """A copy of the model with every block's first wish imposed and every requested
+        vacation block kept off heavy rotations (None without wishes). Any schedule of the copy
+        is a schedule of the model (it only adds rules), usually a very good one."""
+        p = self.problem
+        if not p.wishes and not p.vacation_requests:
+            return None
+        copy = self.model.clone()
+
+        def same(var):
+            return copy.get_bool_var_from_proto_index(var.index)
+
+        for key, ranked in p.wishes.items():
+            var = self.resident_slot.get(key, {}).get(ranked[0][1])
+            if var is not None and not isinstance(var, int):
+                copy.add(same(var) == 1)
+        heavy_ids = {r.id for r in p.rotations.values() if r.heavy}
+        for key in p.vacation_requests:
+            for rot_id, var in self.resident_slot.get(key, {}).items():
+                if rot_id in heavy_ids and not isinstance(var, int):
+                    copy.add(same(var) == 0)
+        return copy
 
     def _spread(self, name: str, exprs: list) -> cp_model.IntVar:
         m = self.model
@@ -473,7 +504,7 @@ class ScheduleSolve:
         if solver is not None:
             solver.stop_search()
 
-    def _solve(self, built: ScheduleModel, phase: str, limit: float, better_than=None):
+    def _solve(self, model: cp_model.CpModel, phase: str, limit: float, better_than=None):
         solver = cp_model.CpSolver()
         phase_parameters(
             solver.parameters, phase, workers=self.workers, seed=self.seed, time_limit=limit
@@ -483,7 +514,7 @@ class ScheduleSolve:
         if self.stop_requested.is_set():  # a stop() before self.solver was set
             return solver, cp_model.UNKNOWN
         try:
-            status = solver.solve(built.model, _Callback(self, better_than=better_than))
+            status = solver.solve(model, _Callback(self, better_than=better_than))
         finally:
             with self._lock:
                 self.solver = None
@@ -508,17 +539,27 @@ class ScheduleSolve:
             )
             result.phase = phase
 
-        # Phase 1: a first schedule, fast, by local search from the current schedule.
-        built.hint_current()
+        # Phase 1: a first schedule, fast, by local search from the current schedule (and the
+        # wishes). First try with every first wish imposed (half the budget): when they all fit,
+        # as they often do, the optimisation has little left to find.
+        built.hint_start()
         budget = min(
             self.time_limit, max(FEASIBILITY_MIN_SECONDS, self.time_limit * FEASIBILITY_SHARE)
         )
-        solver, status = self._solve(built, "feasibility", budget)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            take(solver, "feasibility")
-            result.status = "FEASIBLE"
-        elif status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):  # proven by presolve
-            result.status = solver.status_name(status)
+        wished = built.with_first_wishes()
+        if wished is not None:
+            solver, status = self._solve(wished, "feasibility", budget / 2)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                take(solver, "feasibility")
+                result.status = "FEASIBLE"
+        if not result.found and not self.stop_requested.is_set():
+            left = budget - (time.monotonic() - self._started)
+            solver, status = self._solve(built.model, "feasibility", max(left, 1.0))
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                take(solver, "feasibility")
+                result.status = "FEASIBLE"
+            elif status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):  # proven by presolve
+                result.status = solver.status_name(status)
         # Phase 2: optimise for the rest of the time (the model is unchanged; the incumbent is
         # kept if this phase finds nothing better). Without an incumbent it is also the phase
         # that proves a program infeasible.
@@ -529,7 +570,7 @@ class ScheduleSolve:
         left = self.time_limit - (time.monotonic() - self._started)
         more = result.status in ("FEASIBLE", "UNKNOWN") and not self.stop_requested.is_set()
         if more and left > 0.1:
-            solver, status = self._solve(built, "optimisation", left, result.objective)
+            solver, status = self._solve(built.model, "optimisation", left, result.objective)
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
                 result.objective is None or solver.objective_value <= result.objective
             ):
