@@ -454,11 +454,10 @@ FEASIBILITY_MIN_SECONDS = 3.0
 def phase_parameters(params, phase: str, *, workers: int, seed: int, time_limit: float) -> None:
     """Search parameters per phase and worker count (docs/scheduling.md, "Search").
 
-    Feasibility: CP-SAT's local search only (feasibility jump and violation LS), started from
-    the current schedule's hint, stopping at the first schedule. On tight programs this finds a
-    schedule in about a second where one tree-search worker (what ``workers=1`` runs by
-    default) could need minutes: with two workers CP-SAT already runs a feasibility-jump
-    worker beside the tree search, with one it runs none.
+    Feasibility: stop at the first schedule, started from the hint (current schedule, wishes).
+    With two or more workers CP-SAT's default portfolio already runs a feasibility-jump local
+    search beside the tree search; with one worker it runs only the tree search, which on tight
+    programs can need minutes, so one worker runs the local search alone in this phase.
     Optimisation: CP-SAT's default portfolio for the worker count (measured on planted
     programs, interleaving all subsolvers on one thread improved the schedule more slowly than
     one tree-search worker started afresh; a hint of the incumbent slowed it too).
@@ -467,8 +466,12 @@ def phase_parameters(params, phase: str, *, workers: int, seed: int, time_limit:
     params.random_seed = int(seed)
     params.max_time_in_seconds = max(0.1, float(time_limit))
     if phase == "feasibility":
-        params.use_ls_only = True
         params.stop_after_first_solution = True
+        if workers == 1:
+            # Local search only: it finds tight programs' schedules in seconds. If it finds
+            # none, the optimisation phase's tree search (which finds generous programs'
+            # schedules at once) still has the rest of the time.
+            params.use_ls_only = True
 
 
 class ScheduleSolve:
@@ -534,6 +537,7 @@ class ScheduleSolve:
                 f"{name} PGY-{pgy}": int(solver.value(v))
                 for (name, pgy), v in built.spreads.items()
             }
+            result.best_bound = solver.best_objective_bound  # weak; the optimisation tightens it
             result.changes = built.forced_changes + sum(
                 int(solver.value(t)) for t in built.change_terms
             )
@@ -544,7 +548,8 @@ class ScheduleSolve:
         # as they often do, the optimisation has little left to find.
         built.hint_start()
         budget = min(
-            self.time_limit, max(FEASIBILITY_MIN_SECONDS, self.time_limit * FEASIBILITY_SHARE)
+            0.8 * self.time_limit,  # leave the optimisation some time, however short the limit
+            max(FEASIBILITY_MIN_SECONDS, self.time_limit * FEASIBILITY_SHARE),
         )
         wished = built.with_first_wishes()
         if wished is not None:
