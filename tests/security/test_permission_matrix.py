@@ -16,6 +16,7 @@ changes another person's assignments or requests through any URL.
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 
@@ -23,9 +24,10 @@ import pytest
 from django.contrib import admin
 from django.test import Client
 from django.urls import URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 
-from residency.models import Assignment, RotationTemplate
-from scheduling.models import GenerationRun
+from residency.models import Absence, Assignment, RotationTemplate
+from scheduling.models import GenerationRun, PreferenceWindow, RotationWish
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
@@ -54,6 +56,7 @@ class World:
     swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
+    wish: RotationWish | None = None  # the resident's, in a year whose wishes are open
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +92,12 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    PreferenceWindow.objects.create(
+        academic_year=year, deadline=timezone.now() + datetime.timedelta(days=7)
+    )
+    wish = RotationWish.objects.create(person=resident, block=block, rotation=wards, rank=1)
     return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run)  # fmt: skip
+                 open_offer, run, wish)  # fmt: skip
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -143,6 +150,19 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
+    # Residents' wishes: only a resident of a year whose wishes are open has a page.
+    ("wishes page", "GET", lambda w: "/generation/wishes/", None):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("wish add", "POST", lambda w: "/generation/wishes/add/",
+     lambda w: {"year": w.year.pk, "block": w.block.pk, "rank": 2,
+                "rotation": _second_choice(w)}):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("wish remove", "POST", lambda w: f"/generation/wishes/{w.wish.pk}/remove/", None):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("vacation request", "POST", lambda w: "/generation/wishes/vacation/",
+     lambda w: {"year": w.year.pk, "start_date": w.block.start_date,
+                "end_date": w.block.start_date}):
+        ("login", "ok", "denied", "denied", "denied"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -175,6 +195,10 @@ MATRIX = {
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
+    ("api wishes", "GET", lambda w: "/api/wishes", None):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("api wish delete", "DELETE", lambda w: f"/api/wishes/{w.wish.pk}", None):
+        ("login", "ok", "denied", "denied", "denied"),
     # --- admin ---
     ("admin index", "GET", lambda w: "/admin/", None):
         ("login", "login", "login", "login", "ok"),
@@ -201,6 +225,11 @@ ADMIN_LISTS = {
 TABLE = {**MATRIX, **ADMIN_LISTS}
 
 
+def _second_choice(w: World) -> int:
+    """Another rotation open to the resident (PGY-1), for a second choice."""
+    return RotationTemplateFactory(allowed_pgy_levels=[1]).pk
+
+
 def outcome(response) -> str:
     if response.status_code == 401:
         return "login"
@@ -223,6 +252,8 @@ def state() -> dict:
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
+        "wishes": sorted(RotationWish.objects.values_list("pk", "person_id", "rank")),
+        "absences": sorted(Absence.objects.values_list("pk", "person_id", "status")),
     }
 
 
