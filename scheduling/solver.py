@@ -451,7 +451,9 @@ FEASIBILITY_SHARE = 0.4
 FEASIBILITY_MIN_SECONDS = 3.0
 
 
-def phase_parameters(params, phase: str, *, workers: int, seed: int, time_limit: float) -> None:
+def phase_parameters(
+    params, phase: str, *, workers: int, seed: int, time_limit: float, incumbent: bool = True
+) -> None:
     """Search parameters per phase and worker count (docs/scheduling.md, "Search").
 
     Feasibility: stop at the first schedule, started from the hint (current schedule, wishes).
@@ -472,6 +474,9 @@ def phase_parameters(params, phase: str, *, workers: int, seed: int, time_limit:
             # none, the optimisation phase's tree search (which finds generous programs'
             # schedules at once) still has the rest of the time.
             params.use_ls_only = True
+    elif workers == 1 and not incumbent:
+        # Still no schedule: local search and tree search take turns on the one thread.
+        params.interleave_search = True
 
 
 class ScheduleSolve:
@@ -510,8 +515,9 @@ class ScheduleSolve:
     def _solve(self, model: cp_model.CpModel, phase: str, limit: float, better_than=None):
         solver = cp_model.CpSolver()
         phase_parameters(
-            solver.parameters, phase, workers=self.workers, seed=self.seed, time_limit=limit
-        )
+            solver.parameters, phase, workers=self.workers, seed=self.seed, time_limit=limit,
+            incumbent=better_than is not None,
+        )  # fmt: skip
         with self._lock:
             self.solver = solver
         if self.stop_requested.is_set():  # a stop() before self.solver was set
