@@ -448,7 +448,7 @@ class _Callback(cp_model.CpSolverSolutionCallback):
 
 # The feasibility phase gets at most this share of the time limit (and at least a few seconds).
 FEASIBILITY_SHARE = 0.4
-FEASIBILITY_MIN_SECONDS = 3.0
+FEASIBILITY_MIN_SECONDS = 1.0
 
 
 def phase_parameters(
@@ -456,10 +456,10 @@ def phase_parameters(
 ) -> None:
     """Search parameters per phase and worker count (docs/scheduling.md, "Search").
 
-    Feasibility: stop at the first schedule, started from the hint (current schedule, wishes).
-    With two or more workers CP-SAT's default portfolio already runs a feasibility-jump local
-    search beside the tree search; with one worker it runs only the tree search, which on tight
-    programs can need minutes, so one worker runs the local search alone in this phase.
+    Feasibility: CP-SAT's local search only (feasibility jump, violation LS), from the hint
+    (current schedule, wishes), stopping at the first schedule. Used with one worker (where
+    CP-SAT would otherwise run only the tree search, which on tight programs can need minutes)
+    and, for any worker count, for the try with every first wish imposed.
     Optimisation: CP-SAT's default portfolio for the worker count (measured on planted
     programs, interleaving all subsolvers on one thread improved the schedule more slowly than
     one tree-search worker started afresh; a hint of the incumbent slowed it too).
@@ -468,12 +468,11 @@ def phase_parameters(
     params.random_seed = int(seed)
     params.max_time_in_seconds = max(0.1, float(time_limit))
     if phase == "feasibility":
+        # Local search only (one LS thread per worker): it finds tight programs' schedules in
+        # seconds. If it finds none, the optimisation phase's tree search (which finds
+        # generous programs' schedules at once) still has the rest of the time.
         params.stop_after_first_solution = True
-        if workers == 1:
-            # Local search only: it finds tight programs' schedules in seconds. If it finds
-            # none, the optimisation phase's tree search (which finds generous programs'
-            # schedules at once) still has the rest of the time.
-            params.use_ls_only = True
+        params.use_ls_only = True
     elif workers == 1 and not incumbent:
         # Still no schedule: local search and tree search take turns on the one thread.
         params.interleave_search = True
@@ -535,6 +534,9 @@ class ScheduleSolve:
         if self.stop_requested.is_set():
             return SolveResult(status="UNKNOWN", stopped=True)
         result = SolveResult(status="UNKNOWN", changes_at_least=built.forced_changes)
+        # The time limit is the solver's (as before the two phases): building the model does
+        # not eat into it.
+        solving_since = time.monotonic()
 
         def take(solver: cp_model.CpSolver, phase: str) -> None:
             result.assignments = built.solution(solver.boolean_value)
@@ -563,8 +565,12 @@ class ScheduleSolve:
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 take(solver, "feasibility")
                 result.status = "FEASIBLE"
-        if not result.found and not self.stop_requested.is_set():
-            left = budget - (time.monotonic() - self._started)
+        # With one worker, a local-search phase (see phase_parameters). With more, CP-SAT's
+        # portfolio already runs local search beside the tree search, and splitting its time
+        # into two solves would only restart both from scratch (measured: it then missed
+        # schedules that one 30 s solve finds).
+        if not result.found and not self.stop_requested.is_set() and self.workers == 1:
+            left = budget - (time.monotonic() - solving_since)
             solver, status = self._solve(built.model, "feasibility", max(left, 1.0))
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 take(solver, "feasibility")
@@ -574,11 +580,12 @@ class ScheduleSolve:
         # Phase 2: optimise for the rest of the time (the model is unchanged; the incumbent is
         # kept if this phase finds nothing better). Without an incumbent it is also the phase
         # that proves a program infeasible.
-        built.model.clear_hints()
-        built.break_symmetry()
+        if result.found:  # the search starts from the incumbent, not the hint
+            built.model.clear_hints()
+            built.break_symmetry()  # it slows the local search, so only once there is one
         if result.found and result.objective <= built.objective_floor:
             result.status, result.best_bound = "OPTIMAL", result.objective  # nothing to improve
-        left = self.time_limit - (time.monotonic() - self._started)
+        left = self.time_limit - (time.monotonic() - solving_since)
         more = result.status in ("FEASIBLE", "UNKNOWN") and not self.stop_requested.is_set()
         if more and left > 0.1:
             solver, status = self._solve(built.model, "optimisation", left, result.objective)
@@ -586,6 +593,7 @@ class ScheduleSolve:
                 result.objective is None or solver.objective_value <= result.objective
             ):
                 take(solver, "optimisation")
+                result.status = "FEASIBLE"
             if status == cp_model.OPTIMAL:
                 result.status, result.best_bound = "OPTIMAL", result.objective
             elif status == cp_model.FEASIBLE:
