@@ -12,4 +12,6 @@ urlpatterns = [
     path("api/generation-runs/<int:pk>/cancel", views.api_cancel, name="cancel"),
     path("api/wishes", preference_views.api_wishes, name="wishes"),
     path("api/wishes/<int:pk>", preference_views.api_wish_delete, name="wish"),
+    path("api/generation-runs/<int:pk>/publish", views.api_publish, name="publish"),
+    path("api/generation-runs/<int:pk>/discard", views.api_discard, name="discard"),
 ]

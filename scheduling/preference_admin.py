@@ -1,16 +1,17 @@
 """Admin for residents' wishes: the coordinator sets each year's deadline, reviews the wishes
-(read-only: residents own them) and the fairness groups generation balances."""
+(read-only: residents own them) and the fairness groups generation balances. Deadlines and
+fairness groups are version-checked (two coordinators editing one: the second is told)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from residency.admin import SafeInputAdminMixin
+from residency.admin import SafeInputAdminMixin, VersionedAdminMixin
 from scheduling.models import FairnessGroup, PreferenceWindow, RotationWish
 
 
 @admin.register(PreferenceWindow)
-class PreferenceWindowAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class PreferenceWindowAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("academic_year", "deadline", "wish_count", "note")
     list_select_related = ("academic_year",)
 
@@ -39,7 +40,7 @@ class RotationWishAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(FairnessGroup)
-class FairnessGroupAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class FairnessGroupAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "weight", "active", "rotation_codes")
     list_filter = ("active",)
     filter_horizontal = ("rotations",)

@@ -89,6 +89,10 @@ class Problem:
         """Residents with something only they have (wishes): never interchangeable."""
         return {pid for pid, _ in self.wishes} | {pid for pid, _ in self.vacation_requests}
 
+    # The replaced assignments' rows as read: (assignment id, version). Publishing changes a row
+    # only if it is still at this version (scheduling/services.py, the diff write).
+    versions: dict[Key, tuple[int, int]] = field(default_factory=dict)
+
     @property
     def active_rotations(self) -> list[Rotation]:
         return [r for r in self.rotations.values() if r.active]
@@ -174,14 +178,17 @@ def problem_load(
 
     fixed: dict[Key, Fixed] = {}
     previous: dict[Key, tuple[int, str]] = {}
-    for person_id, block_id, rotation_id, role, pinned in Assignment.objects.filter(
+    versions: dict[Key, tuple[int, int]] = {}
+    # One query: each row's rotation, role and version are read together (one snapshot per row).
+    for pk, version, person_id, block_id, rotation_id, role, pinned in Assignment.objects.filter(
         block__academic_year=academic_year
-    ).values_list("person_id", "block_id", "rotation_id", "role", "pinned"):
+    ).values_list("pk", "version", "person_id", "block_id", "rotation_id", "role", "pinned"):
         key = (person_id, block_id)
         if pinned or block_id not in range_ids:
             fixed[key] = Fixed(rotation_id=rotation_id, role=role, pinned=pinned)
         else:
             previous[key] = (rotation_id, role)
+            versions[key] = (pk, version)
 
     # Wishes count where generation decides: range blocks, not pinned, not on approved leave.
     def open_cell(key: Key) -> bool:
@@ -232,6 +239,7 @@ def problem_load(
         absence_notes=absence_notes,
         fixed=fixed,
         previous=previous,
+        versions=versions,
         curriculum=curriculum,
         wishes={key: sorted(ranked) for key, ranked in wishes.items()},
         vacation_requests=vacation_requests,

@@ -43,7 +43,7 @@ def result_report(*, problem: Problem, result: SolveResult) -> dict:
     return {
         "changes": result.changes,
         "changes_at_least": result.changes_at_least,
-        "fairness_spread": result.fairness_spread,
+        "fairness_spread": result.group_spreads,
         "wishes": {
             "wished_blocks": sum(r["wished_blocks"] for r in rows),
             "first": sum(r["first"] for r in rows),

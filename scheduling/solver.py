@@ -62,7 +62,8 @@ class SolveResult:
     first_solution_seconds: float | None = None
     wall_seconds: float = 0.0
     stopped: bool = False  # stop() was called (cancellation, lost lock)
-    fairness_spread: dict[str, int] = field(default_factory=dict)  # "group PGY-n" -> max - min
+    fairness_spread: dict[int, int] = field(default_factory=dict)  # PGY -> max-min heavy blocks
+    group_spreads: dict[str, int] = field(default_factory=dict)  # "group PGY-n" -> max - min
     changes: int | None = None  # person-blocks of the current schedule that the result changes
     changes_at_least: int = 0  # ...of which this many had to change (absence, pin, eligibility)
     report: dict = field(default_factory=dict)  # scheduling/report.py, set by the caller
@@ -541,9 +542,14 @@ class ScheduleSolve:
         def take(solver: cp_model.CpSolver, phase: str) -> None:
             result.assignments = built.solution(solver.boolean_value)
             result.objective = solver.objective_value
-            result.fairness_spread = {
+            result.group_spreads = {
                 f"{name} PGY-{pgy}": int(solver.value(v))
                 for (name, pgy), v in built.spreads.items()
+            }
+            result.fairness_spread = {
+                pgy: int(solver.value(v))
+                for (name, pgy), v in built.spreads.items()
+                if name == HEAVY_GROUP
             }
             result.best_bound = solver.best_objective_bound  # weak; the optimisation tightens it
             result.changes = built.forced_changes + sum(

@@ -12,4 +12,6 @@ urlpatterns = [
     path("wishes/add/", preference_views.wish_add, name="wish_add"),
     path("wishes/<int:pk>/remove/", preference_views.wish_remove, name="wish_remove"),
     path("wishes/vacation/", preference_views.vacation_request, name="vacation_request"),
+    path("runs/<int:pk>/publish/", views.run_publish, name="publish"),
+    path("runs/<int:pk>/discard/", views.run_discard, name="discard"),
 ]

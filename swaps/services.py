@@ -33,6 +33,7 @@ from swaps.errors import STALE_REASONS, SwapRefused
 from swaps.models import SwapEvent, SwapRequest
 from swaps.selectors import (
     assignment_label,
+    colleague_assignment_label,
     giving_back_for,
     notice_problem,
     swap_exchange_problems,
@@ -113,10 +114,31 @@ def _refuse_unless_pending(swap: SwapRequest) -> None:
         Status.EXECUTED,
     ):
         raise SwapRefused("This offer has already been taken.", reason="already_taken")
+    opposite = _opposite_executed(swap) if swap.status == Status.EXPIRED else None
+    if opposite is not None:
+        raise SwapRefused(
+            "This request is no longer pending: the exchange it asked for has already been "
+            f"made, by request #{opposite.pk}.",
+            reason="not_pending",
+        )
     raise SwapRefused(
         f"This request is no longer pending: it was {swap.get_status_display().lower()}.",
         reason="not_pending",
     )
+
+
+def _opposite_executed(swap: SwapRequest) -> SwapRequest | None:
+    """The executed request that made the very exchange ``swap`` asks for (two colleagues asked
+    each other for the same exchange; executing one expires the other), or None."""
+    if swap.counterpart_id is None or swap.wanted_id is None:
+        return None
+    return SwapRequest.objects.filter(
+        status__in=[Status.EXECUTED],
+        requester_id=swap.counterpart_id,
+        counterpart_id=swap.requester_id,
+        offered_id=swap.wanted_id,
+        wanted_id=swap.offered_id,
+    ).first()
 
 
 def _expire_if_stale(swap_request_id: int, call: Callable[[], T]) -> T:
@@ -240,6 +262,15 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
     _expire_touching(swap, ids=list(versions))
 
 
+def _is_opposite(request: SwapRequest, executed: SwapRequest) -> bool:
+    return (
+        request.requester_id == executed.counterpart_id
+        and request.counterpart_id == executed.requester_id
+        and request.offered_id == executed.wanted_id
+        and request.wanted_id == executed.offered_id
+    )
+
+
 def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
     """Every other open request over a moved assignment can no longer execute as asked."""
     # Locked (after the assignments, like every swap path) so a concurrent accept of one of
@@ -255,7 +286,11 @@ def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
             Status.EXPIRED,
             by=None,
             actor_label="system",
-            note=f"Swap #{swap.pk} moved one of its assignments.",
+            note=(
+                f"Swap #{swap.pk} already made the exchange this request asked for."
+                if _is_opposite(other, swap)
+                else f"Swap #{swap.pk} moved one of its assignments."
+            ),
         )
 
 
@@ -391,7 +426,7 @@ def swap_request_create(
         offered_label=assignment_label(offered),
         wanted=wanted,
         wanted_version=wanted.version if wanted else None,
-        wanted_label=assignment_label(wanted) if wanted else "",
+        wanted_label=colleague_assignment_label(wanted) if wanted else "",
         message=message,
     )
     swap.full_clean()
@@ -478,7 +513,7 @@ def _accept(*, swap_request_id, taker: Person, by, today, actor_label: str, note
         swap.counterpart = taker
         swap.wanted = giving_back
         swap.wanted_version = giving_back.version if giving_back else None
-        swap.wanted_label = assignment_label(giving_back) if giving_back else ""
+        swap.wanted_label = colleague_assignment_label(giving_back) if giving_back else ""
     elif taker.pk != swap.counterpart_id:
         raise SwapRefused(
             f"Only {swap.counterpart.name} can accept this request.", reason="not_allowed"
@@ -683,6 +718,26 @@ def swap_requests_expire_stale(*, academic_year_id: int | None = None) -> int:
             actor_label="system",
             note="The assignment no longer exists (the schedule was regenerated).",
         )
+    return len(rows)
+
+
+def swap_requests_expire_for_assignments(*, notes: dict[int, str]) -> int:
+    """Expire the open requests over these assignments (id -> why, shown to both people), in
+    the caller's transaction. Generation's publish calls it for the rows it changes or removes:
+    it holds the year's schedule lock exclusively and those rows' locks, so no swap over them is
+    executing; the requests are locked after the assignments, as in every swap path, so an
+    accept waiting on one of them then finds it expired."""
+    if not notes:
+        return 0
+    ids = list(notes)
+    rows = lock_rows(
+        SwapRequest.objects.filter(Q(offered_id__in=ids) | Q(wanted_id__in=ids)).filter(
+            status__in=SwapRequest.OPEN_STATUSES
+        )
+    )
+    for swap in rows:
+        why = notes.get(swap.offered_id) or notes.get(swap.wanted_id) or ""
+        _record(swap, Status.EXPIRED, by=None, actor_label="system", note=why)
     return len(rows)
 
 

@@ -109,7 +109,7 @@ def test_a_fairness_group_is_balanced_within_the_cohort(db):
     per_person = [sum(1 for (pid, _), rot in given.items() if pid == p.pk and rot == nights.pk)
                   for p in people]  # fmt: skip
     assert per_person == [2, 2]
-    assert result.fairness_spread["Nights PGY-1"] == 0
+    assert result.group_spreads["Nights PGY-1"] == 0
 
 
 # -- entering wishes ------------------------------------------------------------------------

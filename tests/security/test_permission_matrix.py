@@ -1,8 +1,10 @@
 """Who may do what: every URL (pages, JSON API, admin) for every role, from ONE table.
 
 Roles: anonymous, a resident, a faculty member who owns the objects acted on ("faculty"),
-another faculty member ("other"), and a coordinator. The objects are the faculty member's
-assignment and swap request, a generation run and the year's block. Outcomes:
+another faculty member ("other"), a coordinator, and a staff user outside Coordinators
+("staff": may log in to the admin, but is no coordinator and no person of the program).
+The objects are the faculty member's assignment and swap request, a generation run and the
+year's block. Outcomes:
 
 - ``ok``: 2xx, or a redirect that is not to a login page;
 - ``login``: 401, or a redirect to a login page (the admin's for non-staff);
@@ -31,16 +33,18 @@ from scheduling.models import GenerationRun, PreferenceWindow, RotationWish
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
+    AcademicYearFactory,
     AssignmentFactory,
     BlockFactory,
     PersonFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "resident", "faculty", "other", "coordinator")
+ROLES = ("anonymous", "resident", "faculty", "other", "coordinator", "staff")
 
 
 @dataclass
@@ -56,6 +60,8 @@ class World:
     swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
+    staff: object  # a staff user outside Coordinators
+    draft: GenerationRun  # ready for review (of an empty year: publishing it writes nothing)
     wish: RotationWish | None = None  # the resident's, in a year whose wishes are open
 
 
@@ -92,12 +98,14 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    staff = UserFactory(username="staff-not-coordinator", is_staff=True)
+    draft = GenerationRun.objects.create(academic_year=AcademicYearFactory(), status="ready")
     PreferenceWindow.objects.create(
         academic_year=year, deadline=timezone.now() + datetime.timedelta(days=7)
     )
     wish = RotationWish.objects.create(person=resident, block=block, rotation=wards, rank=1)
     return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run, wish)  # fmt: skip
+                 open_offer, run, staff, draft, wish)  # fmt: skip
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -150,19 +158,23 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
+    ("generation publish page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/publish/",
+     None): ("login", "denied", "denied", "denied", "ok"),
+    ("generation discard page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/discard/",
+     None): ("login", "denied", "denied", "denied", "ok"),
     # Residents' wishes: only a resident of a year whose wishes are open has a page.
     ("wishes page", "GET", lambda w: "/generation/wishes/", None):
-        ("login", "ok", "denied", "denied", "denied"),
+        ("login", "ok", "denied", "denied", "denied", "denied"),
     ("wish add", "POST", lambda w: "/generation/wishes/add/",
      lambda w: {"year": w.year.pk, "block": w.block.pk, "rank": 2,
                 "rotation": _second_choice(w)}):
-        ("login", "ok", "denied", "denied", "denied"),
+        ("login", "ok", "denied", "denied", "denied", "denied"),
     ("wish remove", "POST", lambda w: f"/generation/wishes/{w.wish.pk}/remove/", None):
-        ("login", "ok", "denied", "denied", "denied"),
+        ("login", "ok", "denied", "denied", "denied", "denied"),
     ("vacation request", "POST", lambda w: "/generation/wishes/vacation/",
      lambda w: {"year": w.year.pk, "start_date": w.block.start_date,
                 "end_date": w.block.start_date}):
-        ("login", "ok", "denied", "denied", "denied"),
+        ("login", "ok", "denied", "denied", "denied", "denied"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -195,10 +207,16 @@ MATRIX = {
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
+    ("api generation publish", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/publish",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation discard", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/discard",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
     ("api wishes", "GET", lambda w: "/api/wishes", None):
-        ("login", "ok", "denied", "denied", "denied"),
+        ("login", "ok", "denied", "denied", "denied", "denied"),
     ("api wish delete", "DELETE", lambda w: f"/api/wishes/{w.wish.pk}", None):
-        ("login", "ok", "denied", "denied", "denied"),
+        ("login", "ok", "denied", "denied", "denied", "denied"),
     # --- admin ---
     ("admin index", "GET", lambda w: "/admin/", None):
         ("login", "login", "login", "login", "ok"),
@@ -222,7 +240,62 @@ ADMIN_LISTS = {
     for model in admin.site._registry
 }  # fmt: skip
 
-TABLE = {**MATRIX, **ADMIN_LISTS}
+# The staff user outside Coordinators (issue 14), by row name: the admin lets them in but shows
+# them nothing; everything a coordinator may do is refused; they are nobody's person.
+STAFF = {
+    "home": "ok",
+    "my schedule": "ok",
+    "person schedule": "denied",
+    "block roster": "denied",
+    "bulk reassign": "denied",
+    "edit form": "denied",
+    "edit form post": "denied",
+    "login page": "ok",
+    "logout": "login",
+    "swaps overview": "ok",
+    "swap page": "denied",
+    "open offer page": "denied",
+    "marketplace": "ok",
+    "new swap form": "denied",
+    "new swap post": "denied",
+    "swap accept page": "denied",
+    "swap decline page": "denied",
+    "swap cancel page": "denied",
+    "generation page": "denied",
+    "generation start page": "denied",
+    "generation run page": "denied",
+    "generation cancel page": "denied",
+    "generation publish page": "denied",
+    "generation discard page": "denied",
+    "api assignments": "denied",
+    "api assignments of a person": "denied",
+    "api assignment": "denied",
+    "api assignment patch": "denied",
+    "api swap create": "denied",
+    "api swap": "denied",
+    "api open offer": "denied",
+    "api swap accept": "denied",
+    "api swap decline": "denied",
+    "api swap cancel": "denied",
+    "api generation start": "denied",
+    "api generation run": "denied",
+    "api generation cancel": "denied",
+    "api generation publish": "denied",
+    "api generation discard": "denied",
+    "admin index": "ok",  # the admin's empty "you may not change anything" page
+    "admin assignment change": "denied",
+    "admin swap change": "denied",
+    "rq dashboard": "denied",  # was "ok" for any staff user before issue 14
+    "rq dashboard: empty the queue": "denied",
+}
+MATRIX[("rq dashboard: empty the queue", "POST", lambda w: "/admin/rq/queues/0/empty/", None)] = (
+    "login", "login", "login", "login", "ok",
+)  # fmt: skip
+
+TABLE = {
+    **{row: (*outcomes, STAFF[row[0]]) for row, outcomes in MATRIX.items()},
+    **{row: (*outcomes, "denied") for row, outcomes in ADMIN_LISTS.items()},
+}
 
 
 def _second_choice(w: World) -> int:
@@ -264,6 +337,7 @@ def user_for(role: str, world: World, coordinator):
         "faculty": world.faculty.user,
         "other": world.other.user,
         "coordinator": coordinator,
+        "staff": world.staff,
     }[role]
 
 

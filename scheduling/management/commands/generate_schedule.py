@@ -3,12 +3,15 @@ from django.core.management.base import BaseCommand, CommandError
 from residency.errors import RotaError
 from residency.models import AcademicYear
 from scheduling import services
+from scheduling.models import GenerationRun
 
 
 class Command(BaseCommand):
     help = (
         "Generate the schedule of an academic year. Queues a run for the rq worker, or with "
-        "--now runs it in this process (still taking the year's lock)."
+        "--now runs it in this process (still taking the year's lock). The run ends with a draft "
+        "to review and publish (/generation/), unless --publish publishes it at once (the same "
+        "version-checked diff write)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -19,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--workers", type=int)
         parser.add_argument("--now", action="store_true", help="Run here, not on the worker.")
+        parser.add_argument(
+            "--publish", action="store_true", help="Publish automatically instead of a draft."
+        )
 
     def handle(self, *args, **options) -> None:
         year = AcademicYear.objects.filter(label=options["year"]).first()
@@ -32,6 +38,7 @@ class Command(BaseCommand):
                 time_limit_seconds=options["time_limit"],
                 seed=options["seed"],
                 workers=options["workers"],
+                auto_publish=options["publish"],
                 enqueue=not options["now"],
             )
         except RotaError as error:
@@ -41,6 +48,8 @@ class Command(BaseCommand):
             return
         services.generation_run_execute(run_id=run.pk)
         run.refresh_from_db()
-        self.stdout.write(f"Generation #{run.pk}: {run.status}. {run.progress_message}")
-        if run.error:
-            self.stdout.write(run.error)
+        summary = f"Generation #{run.pk}: {run.status}. {run.progress_message}"
+        if run.status != GenerationRun.Status.SUCCEEDED:
+            # Cron and scripts tell by the exit status: 1, and the reason on stderr.
+            raise CommandError("\n".join(filter(None, [summary, run.error])))
+        self.stdout.write(summary)
