@@ -265,11 +265,16 @@ def _run_create(
         status=Status.SUPERSEDED,
         progress_message=f"Superseded by run #{run.pk}: this draft can no longer be published.",
     )
-    # After commit: a worker must never pick up a run the database does not have yet. A run
-    # executed in-process (enqueue=False) has no rq job id, so the reaper does not look for one.
+    run.rq_job_id = rq_job_id(run.pk)
+    fields = ["rq_job_id"]
+    if not enqueue:
+        # Executed in-process (the command, the benchmark): no rq job need exist for it, so the
+        # reaper does not take a missing job for a dead worker (its lock still tells).
+        run.parameters = {**run.parameters, "in_process": True}
+        fields.append("parameters")
+    run.save(update_fields=fields)
+    # After commit: a worker must never pick up a run the database does not have yet.
     if enqueue:
-        run.rq_job_id = rq_job_id(run.pk)
-        run.save(update_fields=["rq_job_id"])
         transaction.on_commit(lambda: _enqueue(run))
     return run
 
@@ -1061,7 +1066,7 @@ def generation_runs_reap(
       (a killed work-horse: rq records the failure at once, so the run page need not wait for
       the lock to expire);
     - a running run whose Redis lock is no longer held by it (expired: the worker stopped
-      renewing it; this also covers runs executed in-process, which have no rq job);
+      renewing it; the only check for runs executed in-process, which have no rq job);
     - a queued run whose rq job is missing or ended without running it (after a grace period:
       it may be mid-enqueue).
     Every mark is a conditional UPDATE on the status read, so a run that finished meanwhile is
@@ -1078,6 +1083,8 @@ def generation_runs_reap(
         reason = ""
         if run.status in (Status.RUNNING, Status.CANCELLING):
             job_status = _job_status(run, redis) if run.rq_job_id else JobStatus.STARTED
+            if job_status is None and run.parameters.get("in_process"):
+                job_status = JobStatus.STARTED  # no job by design: the lock tells
             holder = redis.get(lock_name(run.academic_year_id))
             if job_status is None or job_status in _JOB_ENDED:
                 reason = (

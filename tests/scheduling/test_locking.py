@@ -329,6 +329,9 @@ def test_run_page_and_api_show_a_run_whose_rq_job_failed_as_failed(
 def test_reaper_leaves_an_in_process_run_without_an_rq_job_while_it_holds_its_lock(
     program_s, redis_conn
 ):
-    run = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING, rq_job_id="")
+    run = services.generation_run_start(academic_year_id=program_s.pk, enqueue=False)
+    GenerationRun.objects.filter(pk=run.pk).update(status=Status.RUNNING)  # as the command does
     redis_conn.set(services.lock_name(program_s.pk), services.lock_token(run.pk), ex=30)
-    assert services.generation_runs_reap() == []
+    assert services.generation_runs_reap() == []  # no rq job, by design: the lock tells
+    redis_conn.delete(services.lock_name(program_s.pk))  # the process died
+    assert services.generation_runs_reap() == [run.pk]
