@@ -73,7 +73,7 @@ def run_one(size: str, seed: int, workers: int, scenario: str, limit: int) -> di
     started = time.monotonic()
     run = services.generation_run_start(
         academic_year_id=planted.year.pk, time_limit_seconds=limit, seed=seed, workers=workers,
-        enqueue=False,
+        enqueue=False, auto_publish=True,  # written and validated, not left as a draft
     )  # fmt: skip
     services.generation_run_execute(run_id=run.pk)
     e2e = time.monotonic() - started
