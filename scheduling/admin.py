@@ -189,3 +189,6 @@ class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAd
                     f"(python manage.py validate_schedule '{year.label}').",
                     messages.WARNING,
                 )
+
+
+from scheduling import preference_admin  # noqa: E402,F401 -- registers the wishes' admin

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scheduling import views
+from scheduling import preference_views, views
 
 app_name = "scheduling_api"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/generation-runs", views.api_start, name="start"),
     path("api/generation-runs/<int:pk>", views.api_detail, name="detail"),
     path("api/generation-runs/<int:pk>/cancel", views.api_cancel, name="cancel"),
+    path("api/wishes", preference_views.api_wishes, name="wishes"),
+    path("api/wishes/<int:pk>", preference_views.api_wish_delete, name="wish"),
     path("api/generation-runs/<int:pk>/publish", views.api_publish, name="publish"),
     path("api/generation-runs/<int:pk>/discard", views.api_discard, name="discard"),
 ]

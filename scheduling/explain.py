@@ -63,9 +63,11 @@ def precheck(problem: Problem) -> list[str]:
                 "for most of that block."
             )
 
-    # Per block: minimums against the people who may fill them.
+    # Per block: minimums against the people who may fill them. The same sentence for several
+    # blocks is said once, naming the blocks ("in blocks 1-13"), not once per block.
+    per_block: dict[str, list[int]] = defaultdict(list)
     for bid in range_ids:
-        number = p.block_numbers[bid]
+        number = p.block_numbers[bid]  # the sentences below say {blocks}, filled in at the end
         free_residents = [
             rid
             for rid in p.residents
@@ -86,32 +88,32 @@ def precheck(problem: Problem) -> list[str]:
             ]
             have = fixed_on[rot.id] + (leave_count if rot.id == p.leave_rotation_id else 0)
             if not rot.is_leave and have + len(eligible) < rot.min_people:
-                messages.append(
-                    f"{rot.name} needs at least {_plural(rot.min_people, 'resident')} in block "
-                    f"{number}, but only {have + len(eligible)} "
+                per_block[
+                    f"{rot.name} needs at least {_plural(rot.min_people, 'resident')} in "
+                    f"{{blocks}}, but only {have + len(eligible)} "
                     f"({_levels(rot.allowed_pgy_levels)}, not on leave) can be there."
-                )
+                ].append(number)
             if have > rot.max_people:
-                messages.append(
-                    f"{rot.name} holds at most {rot.max_people} in block {number}, but "
+                per_block[
+                    f"{rot.name} holds at most {rot.max_people} in {{blocks}}, but "
                     f"{have} are already on it (pinned or on leave)."
-                )
+                ].append(number)
         mins = sum(max(0, r.min_people - fixed_on[r.id]) for r in rotations if r.for_residents)
         if mins > len(free_residents):
-            messages.append(
-                f"Block {number}: the residents' rotations need at least {mins} residents "
+            per_block[
+                f"{{Blocks}}: the residents' rotations need at least {mins} residents "
                 f"together, but only {len(free_residents)} are available."
-            )
+            ].append(number)
         room = sum(
             max(0, r.max_people - fixed_on[r.id])
             for r in rotations
             if r.for_residents and not r.is_leave
         )
         if room < len(free_residents):
-            messages.append(
-                f"Block {number}: {len(free_residents)} residents need a rotation, but the "
+            per_block[
+                f"{{Blocks}}: {len(free_residents)} residents need a rotation, but the "
                 f"rotations hold only {room} more."
-            )
+            ].append(number)
         # Each faculty member does one thing per block: the faculty services' minimums plus
         # the supervisors that the residents' minimum staffing needs must fit.
         faculty_here = [fid for fid in p.faculty if (fid, bid) not in p.unavailable]
@@ -121,11 +123,15 @@ def precheck(problem: Problem) -> list[str]:
             if r.for_residents and r.supervision_ratio and not r.is_leave
         )
         if need > len(faculty_here):
-            messages.append(
-                f"Block {number}: the faculty services and the supervision of the minimum "
+            per_block[
+                "{Blocks}: the faculty services and the supervision of the minimum "
                 f"resident staffing need {_plural(need, 'faculty member')}, but only "
                 f"{len(faculty_here)} are available."
-            )
+            ].append(number)
+
+    for template, numbers in per_block.items():
+        label = blocks_label(numbers)
+        messages.append(template.replace("{blocks}", label).replace("{Blocks}", label.capitalize()))
 
     # Per cohort and rotation over the year: curriculum against places.
     cohort_size = Counter(pgy for _, pgy in p.residents.values())
@@ -179,31 +185,73 @@ def precheck(problem: Problem) -> list[str]:
     return list(dict.fromkeys(messages))  # unique, in order
 
 
+def blocks_label(numbers) -> str:
+    """ "block 3", "blocks 1-4, 7": block numbers as runs."""
+    numbers = sorted(set(numbers))
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
+    return f"block{'s' if len(numbers) != 1 else ''} {text}"
+
+
 def explain_groups(problem: Problem, groups: list[Group]) -> list[str]:
+    """The conflicting rule groups as sentences that name the people, their leave, the pinned
+    rows and the rules, in that order (the coordinator acts on people and pins first)."""
     p = problem
-    messages = []
+    people, needs, rules = [], [], []
+    pins: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for group in groups:
         kind = group[0]
-        if kind == "heavy":
-            codes = ", ".join(sorted(r.code for r in p.active_rotations if r.heavy))
-            messages.append(
-                f"No more than {p.max_consecutive_heavy} consecutive blocks of heavy rotations "
-                f"({codes})."
-            )
-            continue
-        rot = p.rotations[group[-1]]
-        staff = "residents" if rot.for_residents else "faculty"
-        if kind == "capacity_min":
-            messages.append(f"{rot.name} needs at least {rot.min_people} {staff} in every block.")
-        elif kind == "capacity_max":
-            messages.append(f"{rot.name} holds at most {rot.max_people} {staff} in any block.")
-        elif kind == "supervision":
-            messages.append(
-                f"{rot.name} needs one supervising faculty member per "
-                f"{_plural(rot.supervision_ratio, 'resident')}."
+        if kind == "absence":
+            rid = group[1]
+            away = [p.block_numbers[b] for b in p.block_ids if (rid, b) in p.unavailable]
+            notes = "; ".join(p.absence_notes.get(rid, []))
+            people.append(
+                f"{p.person_name(rid)} is on approved leave for {blocks_label(away)}"
+                + (f" ({notes})" if notes else "")
+                + "."
             )
         elif kind == "curriculum":
-            low, high = p.curriculum[group[1], rot.id]
-            most = f"-{high}" if high is not None else " or more"
-            messages.append(f"PGY-{group[1]} residents take {low}{most} blocks of {rot.name}.")
-    return messages
+            rid, rot = group[1], p.rotations[group[2]]
+            pgy = p.residents[rid][1]
+            low, high = p.curriculum[pgy, rot.id]
+            if high is None:
+                amount = f"at least {_plural(low, 'block')}"
+            elif low == high:
+                amount = _plural(low, "block")
+            else:
+                amount = f"{low}-{high} blocks"
+            needs.append(f"{p.person_name(rid)} (PGY-{pgy}) must take {amount} of {rot.name}.")
+        elif kind == "pin":
+            rid, bid = group[1], group[2]
+            rot_id = p.fixed[rid, bid].rotation_id
+            pins[rot_id].append((p.block_numbers[bid], p.person_name(rid)))
+        elif kind == "heavy":
+            codes = ", ".join(sorted(r.code for r in p.active_rotations if r.heavy))
+            rules.append(
+                f"{p.person_name(group[1])} may take no more than {p.max_consecutive_heavy} "
+                f"heavy blocks ({codes}) in a row."
+            )
+        else:
+            rot = p.rotations[group[-1]]
+            staff = "residents" if rot.for_residents else "faculty"
+            if kind == "capacity_min":
+                rules.append(f"{rot.name} needs at least {rot.min_people} {staff} in every block.")
+            elif kind == "capacity_max":
+                rules.append(f"{rot.name} holds at most {rot.max_people} {staff} in any block.")
+            elif kind == "supervision":
+                rules.append(
+                    f"{rot.name} needs one supervising faculty member per "
+                    f"{_plural(rot.supervision_ratio, 'resident')}."
+                )
+    pinned = [
+        f"Pinned assignments fill {p.rotations[rot_id].name}: "
+        + ", ".join(f"{who} block {number}" for number, who in sorted(rows))
+        + "."
+        for rot_id, rows in sorted(pins.items(), key=lambda item: p.rotations[item[0]].name)
+    ]
+    return people + needs + pinned + sorted(set(rules), key=rules.index)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from residency.models import AcademicYear
+from residency.models import AcademicYear, RotationTemplate
 from scheduling.services import MAX_BLOCK_NUMBER, MAX_SEED, MAX_TIME_LIMIT_SECONDS, MAX_WORKERS
 
 
@@ -39,4 +39,41 @@ class GenerationStartForm(forms.Form):
         first, last = data.get("first_block"), data.get("last_block")
         if first and last and first > last:
             self.add_error("last_block", "The last block must not come before the first.")
+        return data
+
+
+class RotationWishForm(forms.Form):
+    block = forms.ModelChoiceField(queryset=None)
+    rank = forms.TypedChoiceField(
+        choices=[(1, "1st choice"), (2, "2nd choice"), (3, "3rd choice")], coerce=int
+    )
+    rotation = forms.ModelChoiceField(queryset=None)
+
+    def __init__(self, *args, academic_year: AcademicYear, pgy: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["block"].queryset = academic_year.blocks.order_by("number")
+        self.fields["block"].label_from_instance = lambda b: f"Block {b.number} ({b.start_date})"
+        self.fields["rotation"].queryset = (
+            RotationTemplate.objects.filter(
+                active=True, staffed_by=RotationTemplate.StaffedBy.RESIDENTS,
+                allowed_pgy_levels__contains=[pgy],
+            )
+            .exclude(kind=RotationTemplate.Kind.LEAVE)
+            .order_by("name")
+        )  # fmt: skip
+
+
+class VacationRequestForm(forms.Form):
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(max_length=500, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("start_date")
+            and data.get("end_date")
+            and data["end_date"] < data["start_date"]
+        ):
+            self.add_error("end_date", "The end date must not be before the start date.")
         return data

@@ -121,6 +121,9 @@ class GenerationRun(models.Model):
     first_solution_seconds = models.FloatField(null=True, blank=True)
     wall_seconds = models.FloatField(null=True, blank=True)
     assignments_written = models.PositiveIntegerField(null=True, blank=True)
+    # What the coordinator judges a schedule by (scheduling/report.py): rules met, person-blocks
+    # changed (and how many had to), fairness spreads, wishes honoured per person.
+    report = models.JSONField(default=dict, blank=True)
 
     # The diff against the snapshot the solve read (docs/scheduling.md, "Drafts and publishing").
     # Taken before the first read of the schedule: every change acknowledged before this moment
@@ -266,3 +269,75 @@ class GenerationChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.person_id} block {self.block_id}"
+
+
+class PreferenceWindow(VersionedModel):
+    """The period in which residents enter wishes for a year's blocks; the coordinator sets the
+    deadline. After it, wishes can no longer be added or removed (generation weighs what is
+    there)."""
+
+    academic_year = models.OneToOneField(
+        AcademicYear, on_delete=models.CASCADE, related_name="preference_window"
+    )
+    deadline = models.DateTimeField(help_text="Residents may enter wishes until this moment.")
+    note = models.CharField(max_length=300, blank=True, help_text="Shown to residents.")
+
+    def __str__(self) -> str:
+        return f"Wishes for {self.academic_year} until {self.deadline:%Y-%m-%d %H:%M}"
+
+
+class RotationWish(models.Model):
+    """A resident's ranked wish (1 = first choice) for a rotation in one block."""
+
+    MAX_RANK = 3
+
+    person = models.ForeignKey(
+        "residency.Person", on_delete=models.CASCADE, related_name="rotation_wishes"
+    )
+    block = models.ForeignKey("residency.Block", on_delete=models.CASCADE, related_name="wishes")
+    rotation = models.ForeignKey(RotationTemplate, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RANK)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["person", "block__number", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "block", "rank"],
+                name="one_wish_per_rank_per_block",
+                violation_error_message="You already have a wish of this rank for this block.",
+            ),
+            models.UniqueConstraint(
+                fields=["person", "block", "rotation"],
+                name="one_wish_per_rotation_per_block",
+                violation_error_message="You already wish for this rotation in this block.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rank__gte=1, rank__lte=3),
+                name="wish_rank_1_to_3",
+                violation_error_message="Rank a wish 1 (first choice) to 3.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} block {self.block.number}: #{self.rank} {self.rotation.code}"
+
+
+class FairnessGroup(VersionedModel):
+    """Rotations whose blocks should be shared evenly within each PGY cohort (nights, ICU...).
+    Heavy rotations are always balanced; each active group adds its own balance term."""
+
+    name = models.CharField(max_length=80, unique=True)
+    rotations = models.ManyToManyField(RotationTemplate, related_name="fairness_groups")
+    weight = models.PositiveSmallIntegerField(
+        default=5, help_text="Cost of one block of spread (max - min) within a PGY cohort."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

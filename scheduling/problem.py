@@ -22,7 +22,7 @@ from residency.models import (
     RotationTemplate,
 )
 from residency.selectors import is_unavailable_for_block
-from scheduling.models import CurriculumRequirement
+from scheduling.models import CurriculumRequirement, FairnessGroup, RotationWish
 
 Key = tuple[int, int]  # (person_id, block_id)
 
@@ -75,6 +75,20 @@ class Problem:
     previous: dict[Key, tuple[int, str]]  # replaced assignments (stability): rotation id, role
     curriculum: dict[tuple[int, int], tuple[int, int | None]]  # (pgy, rotation) -> (min, max)
     max_consecutive_heavy: int = field(default=2)
+    # Per person, their approved absences that take them off a block, in words (explanations).
+    absence_notes: dict[int, list[str]] = field(default_factory=dict)
+    # Wishes (docs/scheduling.md, "Preferences"): ranked rotations per resident and block, and
+    # blocks a resident asked (not yet approved) vacation in.
+    wishes: dict[Key, list[tuple[int, int]]] = field(default_factory=dict)  # -> [(rank, rot)]
+    vacation_requests: set[Key] = field(default_factory=set)
+    # Extra fairness groups: (name, rotation ids, weight), balanced within each PGY cohort.
+    fairness_groups: list[tuple[str, frozenset[int], int]] = field(default_factory=list)
+
+    @property
+    def individual(self) -> set[int]:
+        """Residents with something only they have (wishes): never interchangeable."""
+        return {pid for pid, _ in self.wishes} | {pid for pid, _ in self.vacation_requests}
+
     # The replaced assignments' rows as read: (assignment id, version). Publishing changes a row
     # only if it is still at this version (scheduling/services.py, the diff write).
     versions: dict[Key, tuple[int, int]] = field(default_factory=dict)
@@ -153,6 +167,15 @@ def problem_load(
         if is_unavailable_for_block(block=block, absences=theirs)
     }
 
+    absence_notes = {
+        person_id: [
+            f"{a.get_kind_display().lower()} {a.start_date:%d %b} - {a.end_date:%d %b %Y}"
+            for a in sorted(theirs, key=lambda a: a.start_date)
+        ]
+        for person_id, theirs in absences.items()
+        if any((person_id, b.pk) in unavailable for b in blocks)
+    }
+
     fixed: dict[Key, Fixed] = {}
     previous: dict[Key, tuple[int, str]] = {}
     versions: dict[Key, tuple[int, int]] = {}
@@ -166,6 +189,37 @@ def problem_load(
         else:
             previous[key] = (rotation_id, role)
             versions[key] = (pk, version)
+
+    # Wishes count where generation decides: range blocks, not pinned, not on approved leave.
+    def open_cell(key: Key) -> bool:
+        return key[1] in range_ids and key not in fixed and key not in unavailable
+
+    wishes: dict[Key, list[tuple[int, int]]] = defaultdict(list)
+    for person_id, block_id, rank, rotation_id in RotationWish.objects.filter(
+        block__academic_year=academic_year, person_id__in=list(residents)
+    ).values_list("person_id", "block_id", "rank", "rotation_id"):
+        if open_cell((person_id, block_id)):
+            wishes[person_id, block_id].append((rank, rotation_id))
+    requested: dict[int, list[Absence]] = defaultdict(list)
+    if blocks:
+        for absence in Absence.objects.filter(
+            person_id__in=list(residents),
+            status=Absence.Status.REQUESTED,
+            start_date__lte=blocks[-1].end_date,
+            end_date__gte=blocks[0].start_date,
+        ):
+            requested[absence.person_id].append(absence)
+    vacation_requests = {
+        (person_id, block.pk)
+        for person_id, theirs in requested.items()
+        for block in blocks
+        if open_cell((person_id, block.pk))
+        and any(a.start_date <= block.end_date and a.end_date >= block.start_date for a in theirs)
+    }
+    fairness_groups = [
+        (group.name, frozenset(r.pk for r in group.rotations.all()), group.weight)
+        for group in FairnessGroup.objects.filter(active=True).prefetch_related("rotations")
+    ]
 
     curriculum = {
         (req.pgy_level, req.rotation_id): (req.min_blocks, req.max_blocks)
@@ -182,10 +236,14 @@ def problem_load(
         rotations=rotations,
         leave_rotation_id=leaves[0].id if leaves else None,
         unavailable=unavailable,
+        absence_notes=absence_notes,
         fixed=fixed,
         previous=previous,
         versions=versions,
         curriculum=curriculum,
+        wishes={key: sorted(ranked) for key, ranked in wishes.items()},
+        vacation_requests=vacation_requests,
+        fairness_groups=fairness_groups,
         max_consecutive_heavy=(
             settings.ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY
             if max_consecutive_heavy is None

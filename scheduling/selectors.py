@@ -54,6 +54,8 @@ def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
         "published_at": iso(run.published_at),
         "publish_seconds": run.publish_seconds,
         "assignments_written": run.assignments_written,
+        # Changes (and the floor), fairness spreads, wishes honoured per person (report.py).
+        "report": run.report,
         "error": run.error,
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),

@@ -40,6 +40,7 @@ from residency.models import AcademicYear, Assignment, Block
 from scheduling.explain import explain_groups, precheck
 from scheduling.models import GenerationChange, GenerationRun
 from scheduling.problem import Problem, problem_load
+from scheduling.report import report_summary, result_report
 from scheduling.solver import Progress, ScheduleSolve, SolveResult, infeasible_groups
 from scheduling.validator import schedule_validate
 from swaps.services import swap_requests_expire_for_assignments
@@ -258,8 +259,6 @@ def _run_create(
             .select_related("academic_year")
             .first()
         ) from None
-    run.rq_job_id = rq_job_id(run.pk)
-    run.save(update_fields=["rq_job_id"])
     # A newer run makes the year's drafts stale: they were solved from an older schedule. Under
     # the year's row lock, which publishing also takes, so a draft is either published before
     # this run exists or superseded and refused.
@@ -267,6 +266,14 @@ def _run_create(
         status=Status.SUPERSEDED,
         progress_message=f"Superseded by run #{run.pk}: this draft can no longer be published.",
     )
+    run.rq_job_id = rq_job_id(run.pk)
+    fields = ["rq_job_id"]
+    if not enqueue:
+        # Executed in-process (the command, the benchmark): no rq job need exist for it, so the
+        # reaper does not take a missing job for a dead worker (its lock still tells).
+        run.parameters = {**run.parameters, "in_process": True}
+        fields.append("parameters")
+    run.save(update_fields=fields)
     # After commit: a worker must never pick up a run the database does not have yet.
     if enqueue:
         transaction.on_commit(lambda: _enqueue(run))
@@ -450,6 +457,8 @@ def _solve(run: GenerationRun, guard: _Guard) -> tuple[Problem, SolveResult] | N
     guard.solve = solve
     result = solve.run()
     guard.solve = None
+    if result.found:
+        result.report = result_report(problem=problem, result=result)
     figures = _figures(result)
     if guard.stopped_because == "cancelled" or _status(run.pk) == Status.CANCELLING:
         _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
@@ -521,6 +530,7 @@ def _figures(result: SolveResult | None) -> dict:
         "gap": result.gap,
         "first_solution_seconds": result.first_solution_seconds,
         "wall_seconds": result.wall_seconds,
+        "report": result.report,
         "fairness_spread": {str(pgy): spread for pgy, spread in result.fairness_spread.items()},
     }
 
@@ -881,12 +891,14 @@ def schedule_write(
 
 
 def _written_message(result: SolveResult | None, diff: Diff) -> str:
+    # The figures the coordinator judges by (scheduling/report.py), not the objective's gap:
+    # its bound is weak, so a percentage would alarm for nothing (docs/scheduling.md, "Run
+    # figures").
+    summary = f" {report_summary(result.report)}." if result is not None and result.report else ""
     if result is None or result.status == "OPTIMAL":
-        return f"Optimal schedule published: {diff.summary}"
-    gap = result.gap or 0.0
+        return f"Optimal schedule published: {diff.summary}{summary}"
     return (
-        f"Schedule published: {diff.summary} Time limit reached, not proven optimal "
-        f"(gap {gap:.1%})."
+        f"Schedule published: {diff.summary} Time limit reached; best found in the time:{summary}"
     )
 
 
@@ -1030,9 +1042,11 @@ class _Guard:
             return False
         fraction = max(latest.wall_seconds / self.time_limit, 1 - min(1.0, latest.gap))
         percent = 10 + int(80 * min(1.0, fraction))
+        # No gap here: the objective's bound is weak, so a percentage would alarm for nothing
+        # (the finished run reports changes, fairness and wishes: scheduling/report.py).
         message = (
-            f"{latest.solutions} schedule(s) found; best objective {latest.objective:g}, "
-            f"gap {latest.gap:.1%}."
+            f"{latest.solutions} schedule(s) found meeting every rule; improving it "
+            f"(cost {latest.objective:g})."
         )
         GenerationRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
             progress=percent, progress_message=message, objective=latest.objective,
@@ -1047,35 +1061,57 @@ class _Guard:
 # -- reaper --------------------------------------------------------------------------------
 
 
-def generation_runs_reap(*, academic_year_id: int | None = None) -> list[int]:
-    """Mark failed the active runs whose worker is gone: a running run whose Redis lock is no
-    longer held by it (expired: the worker stopped renewing it), or a queued run whose rq job
-    is missing or ended without running it (after a grace period: it may be mid-enqueue)."""
+# rq's word that a job will never (again) run the run's body.
+_JOB_ENDED = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED)
+
+
+def _job_status(run: GenerationRun, redis) -> str | None:
+    """The run's rq job status, or None if rq has no such job."""
+    try:
+        return Job.fetch(run.rq_job_id, connection=redis).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def generation_runs_reap(
+    *, academic_year_id: int | None = None, run_id: int | None = None
+) -> list[int]:
+    """Mark failed the active runs whose worker is gone:
+    - a running run whose rq job rq reports failed, stopped, cancelled, finished or missing
+      (a killed work-horse: rq records the failure at once, so the run page need not wait for
+      the lock to expire);
+    - a running run whose Redis lock is no longer held by it (expired: the worker stopped
+      renewing it; the only check for runs executed in-process, which have no rq job);
+    - a queued run whose rq job is missing or ended without running it (after a grace period:
+      it may be mid-enqueue).
+    Every mark is a conditional UPDATE on the status read, so a run that finished meanwhile is
+    left as it finished."""
     redis = _redis()
     runs = GenerationRun.objects.filter(status__in=GenerationRun.ACTIVE_STATUSES)
     if academic_year_id is not None:
         runs = runs.filter(academic_year_id=academic_year_id)
+    if run_id is not None:
+        runs = runs.filter(pk=run_id)
     grace = timezone.now() - datetime.timedelta(seconds=settings.ROTA_GENERATION_REAP_GRACE_SECONDS)
     reaped = []
     for run in runs:
         reason = ""
         if run.status in (Status.RUNNING, Status.CANCELLING):
+            job_status = _job_status(run, redis) if run.rq_job_id else JobStatus.STARTED
+            if job_status is None and run.parameters.get("in_process"):
+                job_status = JobStatus.STARTED  # no job by design: the lock tells
             holder = redis.get(lock_name(run.academic_year_id))
-            if holder != lock_token(run.pk).encode():
+            if job_status is None or job_status in _JOB_ENDED:
+                reason = (
+                    f"The worker running this generation stopped (rq reports its job "
+                    f"{job_status.value if job_status else 'missing'})."
+                )
+            elif holder != lock_token(run.pk).encode():
                 reason = "The worker running this generation stopped (its lock expired)."
-        elif run.created_at < grace:
-            try:
-                job = Job.fetch(run.rq_job_id, connection=redis)
-                job_status = job.get_status()
-            except NoSuchJobError:
-                job_status = None
-            if job_status is None or job_status in (
-                JobStatus.FAILED,
-                JobStatus.STOPPED,
-                JobStatus.CANCELED,
-                JobStatus.FINISHED,
-            ):
-                reason = "The queued job for this generation is gone; it never ran."
+        elif run.created_at < grace and (
+            not run.rq_job_id or _job_status(run, redis) in (None, *_JOB_ENDED)
+        ):
+            reason = "The queued job for this generation is gone; it never ran."
         if reason and GenerationRun.objects.filter(pk=run.pk, status=run.status).update(
             status=Status.FAILED, finished_at=timezone.now(), error=reason, progress_message=reason
         ):

@@ -15,6 +15,7 @@ Supervisors are exactly ceil(residents / ratio) (pinned extra supervisors stay).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -26,8 +27,13 @@ from ortools.sat.python import cp_model
 from residency.models import Assignment
 from scheduling.problem import Problem, Rotation
 
-WEIGHT_FAIRNESS = 10
-WEIGHT_STABILITY = 1
+WEIGHT_FAIRNESS = 10  # per block of heavy-rotation spread within a PGY cohort
+WEIGHT_STABILITY = 1  # per person-block changed from the current schedule
+WEIGHT_WISH = 2  # per wish point (below)
+WEIGHT_WISH_FAIRNESS = 1  # per wish point of the resident whose wishes fare worst
+WISH_RANK_COST = {1: 0, 2: 1, 3: 2}  # points when the block's wish of this rank is honoured
+WISH_MISSED_COST = 3  # points when none of a block's wishes (or a vacation request) is honoured
+HEAVY_GROUP = "Heavy rotations"
 
 PRIMARY = Assignment.Role.PRIMARY
 SUPERVISING = Assignment.Role.SUPERVISING
@@ -57,6 +63,11 @@ class SolveResult:
     wall_seconds: float = 0.0
     stopped: bool = False  # stop() was called (cancellation, lost lock)
     fairness_spread: dict[int, int] = field(default_factory=dict)  # PGY -> max-min heavy blocks
+    group_spreads: dict[str, int] = field(default_factory=dict)  # "group PGY-n" -> max - min
+    changes: int | None = None  # person-blocks of the current schedule that the result changes
+    changes_at_least: int = 0  # ...of which this many had to change (absence, pin, eligibility)
+    report: dict = field(default_factory=dict)  # scheduling/report.py, set by the caller
+    phase: str = ""  # which phase found the schedule returned: "feasibility" or "optimisation"
 
     @property
     def gap(self) -> float | None:
@@ -104,7 +115,8 @@ class ScheduleModel:
         self.x: dict[tuple[int, int, int], cp_model.IntVar] = {}  # resident, block, rotation
         self.y: dict[tuple[int, int, int], cp_model.IntVar] = {}  # faculty, block, rotation
         self.heavy_total: dict[int, cp_model.LinearExprT] = {}
-        self.spreads: dict[int, cp_model.IntVar] = {}
+        self.spreads: dict[tuple[str, int], cp_model.IntVar] = {}  # (group, PGY) -> spread
+        self.wish_cost: dict[int, cp_model.LinearExprT] = {}  # resident -> unmet wish points
         self._build()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -114,6 +126,15 @@ class ScheduleModel:
         if group not in self.groups:
             self.groups[group] = self.model.new_bool_var(str(group))
         constraint.only_enforce_if(self.groups[group])
+
+    def _slot(self, rid: int, bid: int, rotation_ids: list[int]) -> dict[int, object]:
+        slot = {}
+        for rot_id in dict.fromkeys(rotation_ids):
+            var = self.model.new_bool_var(f"x_{rid}_{bid}_{rot_id}")
+            self.x[rid, bid, rot_id] = var
+            slot[rot_id] = var
+        self.model.add_exactly_one(slot.values())
+        return slot
 
     def _fixed_rotation(self, person_id: int, block_id: int) -> int | None:
         fixed = self.problem.fixed.get((person_id, block_id))
@@ -131,19 +152,25 @@ class ScheduleModel:
             for bid in p.block_ids:
                 key = (rid, bid)
                 fixed = self._fixed_rotation(rid, bid)
-                if fixed is not None or bid not in range_ids:
+                pinned = bid in range_ids and key in p.fixed and p.fixed[key].pinned
+                leave = p.leave_rotation_id
+                if self.explain and pinned:
+                    # Explain mode: a pin is a rule of its own ("pin", person, block) that the
+                    # explanation may name, not a constant.
+                    slot = self._slot(rid, bid, [r.id for r in options] + [fixed])
+                    self._add(m.add(slot[fixed] == 1), ("pin", rid, bid))
+                    self.resident_slot[key] = slot
+                elif fixed is not None or bid not in range_ids:
                     self.resident_slot[key] = {fixed: 1} if fixed is not None else {}
+                elif key in p.unavailable and self.explain and leave is not None:
+                    # Explain mode: each person's absences are one rule ("absence", person).
+                    slot = self._slot(rid, bid, [r.id for r in options] + [leave])
+                    self._add(m.add(slot[leave] == 1), ("absence", rid))
+                    self.resident_slot[key] = slot
                 elif key in p.unavailable:
-                    leave = p.leave_rotation_id
                     self.resident_slot[key] = {leave: 1} if leave is not None else {}
                 else:
-                    slot = {}
-                    for rot in options:
-                        var = m.new_bool_var(f"x_{rid}_{bid}_{rot.id}")
-                        self.x[rid, bid, rot.id] = var
-                        slot[rot.id] = var
-                    m.add_exactly_one(slot.values())
-                    self.resident_slot[key] = slot
+                    self.resident_slot[key] = self._slot(rid, bid, [r.id for r in options])
 
         fac_options = faculty_rotations(p)
         self.faculty_slot: dict[tuple[int, int], dict[int, object]] = {}
@@ -200,47 +227,175 @@ class ScheduleModel:
                 if level != pgy:
                     continue
                 total = sum(slot.get(rot_id, 0) for slot in slots)
-                self._add(m.add(total >= low), ("curriculum", pgy, rot_id))
+                # One rule per person and rotation, so an explanation names whose need it is.
+                self._add(m.add(total >= low), ("curriculum", rid, rot_id))
                 if high is not None:
-                    self._add(m.add(total <= high), ("curriculum", pgy, rot_id))
+                    self._add(m.add(total <= high), ("curriculum", rid, rot_id))
             heavy = [sum(t for k, t in slot.items() if k in heavy_ids) for slot in slots]
             for start in range(len(heavy) - c):
                 window = heavy[start : start + c + 1]
                 if any(not isinstance(h, int) for h in window):
-                    self._add(m.add(sum(window) <= c), ("heavy",))
+                    self._add(m.add(sum(window) <= c), ("heavy", rid))
             self.heavy_total[rid] = sum(heavy)
 
-        # Objective.
+        # Objective. Fairness: the spread (max - min) of heavy blocks, and of each fairness
+        # group's blocks, within each PGY cohort.
         terms = []
-        n_blocks = len(p.block_ids)
-        for pgy in sorted({level for _, level in p.residents.values()}):
-            cohort = [self.heavy_total[rid] for rid in p.cohort(pgy)]
-            if len(cohort) < 2:
-                continue
-            high = m.new_int_var(0, n_blocks, f"heavy_max_{pgy}")
-            low = m.new_int_var(0, n_blocks, f"heavy_min_{pgy}")
-            helpers = []
-            for i, expr in enumerate(cohort):
-                h = m.new_int_var(0, n_blocks, f"heavy_{pgy}_{i}")
-                m.add(h == expr)
-                helpers.append(h)
-            m.add_max_equality(high, helpers)
-            m.add_min_equality(low, helpers)
-            spread = m.new_int_var(0, n_blocks, f"spread_{pgy}")
-            m.add(spread == high - low)
-            self.spreads[pgy] = spread
-            terms.append(WEIGHT_FAIRNESS * spread)
-        changes = 0
+        groups = [(HEAVY_GROUP, frozenset(heavy_ids), WEIGHT_FAIRNESS), *p.fairness_groups]
+        for name, rotation_ids, weight in groups:
+            for pgy in sorted({level for _, level in p.residents.values()}):
+                cohort = p.cohort(pgy)
+                if len(cohort) < 2 or not rotation_ids:
+                    continue
+                counts = [
+                    sum(
+                        t
+                        for bid in p.block_ids
+                        for k, t in self.resident_slot[rid, bid].items()
+                        if k in rotation_ids
+                    )
+                    for rid in cohort
+                ]
+                spread = self._spread(f"{name}_{pgy}", counts)
+                self.spreads[name, pgy] = spread
+                terms.append(weight * spread)
+        terms.extend(self._wish_terms())
+
+        # Stability: every person-block of the current schedule that changes costs 1. Those
+        # that cannot stay (absent now, no longer eligible, inactive) are a lower bound on the
+        # changes of any schedule, which the run reports instead of CP-SAT's weak bound.
+        self.forced_changes = 0
+        self.change_terms: list = []
         for key, (rot_id, _) in p.previous.items():
             slot = self.resident_slot.get(key) or self.faculty_slot.get(key) or {}
             term = slot.get(rot_id)  # a variable, 1 (kept as a constant, e.g. leave), or None
             if term is None:
-                changes += 1  # cannot stay (no longer eligible, inactive, ...)
+                self.forced_changes += 1
             elif not isinstance(term, int):
-                terms.append(WEIGHT_STABILITY * (1 - term))
-        terms.append(WEIGHT_STABILITY * changes)
+                self.change_terms.append(1 - term)
+        terms.append(WEIGHT_STABILITY * (self.forced_changes + sum(self.change_terms)))
+        # No schedule costs less than this: the run stops as soon as it reaches it.
+        self.objective_floor = WEIGHT_STABILITY * self.forced_changes
         if not self.explain:
             m.minimize(sum(terms))
+
+    def break_symmetry(self) -> None:
+        """Residents of one PGY level with no absence, pin, current assignment (or wish) are
+        interchangeable: any schedule stays valid and costs the same with their rows swapped.
+        Ordering them by their first free block's rotation removes those mirror images from
+        the search (a valid cut: every schedule has a permutation that satisfies it). Added for
+        the optimisation phase only: it slows the feasibility phase's local search."""
+        p = self.problem
+        if not p.range_block_ids:
+            return
+        first = p.range_block_ids[0]
+        classes: dict[int, list[int]] = defaultdict(list)
+        for rid, (_, pgy) in sorted(p.residents.items()):
+            if (
+                any(
+                    (rid, bid) in p.unavailable or (rid, bid) in p.fixed or (rid, bid) in p.previous
+                    for bid in p.block_ids
+                )
+                or rid in p.individual
+            ):
+                continue
+            classes[pgy].append(rid)
+        for members in classes.values():
+            ranks = []
+            for rid in members:
+                slot = self.resident_slot[rid, first]
+                ranks.append(sum(i * var for i, (_, var) in enumerate(sorted(slot.items()))))
+            for a, b in itertools.pairwise(ranks):
+                self.model.add(a <= b)
+
+    def hint_start(self) -> int:
+        """Hint where the search should start: each open cell's first wish, else its current
+        rotation (where it may stay). The feasibility phase's local search then repairs this
+        point instead of starting from nothing, so the first schedule already honours most
+        wishes and keeps most of the current schedule. Returns the hinted cells."""
+        p = self.problem
+        targets: dict[tuple[int, int], int] = {
+            key: rot_id for key, (rot_id, _) in p.previous.items()
+        }
+        for key, ranked in p.wishes.items():
+            targets[key] = ranked[0][1]
+        hinted = 0
+        for key, rot_id in targets.items():
+            slot = self.resident_slot.get(key) or self.faculty_slot.get(key) or {}
+            if rot_id not in slot or isinstance(slot[rot_id], int):
+                continue
+            for other, var in slot.items():
+                if not isinstance(var, int):
+                    self.model.add_hint(var, other == rot_id)
+            hinted += 1
+        return hinted
+
+    def with_first_wishes(self) -> cp_model.CpModel | None:
+        """A copy of the model with every block's first wish imposed and every requested
+        vacation block kept off heavy rotations (None without wishes). Any schedule of the copy
+        is a schedule of the model (it only adds rules), usually a very good one."""
+        p = self.problem
+        if not p.wishes and not p.vacation_requests:
+            return None
+        copy = self.model.clone()
+
+        def same(var):
+            return copy.get_bool_var_from_proto_index(var.index)
+
+        for key, ranked in p.wishes.items():
+            var = self.resident_slot.get(key, {}).get(ranked[0][1])
+            if var is not None and not isinstance(var, int):
+                copy.add(same(var) == 1)
+        heavy_ids = {r.id for r in p.rotations.values() if r.heavy}
+        for key in p.vacation_requests:
+            for rot_id, var in self.resident_slot.get(key, {}).items():
+                if rot_id in heavy_ids and not isinstance(var, int):
+                    copy.add(same(var) == 0)
+        return copy
+
+    def _spread(self, name: str, exprs: list) -> cp_model.IntVar:
+        m = self.model
+        n = len(self.problem.block_ids)
+        helpers = []
+        for i, expr in enumerate(exprs):
+            h = m.new_int_var(0, n, f"{name}_{i}")
+            m.add(h == expr)
+            helpers.append(h)
+        high, low = m.new_int_var(0, n, f"{name}_max"), m.new_int_var(0, n, f"{name}_min")
+        m.add_max_equality(high, helpers)
+        m.add_min_equality(low, helpers)
+        spread = m.new_int_var(0, n, f"{name}_spread")
+        m.add(spread == high - low)
+        return spread
+
+    def _wish_terms(self) -> list:
+        """Wishes (docs/scheduling.md, "Preferences"): a block's first choice costs nothing,
+        the second WISH_RANK_COST[2], ..., none of them WISH_MISSED_COST; a requested vacation
+        costs WISH_MISSED_COST if the block is heavy (a heavy rotation cannot spare the
+        resident). Each point weighs WEIGHT_WISH; the worst-off resident's points weigh
+        WEIGHT_WISH_FAIRNESS more, so nobody's wishes are always the ones dropped."""
+        p = self.problem
+        cost: dict[int, list] = defaultdict(list)
+        heavy_ids = {r.id for r in p.rotations.values() if r.heavy}
+        for (rid, bid), ranked in p.wishes.items():
+            slot = self.resident_slot.get((rid, bid), {})
+            saved = [
+                (WISH_MISSED_COST - WISH_RANK_COST[rank]) * slot[rot_id]
+                for rank, rot_id in ranked
+                if rot_id in slot
+            ]
+            cost[rid].append(WISH_MISSED_COST - sum(saved))
+        for rid, bid in p.vacation_requests:
+            slot = self.resident_slot.get((rid, bid), {})
+            cost[rid].append(WISH_MISSED_COST * sum(t for k, t in slot.items() if k in heavy_ids))
+        if not cost:
+            return []
+        ceiling = WISH_MISSED_COST * len(p.block_ids)
+        worst = self.model.new_int_var(0, ceiling, "wish_worst")
+        for rid, parts in cost.items():
+            self.wish_cost[rid] = sum(parts)
+            self.model.add(worst >= self.wish_cost[rid])
+        return [WEIGHT_WISH * sum(self.wish_cost.values()), WEIGHT_WISH_FAIRNESS * worst]
 
     def solution(self, value: Callable) -> list[tuple[int, int, int, str]]:
         rows = []
@@ -266,12 +421,15 @@ class ScheduleModel:
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
-    def __init__(self, solve: ScheduleSolve) -> None:
+    def __init__(self, solve: ScheduleSolve, *, better_than: float | None = None) -> None:
         super().__init__()
         self.solve = solve
+        self.better_than = better_than  # the incumbent of an earlier phase: report improvements
 
     def on_solution_callback(self) -> None:
         s = self.solve
+        if self.better_than is not None and self.objective_value >= self.better_than:
+            return
         with s._lock:
             s.solutions += 1
             if s.first_solution_seconds is None:
@@ -289,8 +447,41 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             self.stop_search()
 
 
+# The feasibility phase gets at most this share of the time limit (and at least a few seconds).
+FEASIBILITY_SHARE = 0.4
+FEASIBILITY_MIN_SECONDS = 1.0
+
+
+def phase_parameters(
+    params, phase: str, *, workers: int, seed: int, time_limit: float, incumbent: bool = True
+) -> None:
+    """Search parameters per phase and worker count (docs/scheduling.md, "Search").
+
+    Feasibility: CP-SAT's local search only (feasibility jump, violation LS), from the hint
+    (current schedule, wishes), stopping at the first schedule. Used with one worker (where
+    CP-SAT would otherwise run only the tree search, which on tight programs can need minutes)
+    and, for any worker count, for the try with every first wish imposed.
+    Optimisation: CP-SAT's default portfolio for the worker count (measured on planted
+    programs, interleaving all subsolvers on one thread improved the schedule more slowly than
+    one tree-search worker started afresh; a hint of the incumbent slowed it too).
+    """
+    params.num_workers = max(1, int(workers))
+    params.random_seed = int(seed)
+    params.max_time_in_seconds = max(0.1, float(time_limit))
+    if phase == "feasibility":
+        # Local search only (one LS thread per worker): it finds tight programs' schedules in
+        # seconds. If it finds none, the optimisation phase's tree search (which finds
+        # generous programs' schedules at once) still has the rest of the time.
+        params.stop_after_first_solution = True
+        params.use_ls_only = True
+    elif workers == 1 and not incumbent:
+        # Still no schedule: local search and tree search take turns on the one thread.
+        params.interleave_search = True
+
+
 class ScheduleSolve:
-    """One solve of a problem; ``stop()`` may be called from any thread (cancellation)."""
+    """One solve of a problem in two phases (feasibility, then optimisation); ``stop()`` may be
+    called from any thread (cancellation)."""
 
     def __init__(
         self,
@@ -302,66 +493,152 @@ class ScheduleSolve:
         on_solution: Callable[[Progress], None] | None = None,
     ) -> None:
         self.problem = problem
-        self.time_limit = time_limit
+        self.time_limit = float(time_limit)
+        self.workers = max(1, int(workers))
+        self.seed = int(seed)
         self.on_solution = on_solution
-        self.solver = cp_model.CpSolver()
-        self.solver.parameters.max_time_in_seconds = float(time_limit)
-        self.solver.parameters.num_workers = max(1, int(workers))
-        self.solver.parameters.random_seed = int(seed)
+        self.solver: cp_model.CpSolver | None = None
         self.stop_requested = threading.Event()
         self.solutions = 0
         self.first_solution_seconds: float | None = None
         self.latest: Progress | None = None
         self._lock = threading.Lock()
         self._started = time.monotonic()
-        self._solving = False
 
     def stop(self) -> None:
         self.stop_requested.set()
-        if self._solving:
-            self.solver.stop_search()
+        with self._lock:
+            solver = self.solver
+        if solver is not None:
+            solver.stop_search()
+
+    def _solve(self, model: cp_model.CpModel, phase: str, limit: float, better_than=None):
+        solver = cp_model.CpSolver()
+        phase_parameters(
+            solver.parameters, phase, workers=self.workers, seed=self.seed, time_limit=limit,
+            incumbent=better_than is not None,
+        )  # fmt: skip
+        with self._lock:
+            self.solver = solver
+        if self.stop_requested.is_set():  # a stop() before self.solver was set
+            return solver, cp_model.UNKNOWN
+        try:
+            status = solver.solve(model, _Callback(self, better_than=better_than))
+        finally:
+            with self._lock:
+                self.solver = None
+        return solver, status
 
     def run(self) -> SolveResult:
         self._started = time.monotonic()
         built = ScheduleModel(self.problem)
         if self.stop_requested.is_set():
             return SolveResult(status="UNKNOWN", stopped=True)
-        self._solving = True
-        try:
-            # A stop() that raced the start is caught by the callback or the caller's next tick.
-            status = self.solver.solve(built.model, _Callback(self))
-        finally:
-            self._solving = False
-        wall = time.monotonic() - self._started
-        result = SolveResult(
-            status=self.solver.status_name(status),
-            wall_seconds=wall,
-            stopped=self.stop_requested.is_set(),
-            first_solution_seconds=self.first_solution_seconds,
-        )
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            result.assignments = built.solution(self.solver.boolean_value)
-            result.objective = self.solver.objective_value
-            result.best_bound = self.solver.best_objective_bound
-            result.fairness_spread = {
-                pgy: int(self.solver.value(v)) for pgy, v in built.spreads.items()
+        result = SolveResult(status="UNKNOWN", changes_at_least=built.forced_changes)
+        # The time limit is the solver's (as before the two phases): building the model does
+        # not eat into it.
+        solving_since = time.monotonic()
+
+        def take(solver: cp_model.CpSolver, phase: str) -> None:
+            result.assignments = built.solution(solver.boolean_value)
+            result.objective = solver.objective_value
+            result.group_spreads = {
+                f"{name} PGY-{pgy}": int(solver.value(v))
+                for (name, pgy), v in built.spreads.items()
             }
+            result.fairness_spread = {
+                pgy: int(solver.value(v))
+                for (name, pgy), v in built.spreads.items()
+                if name == HEAVY_GROUP
+            }
+            result.best_bound = solver.best_objective_bound  # weak; the optimisation tightens it
+            result.changes = built.forced_changes + sum(
+                int(solver.value(t)) for t in built.change_terms
+            )
+            result.phase = phase
+
+        # Phase 1: a first schedule, fast, by local search from the current schedule (and the
+        # wishes). First try with every first wish imposed (half the budget): when they all fit,
+        # as they often do, the optimisation has little left to find.
+        built.hint_start()
+        budget = min(
+            0.8 * self.time_limit,  # leave the optimisation some time, however short the limit
+            max(FEASIBILITY_MIN_SECONDS, self.time_limit * FEASIBILITY_SHARE),
+        )
+        wished = built.with_first_wishes()
+        if wished is not None:
+            solver, status = self._solve(wished, "feasibility", budget / 2)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                take(solver, "feasibility")
+                result.status = "FEASIBLE"
+        # With one worker, a local-search phase (see phase_parameters). With more, CP-SAT's
+        # portfolio already runs local search beside the tree search, and splitting its time
+        # into two solves would only restart both from scratch (measured: it then missed
+        # schedules that one 30 s solve finds).
+        if not result.found and not self.stop_requested.is_set() and self.workers == 1:
+            left = budget - (time.monotonic() - solving_since)
+            solver, status = self._solve(built.model, "feasibility", max(left, 1.0))
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                take(solver, "feasibility")
+                result.status = "FEASIBLE"
+            elif status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):  # proven by presolve
+                result.status = solver.status_name(status)
+        # Phase 2: optimise for the rest of the time (the model is unchanged; the incumbent is
+        # kept if this phase finds nothing better). Without an incumbent it is also the phase
+        # that proves a program infeasible.
+        if result.found:  # the search starts from the incumbent, not the hint
+            built.model.clear_hints()
+            built.break_symmetry()  # it slows the local search, so only once there is one
+        if result.found and result.objective <= built.objective_floor:
+            result.status, result.best_bound = "OPTIMAL", result.objective  # nothing to improve
+        left = self.time_limit - (time.monotonic() - solving_since)
+        more = result.status in ("FEASIBLE", "UNKNOWN") and not self.stop_requested.is_set()
+        if more and left > 0.1:
+            solver, status = self._solve(built.model, "optimisation", left, result.objective)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+                result.objective is None or solver.objective_value <= result.objective
+            ):
+                take(solver, "optimisation")
+                result.status = "FEASIBLE"
+            if status == cp_model.OPTIMAL:
+                result.status, result.best_bound = "OPTIMAL", result.objective
+            elif status == cp_model.FEASIBLE:
+                result.best_bound = solver.best_objective_bound
+            elif not result.found:
+                result.status = solver.status_name(status)  # INFEASIBLE, UNKNOWN
+        result.wall_seconds = time.monotonic() - self._started
+        result.stopped = self.stop_requested.is_set()
+        result.first_solution_seconds = self.first_solution_seconds
         return result
 
 
 def infeasible_groups(problem: Problem, *, time_limit: float = 10.0) -> list[Group] | None:
-    """Rule groups that cannot all hold (a sufficient subset), or None if the explanation solve
-    found the model feasible or ran out of time."""
+    """Rule groups that cannot all hold, or None if the explanation solve found the model
+    feasible or ran out of time. CP-SAT's core is made smaller by deletion while time is left
+    (a group whose removal keeps the rest infeasible is not needed to explain it), so the
+    explanation names the few people, absences and pins that clash, not every rule touched."""
+    started = time.monotonic()
     built = ScheduleModel(problem, explain=True)
-    literals = list(built.groups.values())
-    built.model.add_assumptions(literals)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
-    # Cores are extracted by the single-thread search.
-    solver.parameters.num_workers = 1
-    status = solver.solve(built.model)
-    if status != cp_model.INFEASIBLE:
-        return None
     by_index = {lit.index: group for group, lit in built.groups.items()}
-    core = solver.sufficient_assumptions_for_infeasibility()
-    return [by_index[i] for i in core if i in by_index]
+
+    def core_of(groups: list[Group], limit: float) -> list[Group] | None:
+        built.model.clear_assumptions()
+        built.model.add_assumptions([built.groups[g] for g in groups])
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.1, limit)
+        solver.parameters.num_workers = 1  # cores are extracted by the single-thread search
+        if solver.solve(built.model) != cp_model.INFEASIBLE:
+            return None
+        return [by_index[i] for i in solver.sufficient_assumptions_for_infeasibility()]
+
+    core = core_of(list(built.groups), time_limit)
+    if core is None:
+        return None
+    for group in list(core):
+        left = time_limit - (time.monotonic() - started)
+        if left <= 0.2 or group not in core:
+            continue
+        smaller = core_of([g for g in core if g != group], min(left, 2.0))
+        if smaller is not None:
+            core = smaller
+    return core

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scheduling import views
+from scheduling import preference_views, views
 
 app_name = "scheduling"
 
@@ -8,6 +8,10 @@ urlpatterns = [
     path("", views.run_list, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="cancel"),
+    path("wishes/", preference_views.wishes, name="wishes"),
+    path("wishes/add/", preference_views.wish_add, name="wish_add"),
+    path("wishes/<int:pk>/remove/", preference_views.wish_remove, name="wish_remove"),
+    path("wishes/vacation/", preference_views.vacation_request, name="vacation_request"),
     path("runs/<int:pk>/publish/", views.run_publish, name="publish"),
     path("runs/<int:pk>/discard/", views.run_discard, name="discard"),
 ]

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from redis.exceptions import RedisError
 
 from residency.errors import RotaError
 from residency.http import BadRequest, api_view, error_json, json_body, rota_error_json
@@ -72,6 +73,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 def _detail(request: HttpRequest, pk: int, *, status: int = 200, refusal=None) -> HttpResponse:
     run = get_object_or_404(GenerationRun.objects.select_related("academic_year"), pk=pk)
+    run = _reaped_if_dead(run)
     again = GenerationStartForm(
         initial={
             "academic_year": run.academic_year_id,
@@ -128,6 +130,17 @@ def run_discard(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("scheduling:run", pk)
 
 
+def _reaped_if_dead(run: GenerationRun) -> GenerationRun:
+    """The page polls this: an active run whose rq job rq reports failed or gone shows failed
+    at once rather than "running" until its lock expires."""
+    try:
+        if run.is_active and services.generation_runs_reap(run_id=run.pk):
+            run.refresh_from_db()
+    except RedisError:  # the page still shows the run as stored; the cron reaper retries
+        pass
+    return run
+
+
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
@@ -175,7 +188,7 @@ def api_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = GenerationRun.objects.select_related("academic_year").filter(pk=pk).first()
     if run is None:
         return error_json("No such generation run.", status=404)
-    return JsonResponse(generation_run_json(run=run))
+    return JsonResponse(generation_run_json(run=_reaped_if_dead(run)))
 
 
 @api_view

@@ -56,7 +56,10 @@ def test_conflict_the_counts_miss_is_named_by_the_solver():
 
     assert precheck(problem) == []
     reasons = explain_groups(problem, infeasible_groups(problem))
-    assert "No more than 1 consecutive blocks of heavy rotations (R" in " ".join(reasons)
+    # The heavy-streak rule is named per resident (issue 15: explanations name the people).
+    assert any(
+        r.startswith("Person ") and "may take no more than 1 heavy blocks (R" in r for r in reasons
+    ), reasons
     assert any(r.endswith("needs at least 1 residents in every block.") for r in reasons)
 
 

@@ -9,6 +9,7 @@ import threading
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from rq.job import Job, JobStatus
 
 from residency.errors import ScheduleLocked
 from residency.locking import schedule_lock_shared
@@ -147,7 +148,8 @@ def test_reaper_fails_a_running_run_whose_worker_vanished(program_s, coordinator
 
 @pytest.mark.django_db
 def test_reaper_leaves_a_run_that_holds_its_lock(program_s, redis_conn):
-    alive = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING)
+    alive = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING, rq_job_id="j1")
+    _rq_job(redis_conn, alive, JobStatus.STARTED)  # rq: a worker is on it
     redis_conn.set(services.lock_name(program_s.pk), services.lock_token(alive.pk), ex=30)
     assert services.generation_runs_reap() == []
     alive.refresh_from_db()
@@ -282,3 +284,54 @@ def test_a_lost_lock_stops_the_solver_and_fails_the_run(
     assert "lock expired and could not be renewed" in run.error
     assert run.wall_seconds < 30
     assert not Assignment.objects.filter(generation_run_id=run.pk).exists()
+
+
+def _rq_job(redis_conn, run, status):
+    job = Job.create("scheduling.jobs.generation_run_job", args=(run.pk,), id=run.rq_job_id,
+                     connection=redis_conn)  # fmt: skip
+    job.save()
+    job.set_status(status)
+    return job
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("job_status", [JobStatus.FAILED, JobStatus.STOPPED, None])
+def test_reaper_fails_a_running_run_at_once_when_rq_reports_its_job_failed_or_missing(
+    program_s, redis_conn, job_status
+):
+    # A killed work-horse: rq marks the job failed, but the run's lock has not expired yet.
+    run = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING, rq_job_id="j2")
+    if job_status is not None:
+        _rq_job(redis_conn, run, job_status)
+    redis_conn.set(services.lock_name(program_s.pk), services.lock_token(run.pk), ex=30)
+
+    assert services.generation_runs_reap() == [run.pk]
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert f"rq reports its job {job_status.value if job_status else 'missing'})" in run.error
+
+
+@pytest.mark.django_db
+def test_run_page_and_api_show_a_run_whose_rq_job_failed_as_failed(
+    program_s, redis_conn, coordinator, client
+):
+    run = GenerationRunFactory(academic_year=program_s, status=Status.RUNNING, rq_job_id="j2")
+    _rq_job(redis_conn, run, JobStatus.FAILED)
+    redis_conn.set(services.lock_name(program_s.pk), services.lock_token(run.pk), ex=30)
+    client.force_login(coordinator)
+
+    assert client.get(f"/api/generation-runs/{run.pk}").json()["status"] == "failed"
+    page = client.get(f"/generation/runs/{run.pk}/")
+    assert page.status_code == 200 and "rq reports its job failed" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_reaper_leaves_an_in_process_run_without_an_rq_job_while_it_holds_its_lock(
+    program_s, redis_conn
+):
+    run = services.generation_run_start(academic_year_id=program_s.pk, enqueue=False)
+    GenerationRun.objects.filter(pk=run.pk).update(status=Status.RUNNING)  # as the command does
+    redis_conn.set(services.lock_name(program_s.pk), services.lock_token(run.pk), ex=30)
+    assert services.generation_runs_reap() == []  # no rq job, by design: the lock tells
+    redis_conn.delete(services.lock_name(program_s.pk))  # the process died
+    assert services.generation_runs_reap() == [run.pk]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.utils import timezone
+from rq.job import Job, JobStatus
 
 from scheduling import services
 from scheduling.models import GenerationRun
@@ -97,7 +98,7 @@ def test_api_requires_a_coordinator(client, resident, year):
     assert not GenerationRun.objects.exclude(pk=run.pk).exists()
 
 
-def test_api_start_progress_and_cancel(coordinator_client, year):
+def test_api_start_progress_and_cancel(coordinator_client, year, redis_conn):
     response = coordinator_client.post(
         "/api/generation-runs",
         {"academic_year": year.pk, "time_limit_seconds": 5},
@@ -114,6 +115,12 @@ def test_api_start_progress_and_cancel(coordinator_client, year):
     GenerationRun.objects.filter(pk=body["id"]).update(
         status=Status.RUNNING, progress=42, progress_message="3 schedule(s) found"
     )
+    # ...on a worker (rq says so; the run page fails a run whose rq job is gone).
+    job = Job.create("scheduling.jobs.generation_run_job", id=f"generation-run-{body['id']}",
+                     connection=redis_conn)  # fmt: skip
+    job.save()
+    job.set_status(JobStatus.STARTED)
+    redis_conn.set(services.lock_name(year.pk), services.lock_token(body["id"]), ex=30)
     detail = coordinator_client.get(f"/api/generation-runs/{body['id']}").json()
     assert (detail["status"], detail["progress"], detail["message"]) == (
         "running",

@@ -26,10 +26,11 @@ import pytest
 from django.contrib import admin
 from django.test import Client
 from django.urls import URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 
-from residency.models import Assignment, RotationTemplate
+from residency.models import Absence, Assignment, RotationTemplate
 from residency.services import calendar_token_regenerate
-from scheduling.models import GenerationRun
+from scheduling.models import GenerationRun, PreferenceWindow, RotationWish
 from shifts.models import Shift
 from swaps import services as swap_services
 from swaps.models import SwapRequest
@@ -71,6 +72,7 @@ class World:
     # call on a colleague's shift.
     shift_offer: SwapRequest | None = None
     sick_call: object = None
+    wish: RotationWish | None = None  # the resident's, in a year whose wishes are open
 
 
 @pytest.fixture(autouse=True)
@@ -110,8 +112,13 @@ def world(coordinator) -> World:
     shift = ShiftFactory(person=faculty, shift_type=backup, date=block.start_date)
     staff = UserFactory(username="staff-not-coordinator", is_staff=True)
     draft = GenerationRun.objects.create(academic_year=AcademicYearFactory(), status="ready")
+    PreferenceWindow.objects.create(
+        academic_year=year, deadline=timezone.now() + datetime.timedelta(days=7)
+    )
+    wish = RotationWish.objects.create(person=resident, block=block, rotation=wards, rank=1)
     world = World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
                   open_offer, run, staff, draft, shift)  # fmt: skip
+    world.wish = wish
     _add_shift_trades(world, third)
     return world
 
@@ -226,6 +233,19 @@ MATRIX = {
     ("sick call assign", "POST", lambda w: f"/swaps/sick-calls/{w.sick_call.pk}/",
      lambda w: {"action": "assign", "person": w.other.pk}):
         ("login", "denied", "denied", "denied", "ok"),
+    # Residents' wishes: only a resident of a year whose wishes are open has a page.
+    ("wishes page", "GET", lambda w: "/generation/wishes/", None):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("wish add", "POST", lambda w: "/generation/wishes/add/",
+     lambda w: {"year": w.year.pk, "block": w.block.pk, "rank": 2,
+                "rotation": _second_choice(w)}):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("wish remove", "POST", lambda w: f"/generation/wishes/{w.wish.pk}/remove/", None):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("vacation request", "POST", lambda w: "/generation/wishes/vacation/",
+     lambda w: {"year": w.year.pk, "start_date": w.block.start_date,
+                "end_date": w.block.start_date}):
+        ("login", "ok", "denied", "denied", "denied"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -306,6 +326,10 @@ MATRIX = {
         ("login", "denied", "ok", "denied", "ok"),
     ("api duty hours", "GET", lambda w: f"/api/people/{w.faculty.pk}/duty-hours", None):
         ("login", "denied", "ok", "denied", "ok"),
+    ("api wishes", "GET", lambda w: "/api/wishes", None):
+        ("login", "ok", "denied", "denied", "denied"),
+    ("api wish delete", "DELETE", lambda w: f"/api/wishes/{w.wish.pk}", None):
+        ("login", "ok", "denied", "denied", "denied"),
     # --- admin ---
     ("admin index", "GET", lambda w: "/admin/", None):
         ("login", "login", "login", "login", "ok"),
@@ -371,6 +395,13 @@ STAFF = {
     "api generation cancel": "denied",
     "api generation publish": "denied",
     "api generation discard": "denied",
+    # Wishes are a resident's: a staff login without a person in the program has none.
+    "wishes page": "denied",
+    "wish add": "denied",
+    "wish remove": "denied",
+    "vacation request": "denied",
+    "api wishes": "denied",
+    "api wish delete": "denied",
     "admin index": "ok",  # the admin's empty "you may not change anything" page
     "admin assignment change": "denied",
     "admin swap change": "denied",
@@ -425,6 +456,11 @@ TABLE = {
 }
 
 
+def _second_choice(w: World) -> int:
+    """Another rotation open to the resident (PGY-1), for a second choice."""
+    return RotationTemplateFactory(allowed_pgy_levels=[1]).pk
+
+
 def outcome(response) -> str:
     if response.status_code == 401:
         return "login"
@@ -452,6 +488,8 @@ def state() -> dict:
                 "pk", "person_id", "date", "shift_type_id", "notes", "version"
             )
         ),
+        "wishes": sorted(RotationWish.objects.values_list("pk", "person_id", "rank")),
+        "absences": sorted(Absence.objects.values_list("pk", "person_id", "status")),
     }
 
 

@@ -1,0 +1,245 @@
+"""Residents' wishes: weighed by the solver (honoured when the rules allow, shared fairly),
+reported per person, entered on the residents' page before the coordinator's deadline."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from residency.errors import RuleViolation
+from residency.locking import lock_rows
+from residency.models import Absence, Person
+from scheduling import preference_services
+from scheduling.models import FairnessGroup, PreferenceWindow, RotationWish
+from scheduling.problem import problem_load
+from scheduling.report import result_report
+from scheduling.solver import ScheduleSolve
+from tests.concurrency import Outcome, join_all, run_in_thread, wait_for_lock_waiters
+from tests.factories import (
+    AbsenceFactory,
+    AcademicYearFactory,
+    BlockFactory,
+    PersonFactory,
+    ResidentYearFactory,
+    RotationTemplateFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def two(db):
+    """Two PGY-1 residents; in every block one is on the wards and one on the elective."""
+    year = AcademicYearFactory()
+    blocks = [BlockFactory(academic_year=year) for _ in range(2)]
+    ward = RotationTemplateFactory(name="Wards", heavy=True, min_people=1, max_people=1,
+                                   allowed_pgy_levels=[1])  # fmt: skip
+    elective = RotationTemplateFactory(name="Elective", min_people=1, max_people=1,
+                                       allowed_pgy_levels=[1])  # fmt: skip
+    people = [PersonFactory(name=name, with_login=True) for name in ("Ada", "Ben")]
+    for person in people:
+        ResidentYearFactory(person=person, academic_year=year, pgy_level=1)
+    return {"year": year, "blocks": blocks, "ward": ward, "elective": elective, "people": people}
+
+
+def _solve(year):
+    problem = problem_load(academic_year=year)
+    result = ScheduleSolve(problem, time_limit=10, workers=1).run()
+    assert result.found
+    result.report = result_report(problem=problem, result=result)
+    return {(pid, bid): rot for pid, bid, rot, _ in result.assignments}, result
+
+
+@pytest.mark.parametrize("wisher", [0, 1])
+def test_a_first_choice_the_rules_allow_is_honoured(two, wisher):
+    # Either resident may have the elective in block 1: the one who wished for it gets it.
+    # (Both ways round, so a fixed tie-break cannot pass the test by luck.)
+    person, other = two["people"][wisher], two["people"][1 - wisher]
+    RotationWish.objects.create(person=person, block=two["blocks"][0], rotation=two["elective"],
+                                rank=1)  # fmt: skip
+    given, result = _solve(two["year"])
+
+    assert given[person.pk, two["blocks"][0].pk] == two["elective"].pk
+    assert given[other.pk, two["blocks"][0].pk] == two["ward"].pk
+    row = next(r for r in result.report["wishes"]["people"] if r["person_id"] == person.pk)
+    assert (row["wished_blocks"], row["first"], row["any"]) == (1, 1, 1)
+
+
+def test_wishes_that_cannot_all_be_honoured_are_shared_between_people(two):
+    # Both want the elective in both blocks; it holds one. The total is the same whoever wins,
+    # so only the per-person fairness term splits it one each.
+    for person in two["people"]:
+        for block in two["blocks"]:
+            RotationWish.objects.create(person=person, block=block, rotation=two["elective"],
+                                        rank=1)  # fmt: skip
+    _, result = _solve(two["year"])
+
+    assert [r["first"] for r in result.report["wishes"]["people"]] == [1, 1]
+
+
+def test_a_requested_vacation_keeps_its_block_off_heavy_rotations(two):
+    ada = two["people"][0]
+    block = two["blocks"][1]
+    AbsenceFactory(person=ada, start_date=block.start_date, status=Absence.Status.REQUESTED)
+    given, result = _solve(two["year"])
+
+    assert given[ada.pk, block.pk] == two["elective"].pk
+    assert result.report["wishes"]["vacations_kept"] == 1
+
+
+def test_a_fairness_group_is_balanced_within_the_cohort(db):
+    # Nights are not heavy here; only the fairness group makes the two residents share them.
+    year = AcademicYearFactory()
+    for _ in range(4):
+        BlockFactory(academic_year=year)
+    nights = RotationTemplateFactory(name="Nights", min_people=1, max_people=1,
+                                     allowed_pgy_levels=[1])  # fmt: skip
+    RotationTemplateFactory(name="Clinic", min_people=1, max_people=1, allowed_pgy_levels=[1])
+    people = [PersonFactory() for _ in range(2)]
+    for person in people:
+        ResidentYearFactory(person=person, academic_year=year, pgy_level=1)
+    group = FairnessGroup.objects.create(name="Nights", weight=5)
+    group.rotations.add(nights)
+
+    given, result = _solve(year)
+
+    per_person = [sum(1 for (pid, _), rot in given.items() if pid == p.pk and rot == nights.pk)
+                  for p in people]  # fmt: skip
+    assert per_person == [2, 2]
+    assert result.group_spreads["Nights PGY-1"] == 0
+
+
+# -- entering wishes ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def window(two):
+    return PreferenceWindow.objects.create(
+        academic_year=two["year"], deadline=timezone.now() + datetime.timedelta(days=7)
+    )
+
+
+def test_resident_enters_a_wish_and_a_vacation_request_on_the_page(client, two, window):
+    ada = two["people"][0]
+    client.force_login(ada.user)
+    page = client.get("/generation/wishes/")
+    assert page.status_code == 200 and "My wishes for" in page.content.decode()
+
+    response = client.post("/generation/wishes/add/", {
+        "year": two["year"].pk, "block": two["blocks"][0].pk, "rank": 1,
+        "rotation": two["elective"].pk,
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert RotationWish.objects.filter(person=ada, rank=1, rotation=two["elective"]).exists()
+
+    response = client.post("/generation/wishes/vacation/", {
+        "year": two["year"].pk, "start_date": two["blocks"][1].start_date,
+        "end_date": two["blocks"][1].start_date + datetime.timedelta(days=6),
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert Absence.objects.get(person=ada).status == Absence.Status.REQUESTED
+
+
+def test_a_second_wish_of_the_same_rank_is_a_form_error(client, two, window):
+    ada = two["people"][0]
+    RotationWish.objects.create(person=ada, block=two["blocks"][0], rotation=two["ward"], rank=1)
+    client.force_login(ada.user)
+    response = client.post("/generation/wishes/add/", {
+        "year": two["year"].pk, "block": two["blocks"][0].pk, "rank": 1,
+        "rotation": two["elective"].pk,
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert "You already have a choice #1 for block 1" in response.content.decode()
+    assert RotationWish.objects.filter(person=ada).count() == 1
+
+
+def test_after_the_deadline_wishes_are_refused(client, two, window):
+    PreferenceWindow.objects.filter(pk=window.pk).update(
+        deadline=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    ada = two["people"][0]
+    client.force_login(ada.user)
+    response = client.post("/generation/wishes/add/", {
+        "year": two["year"].pk, "block": two["blocks"][0].pk, "rank": 1,
+        "rotation": two["elective"].pk,
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert "The deadline for wishes" in response.content.decode()
+    assert not RotationWish.objects.exists()
+
+
+def test_bad_input_and_non_residents(client, two, window):
+    ada = two["people"][0]
+    client.force_login(ada.user)
+    response = client.post("/generation/wishes/add/", {"year": "x", "block": "nope", "rank": 9})
+    assert response.status_code == 400
+    faculty = PersonFactory(faculty=True, with_login=True)
+    client.force_login(faculty.user)
+    assert client.get("/generation/wishes/").status_code == 404
+
+
+def test_admin_lists_wishes_and_windows(client, two, window):
+    RotationWish.objects.create(person=two["people"][0], block=two["blocks"][0],
+                                rotation=two["elective"], rank=1)  # fmt: skip
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for url in ("/admin/scheduling/rotationwish/", "/admin/scheduling/preferencewindow/",
+                "/admin/scheduling/fairnessgroup/"):  # fmt: skip
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert "Ada" in client.get("/admin/scheduling/rotationwish/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_wishes_of_one_rank_sent_at_once_one_wins_the_other_is_told(two, window, settings):
+    settings.ROTA_LOCK_TIMEOUT_MS = 30_000  # long enough for both to be seen waiting
+    # Two tabs: both pass the "rank free?" check only if they overlap; the person-row lock
+    # makes the second wait for the first and then see its rank taken.
+    ada = two["people"][0]
+    block = two["blocks"][0]
+    outcomes = [Outcome(), Outcome(), Outcome()]
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_person_row():  # another session holds the lock; both requests queue behind it
+        with transaction.atomic():
+            lock_rows(Person.objects.filter(pk=ada.pk))
+            locked.set()
+            assert release.wait(60)
+
+    threads = [run_in_thread(hold_the_person_row, outcomes[2])]
+    assert locked.wait(60)
+    threads += [
+        run_in_thread(lambda rot=rot: preference_services.rotation_wish_add(
+            person=ada, block_id=block.pk, rotation_id=rot.pk, rank=1), outcome)
+        for rot, outcome in zip((two["ward"], two["elective"]), outcomes[:2], strict=True)
+    ]  # fmt: skip
+    try:
+        wait_for_lock_waiters(2)
+    finally:
+        release.set()  # never leave the holder (and its lock) behind
+    join_all(threads)
+
+    assert outcomes[2].error is None
+    errors = [o.error for o in outcomes[:2] if o.error is not None]
+    assert len(errors) == 1 and isinstance(errors[0], RuleViolation)
+    assert "already have a choice #1" in errors[0].message
+    assert RotationWish.objects.filter(person=ada, block=block).count() == 1
+
+
+def test_api_wishes_add_list_refuse_and_delete(client, two, window):
+    ada = two["people"][0]
+    client.force_login(ada.user)
+    body = {"block": two["blocks"][0].pk, "rotation": two["elective"].pk, "rank": 1}
+    created = client.post("/api/wishes", body, content_type="application/json")
+    assert created.status_code == 201 and created.json()["rank"] == 1
+    again = client.post("/api/wishes", body | {"rank": 2}, content_type="application/json")
+    assert again.status_code == 422 and "rotation" in again.json()["errors"]
+    bad = client.post("/api/wishes", {"block": "x", "rank": True}, content_type="application/json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"block", "rotation", "rank"}
+    assert [w["id"] for w in client.get("/api/wishes").json()["wishes"]] == [created.json()["id"]]
+    assert client.delete(f"/api/wishes/{created.json()['id']}").status_code == 204
+    assert not RotationWish.objects.exists()
+    client.force_login(PersonFactory(faculty=True, with_login=True).user)
+    assert client.get("/api/wishes").status_code == 404
