@@ -121,3 +121,7 @@ class SwapEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.swap_request_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+# The history table of swap requests (triggers on SwapRequest), loaded with the app's models.
+from swaps.history_models import *  # noqa: E402, F403
