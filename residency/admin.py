@@ -33,6 +33,7 @@ from residency.forms import (
     field_raw,
     values_read_parse,
 )
+from residency.history_views import assignment_history_admin_view
 from residency.http import parse_id
 from residency.models import (
     Absence,
@@ -393,6 +394,10 @@ class AbsenceAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     def days(self, absence: Absence) -> int:
         return (absence.end_date - absence.start_date).days + 1
 
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the service: approving or denying tells the person (same transaction).
+        services.absence_save(absence=obj, by=request.user)
+
 
 # --- Assignments: version-checked ---
 
@@ -588,6 +593,11 @@ class AssignmentAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         # would be an unchecked second write.
         pass
 
+    def history_view(self, request, object_id, extra_context=None):
+        # Every change from every path (triggers), not only the admin's log; kept after the
+        # row is deleted, so it answers for an object id that no longer exists.
+        return assignment_history_admin_view(self, request, object_id)
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         response = super().render_change_form(request, context, add, change, form_url, obj)
         form = context["adminform"].form
@@ -622,6 +632,7 @@ class AssignmentAdmin(SafeInputAdminMixin, admin.ModelAdmin):
                 if version is None:
                     raise ConcurrentEdit(assignment)
                 services.assignment_delete(assignment_id=assignment.pk, version=version)
+                self.log_deletions(request, [assignment])  # "Recent actions" on the index
                 deleted += 1
             except (ConcurrentEdit, Gone):
                 kept.append(str(assignment))
@@ -660,3 +671,7 @@ class AssignmentAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         except RotaError as error:
             self.message_user(request, error.message, messages.ERROR)
         return HttpResponseRedirect(reverse("admin:residency_assignment_change", args=[object_id]))
+
+
+# The notification outbox (issue 10).
+from residency import notification_admin  # noqa: E402, F401

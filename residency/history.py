@@ -21,6 +21,8 @@ from __future__ import annotations
 import base64
 import datetime
 import heapq
+import json
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +68,24 @@ def history_context(*, source: str, actor: str = "", by=None) -> pghistory.conte
     if actor:
         metadata["actor"] = actor
     return pghistory.context(**metadata)
+
+
+def history_context_set(*, source: str, actor: str = "", by=None) -> None:
+    """Attach the context to the rest of the current transaction (for a long write, such as
+    generation's, that is not one ``with`` block). Inside an entered context (a request) it
+    refines that one; otherwise it sets the transaction-local settings the triggers read."""
+    metadata: dict[str, Any] = {"source": source, **_user_metadata(by)}
+    if actor:
+        metadata["actor"] = actor
+    if pghistory.runtime._tracker.__dict__.get("value") is not None:
+        pghistory.context(**metadata)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pghistory.context_id', %s, true), "
+            "set_config('pghistory.context_metadata', %s, true)",
+            [str(uuid.uuid4()), json.dumps(metadata)],
+        )
 
 
 def _source_for_path(path: str) -> str:
@@ -157,6 +177,7 @@ class HistoryEntry:
     source: str
     context: dict[str, Any]
     changes: list[Change] = field(default_factory=list)
+    person_ids: set[int] = field(default_factory=set)  # the people this row was about
 
     @property
     def cursor(self) -> str:
@@ -262,6 +283,11 @@ def _entries(tracked: Tracked, events: list, labels: _Labels) -> list[HistoryEnt
                 source=context.get("source", ""),
                 context=context,
                 changes=changes,
+                person_ids={
+                    getattr(e, f"{name}_id")
+                    for name in tracked.person_fields
+                    if getattr(e, f"{name}_id", None)
+                },
             )
         )
     return entries

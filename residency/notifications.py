@@ -38,6 +38,7 @@ from residency.selectors import COORDINATORS_GROUP
 logger = logging.getLogger(__name__)
 Kind = Notification.Kind
 EmailStatus = Notification.EmailStatus
+QUEUE = "notifications"  # RQ_QUEUES; workers run `rqworker default notifications`
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _enqueue_delivery(*, notification_ids: list[int]) -> None:
     """After commit. With Redis down the rows stay pending for `deliver_notifications`; the
     change itself has already committed and its actor must not see an error."""
     try:
-        django_rq.get_queue("default").enqueue(
+        django_rq.get_queue(QUEUE).enqueue(
             "residency.jobs.deliver_notifications", notification_ids=notification_ids
         )
     except (RedisError, OSError) as error:
@@ -240,7 +241,9 @@ def assignment_placements(*, block_ids: Iterable[int]) -> Placement:
     return {(person, block): rotation for person, block, rotation in rows}
 
 
-def schedule_changes_notify(*, before: Placement, after: Placement, what: str) -> int:
+def schedule_changes_notify(
+    *, before: Placement, after: Placement, what: str, skip_user_id: int | None = None
+) -> int:
     """One notification per person whose assignments differ between ``before`` and ``after``
     (a published schedule, a coordinator's edit, a bulk move), listing every change. Returns
     how many people were notified."""
@@ -264,8 +267,8 @@ def schedule_changes_notify(*, before: Placement, after: Placement, what: str) -
 
     for person_id, rows in sorted(changed.items()):
         person = people.get(person_id)
-        if person is None:
-            continue
+        if person is None or (skip_user_id and person.user_id == skip_user_id):
+            continue  # nobody needs telling about their own edit
         rows.sort(key=lambda row: (blocks[row[0]].start_date, row[0]))
         lines = [
             f"- {blocks[block]}: {name(old)} -> {name(new)}"
@@ -280,3 +283,39 @@ def schedule_changes_notify(*, before: Placement, after: Placement, what: str) -
             url="/schedule/",
         )
     return len(changed)
+
+
+def _placement(assignment: Assignment | None) -> Placement:
+    if assignment is None:
+        return {}
+    return {(assignment.person_id, assignment.block_id): assignment.rotation_id}
+
+
+def assignment_change_notify(*, before: Assignment | None, after: Assignment | None, by) -> int:
+    """A single edit (edit page, API, admin) that moved someone: tell them, unless it was their
+    own edit."""
+    who = "A coordinator"
+    if by is not None and getattr(by, "is_authenticated", False):
+        who = by.get_full_name() or by.get_username()
+    return schedule_changes_notify(
+        before=_placement(before),
+        after=_placement(after),
+        what=f"{who}'s edit",
+        skip_user_id=getattr(by, "pk", None),
+    )
+
+
+def absence_decision_notify(*, absence) -> None:
+    """The person hears that their absence was approved or denied."""
+    if absence.status not in ("approved", "denied"):
+        return
+    notify_people(
+        people=[absence.person],
+        kind=Kind.ABSENCE_DECIDED,
+        subject=f"Your {absence.get_kind_display().lower()} was {absence.status}",
+        body=(
+            f"Your {absence.get_kind_display().lower()} from {absence.start_date} to "
+            f"{absence.end_date} was {absence.status}."
+        ),
+        url="/schedule/",
+    )

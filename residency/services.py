@@ -12,8 +12,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from residency.errors import ConcurrentEdit, Gone, RuleViolation
+from residency.history import SOURCE_BULK_MOVE, history_context
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
-from residency.models import AcademicYear, Assignment, Block, Person, RotationTemplate
+from residency.models import Absence, AcademicYear, Assignment, Block, Person, RotationTemplate
+from residency.notifications import (
+    absence_decision_notify,
+    assignment_change_notify,
+    schedule_changes_notify,
+)
 from residency.selectors import counts_toward_capacity, placement_problems
 
 # Fields of an Assignment that an edit may change.
@@ -65,6 +71,7 @@ def assignment_create(
         raise RuleViolation(
             f"{person.name} is already booked in block {block.number}.", field="person"
         ) from error
+    assignment_change_notify(before=None, after=assignment, by=by)
     return assignment
 
 
@@ -111,7 +118,9 @@ def assignment_update(*, assignment_id: int, version: int, by=None, **changes: A
         ) from error
     if updated == 0:
         raise ConcurrentEdit(_assignment_or_gone(assignment_id))
-    return Assignment.objects.select_related("person", "block", "rotation").get(pk=assignment_id)
+    after = Assignment.objects.select_related("person", "block", "rotation").get(pk=assignment_id)
+    assignment_change_notify(before=current, after=after, by=by)
+    return after
 
 
 @locked_transaction
@@ -187,6 +196,17 @@ def assignments_bulk_reassign(
     """
     if from_rotation.pk == to_rotation.pk:
         raise RuleViolation("Choose a different rotation to move people to.", field="to_rotation")
+    with history_context(source=SOURCE_BULK_MOVE, by=by):
+        return _bulk_reassign(
+            block=block,
+            from_rotation=from_rotation,
+            to_rotation=to_rotation,
+            by=by,
+            after_each_write=after_each_write,
+        )
+
+
+def _bulk_reassign(*, block, from_rotation, to_rotation, by, after_each_write) -> list[Assignment]:
     # Generation's write phase replaces the year's rows; a bulk move must not interleave with it.
     schedule_lock_shared(
         academic_year_id=block.academic_year_id, year_label=str(block.academic_year)
@@ -243,8 +263,31 @@ def assignments_bulk_reassign(
             raise AssertionError(f"locked assignment {assignment.pk} changed under its lock")
         if after_each_write is not None:
             after_each_write(assignment)
+    schedule_changes_notify(
+        before={(a.person_id, block.pk): from_rotation.pk for a in moving},
+        after={(a.person_id, block.pk): to_rotation.pk for a in moving},
+        what="A coordinator's bulk move",
+    )
     return list(
         Assignment.objects.filter(pk__in=moving_ids)
         .select_related("person", "block", "rotation")
         .order_by("person__name")
     )
+
+
+# --- Absences (issue 10: the person hears when it is decided) ------------------------------------
+
+
+@transaction.atomic
+def absence_save(*, absence: Absence, by=None) -> Absence:
+    """Save an absence (the admin's form, validated); its person is told when its status
+    becomes approved or denied (in the same transaction: the outbox)."""
+    before = (
+        Absence.objects.filter(pk=absence.pk).values_list("status", flat=True).first()
+        if absence.pk
+        else None
+    )
+    absence.save()
+    if absence.status != before:
+        absence_decision_notify(absence=absence)
+    return absence

@@ -81,7 +81,11 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
     }
 )
 
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    # E-mail delivery (issue 10): its own queue, so mail never waits behind a long solve.
+    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

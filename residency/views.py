@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from residency import forms, selectors, services
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
+from residency.history_views import assignment_history_entries
 from residency.http import error_json, parse_id
 from residency.models import AcademicYear, Assignment, Block, Person
 
@@ -234,7 +235,12 @@ def _render_edit(
     return render(
         request,
         "residency/assignment_edit.html",
-        {"assignment": assignment, "form": form, "back_url": _after_edit_url(request, assignment)},
+        {
+            "assignment": assignment,
+            "form": form,
+            "back_url": _after_edit_url(request, assignment),
+            "history": assignment_history_entries(request=request, assignment_id=assignment.pk),
+        },
         status=status,
     )
 

@@ -38,6 +38,11 @@ from residency.locking import lock_rows, locked_transaction, schedule_lock_exclu
 from residency.models import AcademicYear, Assignment, Block
 from scheduling.explain import explain_groups, precheck
 from scheduling.models import GenerationRun
+from scheduling.notifications import (
+    generation_run_end_notify,
+    schedule_publish_begin,
+    schedule_publish_end,
+)
 from scheduling.problem import problem_load
 from scheduling.solver import Progress, ScheduleSolve, SolveResult, infeasible_groups
 from scheduling.validator import schedule_validate
@@ -442,17 +447,21 @@ def _status(run_id: int) -> str:
     return GenerationRun.objects.values_list("status", flat=True).get(pk=run_id)
 
 
+@transaction.atomic
 def _finish(run_id: int, status: str, text: str, *, expected=None, **fields) -> bool:
     """End the run (conditional on it still being active) with ``text`` as message/error."""
     now = timezone.now()
     values = {"status": status, "finished_at": now, "progress_message": text.splitlines()[0]}
     if status == Status.FAILED:
         values["error"] = text
-    return bool(
+    finished = bool(
         GenerationRun.objects.filter(
             pk=run_id, status__in=expected or (Status.RUNNING, Status.CANCELLING)
         ).update(**values, **fields)
     )
+    if finished and status == Status.FAILED:
+        generation_run_end_notify(run_id=run_id, succeeded=False, message=text)
+    return finished
 
 
 # -- write phase ---------------------------------------------------------------------------
@@ -484,6 +493,8 @@ def schedule_write(*, run: GenerationRun, result: SolveResult) -> int:
     if run.first_block is not None:
         blocks = blocks.filter(number__gte=run.first_block, number__lte=run.last_block)
     block_ids = list(blocks.values_list("pk", flat=True))
+    # History names this run as the actor of every row it deletes and creates.
+    publish = schedule_publish_begin(run_id=run.pk, block_ids=block_ids)
     Assignment.objects.filter(block_id__in=block_ids, pinned=False).delete()
     created = Assignment.objects.bulk_create(
         Assignment(
@@ -513,6 +524,7 @@ def schedule_write(*, run: GenerationRun, result: SolveResult) -> int:
             f"Schedule written ({len(created)} assignments); time limit reached, "
             f"not proven optimal (gap {gap:.1%})."
         )
+    schedule_publish_end(publish, block_ids=block_ids, message=message)
     GenerationRun.objects.filter(pk=run.pk).update(
         status=Status.SUCCEEDED,
         progress=100,

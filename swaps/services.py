@@ -27,10 +27,12 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from residency.errors import Busy, Gone, RotaError
+from residency.history import SOURCE_SWAP, history_context
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import Assignment, Person
 from swaps.errors import STALE_REASONS, SwapRefused
 from swaps.models import SwapEvent, SwapRequest
+from swaps.notifications import swap_transition_notify
 from swaps.selectors import (
     assignment_label,
     giving_back_for,
@@ -57,10 +59,12 @@ def _actor_label(by) -> str:
 
 
 def _record(swap: SwapRequest, to_status: str, *, by, actor_label: str, note: str = "") -> None:
-    """Move ``swap`` to ``to_status`` (the caller holds its row lock) and log the transition."""
+    """Move ``swap`` to ``to_status`` (the caller holds its row lock), log the transition and
+    notify the people concerned (same transaction)."""
     from_status = swap.status
     swap.status = to_status
-    swap.save()
+    with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk}", by=by):
+        swap.save()
     SwapEvent.objects.create(
         swap_request=swap,
         from_status=from_status,
@@ -69,6 +73,7 @@ def _record(swap: SwapRequest, to_status: str, *, by, actor_label: str, note: st
         actor_label=actor_label or _actor_label(by),
         note=note[:500],
     )
+    swap_transition_notify(swap=swap, to_status=to_status, by=by, note=note)
 
 
 def _swap_unlocked(swap_request_id: int) -> SwapRequest:
@@ -224,13 +229,14 @@ def _exchange(
 
 def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, note="") -> None:
     offered, wanted = _checked_rows(swap, locked, today=today)
-    _exchange(
-        offered=offered,
-        wanted=wanted,
-        offered_to=swap.counterpart_id,
-        wanted_to=swap.requester_id,
-        by=by,
-    )
+    with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk}", by=by):
+        _exchange(
+            offered=offered,
+            wanted=wanted,
+            offered_to=swap.counterpart_id,
+            wanted_to=swap.requester_id,
+            by=by,
+        )
     moved = [a.pk for a in (offered, wanted) if a is not None]
     versions = dict(Assignment.objects.filter(pk__in=moved).values_list("pk", "version"))
     swap.offered_version_after = versions[offered.pk]
@@ -403,6 +409,7 @@ def swap_request_create(
         actor_label=requester.name,
         note=message[:500],
     )
+    swap_transition_notify(swap=swap, to_status=Status.PENDING, by=by, note=message)
     transaction.on_commit(lambda: _enqueue_matcher(swap_request_id=swap.pk))
     return swap
 
@@ -649,13 +656,14 @@ def _rollback(*, swap_request_id: int, by, now: datetime.datetime) -> SwapReques
     wanted = locked[swap.wanted_id] if swap.wanted_version_after is not None else None
     # The placement rules are not re-checked: a rollback restores exactly the rows as they were.
     # Double booking stays impossible (the unique constraint) and is refused with a message.
-    _exchange(
-        offered=offered,
-        wanted=wanted,
-        offered_to=swap.requester_id,
-        wanted_to=swap.counterpart_id,
-        by=by,
-    )
+    with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk} (rolled back)", by=by):
+        _exchange(
+            offered=offered,
+            wanted=wanted,
+            offered_to=swap.requester_id,
+            wanted_to=swap.counterpart_id,
+            by=by,
+        )
     _record(swap, Status.ROLLED_BACK, by=by, actor_label="")
     return swap
 

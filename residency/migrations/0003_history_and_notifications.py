@@ -6,9 +6,10 @@ import django.db.models.deletion
 import pghistory.utils
 import pgtrigger.compiler
 import pgtrigger.migrations
-import residency.history_models
 from django.conf import settings
 from django.db import migrations, models
+
+import residency.history_models
 
 
 class Migration(migrations.Migration):

@@ -4,8 +4,9 @@ import django.db.models.deletion
 import pghistory.utils
 import pgtrigger.compiler
 import pgtrigger.migrations
-import residency.history_models
 from django.db import migrations, models
+
+import residency.history_models
 
 
 class Migration(migrations.Migration):
