@@ -159,7 +159,7 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
         logger.warning("E-mail of notification #%s failed: %r", notification_id, error)
         Notification.objects.filter(pk=notification_id, email_status=EmailStatus.SENDING).update(
             email_status=EmailStatus.FAILED if failed else EmailStatus.PENDING,
-            next_attempt_at=None if failed else timezone.now() + _backoff(notification.attempts),
+            next_attempt_at=None if failed else now + _backoff(notification.attempts),
             claimed_at=None,
             last_error=repr(error)[:2000],
         )
