@@ -377,9 +377,10 @@ def history_for_person(*, person_id: int, page: int = 1, per_page: int = 50):
 #
 # Events are ordered by (writing transaction id, table rank, event id). A transaction that has
 # not committed yet could still add events with a smaller id than ones already visible, so the
-# API only returns events of transactions older than the oldest one still running
-# (``pg_snapshot_xmin``): every transaction below that horizon has ended, so nothing can appear
-# behind a cursor that was handed out. A reader may see a change a moment late, never skip one.
+# API only returns events of transactions older than the oldest one still running in this
+# database: every transaction below that horizon has ended, so nothing can appear behind a
+# cursor that was handed out. A reader may see a change late (as late as the longest write
+# transaction), never skip one.
 
 
 def cursor_encode(xid: int, rank: int, event_id: int) -> str:
@@ -398,9 +399,28 @@ def cursor_decode(cursor: str) -> tuple[int, int, int] | None:
     return xid, rank, event_id
 
 
+# The oldest transaction id still running *in this database* (other databases of the cluster
+# cannot write our tables, so their long transactions must not hold the feed back), or the next
+# id to be assigned if none is. ``backend_xid`` is a 32-bit xid: widened with the epoch of the
+# snapshot's xmax. Sessions of other database roles are visible only with pg_read_all_stats.
+HORIZON_SQL = """
+WITH snap AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax),
+running AS (
+    SELECT ((snap.xmax >> 32) << 32) + a.backend_xid::text::bigint AS xid, snap.xmax
+    FROM pg_stat_activity a, snap
+    WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL
+      AND a.pid <> pg_backend_pid()
+)
+SELECT LEAST(
+    (SELECT xmax FROM snap),
+    (SELECT MIN(CASE WHEN xid > xmax THEN xid - 4294967296 ELSE xid END) FROM running)
+)
+"""
+
+
 def _horizon() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        cursor.execute(HORIZON_SQL)
         return cursor.fetchone()[0]
 
 
