@@ -4,9 +4,9 @@ here edits a notification's content or deletes one."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import F
 
 from residency.notification_models import Notification
+from residency.notifications import notifications_retry
 
 
 @admin.register(Notification)
@@ -29,13 +29,9 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send the selected failed e-mails again", permissions=["view"])
     def retry(self, request, queryset) -> None:
-        count = queryset.filter(email_status=Notification.EmailStatus.FAILED).update(
-            email_status=Notification.EmailStatus.PENDING,
-            next_attempt_at=None,
-            attempts=F("attempts") * 0,
-        )
+        count = notifications_retry(notification_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(
             request,
-            f"{count} e-mail(s) will be sent by the next `deliver_notifications` run.",
+            f"{count} failed e-mail(s) will be sent again.",
             messages.SUCCESS,
         )

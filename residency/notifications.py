@@ -191,6 +191,23 @@ def notifications_deliver_pending(*, now: datetime.datetime | None = None) -> in
     return sum(notification_deliver(notification_id=pk, now=now) for pk in list(due))
 
 
+def notifications_retry(*, notification_ids: list[int]) -> int:
+    """Give failed e-mails a fresh set of attempts (the admin's action), sent now if the queue
+    is up, else by the next `deliver_notifications`."""
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.filter(
+                pk__in=notification_ids, email_status=EmailStatus.FAILED
+            ).values_list("pk", flat=True)
+        )
+        Notification.objects.filter(pk__in=ids, email_status=EmailStatus.FAILED).update(
+            email_status=EmailStatus.PENDING, next_attempt_at=None, attempts=0, last_error=""
+        )
+        if ids:
+            transaction.on_commit(lambda: _enqueue_delivery(notification_ids=ids))
+    return len(ids)
+
+
 # --- the in-app list ------------------------------------------------------------------------
 
 

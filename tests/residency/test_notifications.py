@@ -183,6 +183,17 @@ def test_smtp_failure_never_fails_the_edit_is_retried_then_shown_failed(
     assert page.status_code == 200
     assert note.subject in page.content.decode()
 
+    # Once the SMTP server is fixed, the coordinator sends it again from the admin.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    response = client_for(coordinator).post(
+        "/admin/residency/notification/", {"action": "retry", "_selected_action": [note.pk]}
+    )
+    assert response.status_code == 302
+    note.refresh_from_db()
+    assert (note.email_status, note.attempts) == (Status.SENT, 1)  # the inline queue sent it
+    assert [m.to for m in mail.outbox] == [[resident.email]]
+
 
 @pytest.mark.django_db
 def test_email_opt_out_per_kind_keeps_the_in_app_notification(resident):
