@@ -143,6 +143,21 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
+    # --- history and notifications (issue 10) ---
+    ("assignment history", "GET", lambda w: f"/assignments/{w.mine.pk}/history/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("person history", "GET", lambda w: f"/people/{w.faculty.pk}/history/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("recent changes", "GET", lambda w: "/changes/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("notifications", "GET", lambda w: "/notifications/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("notifications read", "POST", lambda w: "/notifications/read/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("notification settings", "GET", lambda w: "/notifications/settings/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("api changes", "GET", lambda w: "/api/changes", None):
+        ("login", "denied", "denied", "denied", "ok"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
