@@ -29,7 +29,7 @@ from typing import Any
 
 import pghistory
 from django.db import connection, models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 
 # What changed a row: the labels stored in the context's "source".
@@ -208,24 +208,37 @@ class _Labels:
 
     def __init__(self, events_by_model: dict[type, list]) -> None:
         self.names: dict[tuple[type, Any], str] = {}
-        wanted: dict[type, set] = {}
+        self.wanted: dict[type, set] = {}
         for event_model, events in events_by_model.items():
-            for f in _fields(event_model):
-                if f.is_relation:
-                    ids = {getattr(e, f.attname) for e in events} - {None}
-                    wanted.setdefault(f.related_model, set()).update(ids)
-        for model, ids in wanted.items():
+            self.add(event_model, events)
+
+    def add(self, event_model, events: list) -> None:
+        """Names still to look up (resolved lazily, all at once, by ``show``)."""
+        for f in _fields(event_model):
+            if f.is_relation:
+                ids = {getattr(e, f.attname) for e in events} - {None}
+                self.wanted.setdefault(f.related_model, set()).update(ids)
+
+    def _resolve(self) -> None:
+        for model, ids in self.wanted.items():
+            missing = [pk for pk in ids if (model, pk) not in self.names]
+            if not missing:
+                continue
             queryset = model._default_manager.all()
             if any(f.name == "academic_year" for f in model._meta.fields):
                 queryset = queryset.select_related("academic_year")
-            for pk, obj in queryset.in_bulk(list(ids)).items():
-                self.names[(model, pk)] = str(obj)
+            found = queryset.in_bulk(missing)
+            for pk in missing:
+                self.names[(model, pk)] = str(found[pk]) if pk in found else f"#{pk} (deleted)"
+        self.wanted = {}
 
     def show(self, f: models.Field, event) -> str:
         value = getattr(event, f.attname)
         if value is None or value == "":
             return "-"
         if f.is_relation:
+            if self.wanted:
+                self._resolve()
             return self.names.get((f.related_model, value), f"#{value} (deleted)")
         if f.choices:
             return str(dict(f.flatchoices).get(value, value))
@@ -241,17 +254,24 @@ def _entries(tracked: Tracked, events: list, labels: _Labels) -> list[HistoryEnt
     event_model = tracked.event_model
     previous: dict[int, Any] = {}
     if events:
-        obj_ids = {e.pgh_obj_id for e in events}
-        last = max(e.pgh_id for e in events)
-        earlier = (
-            event_model.objects.filter(pgh_obj_id__in=obj_ids, pgh_id__lte=last)
-            .order_by("pgh_obj_id", "pgh_id")
-            .only(*[f.attname for f in _fields(event_model)], "pgh_obj_id", "pgh_id")
+        # Each event's predecessor (same row, next lower id): one index probe per event, however
+        # long the row's history is.
+        before_ids = dict(
+            event_model.objects.filter(pgh_id__in=[e.pgh_id for e in events])
+            .annotate(
+                before_id=Subquery(
+                    event_model.objects.filter(
+                        pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id")
+                    )
+                    .order_by("-pgh_id")
+                    .values("pgh_id")[:1]
+                )
+            )
+            .values_list("pgh_id", "before_id")
         )
-        chain: dict[int, Any] = {}
-        for e in earlier:
-            previous[e.pgh_id] = chain.get(e.pgh_obj_id)
-            chain[e.pgh_obj_id] = e
+        earlier = event_model.objects.in_bulk([pk for pk in before_ids.values() if pk])
+        previous = {pk: earlier.get(before) for pk, before in before_ids.items()}
+        labels.add(event_model, list(earlier.values()))
     fields = _fields(event_model)
     entries = []
     for e in events:
@@ -307,10 +327,11 @@ def _to_entries(rows: Iterable[tuple[Tracked, Any]]) -> list[HistoryEntry]:
     return [built[(tracked.rank, event.pgh_id)] for tracked, event in rows]
 
 
-def history_for_object(*, label: str, object_id: int) -> list[HistoryEntry]:
-    """Every event of one row, newest first; still there after the row is deleted."""
+def history_for_object(*, label: str, object_id: int, limit: int = 500) -> list[HistoryEntry]:
+    """The events of one row (the newest ``limit``), newest first; still there after the row
+    is deleted."""
     tracked = _REGISTRY[label]
-    events = tracked.event_model.objects.filter(pgh_obj_id=object_id).order_by("-pgh_id")
+    events = tracked.event_model.objects.filter(pgh_obj_id=object_id).order_by("-pgh_id")[:limit]
     return _to_entries((tracked, e) for e in events)
 
 
