@@ -659,9 +659,16 @@ def generation_runs_reap(*, academic_year_id: int | None = None) -> list[int]:
                 JobStatus.FINISHED,
             ):
                 reason = "The queued job for this generation is gone; it never ran."
-        if reason and GenerationRun.objects.filter(pk=run.pk, status=run.status).update(
-            status=Status.FAILED, finished_at=timezone.now(), error=reason, progress_message=reason
-        ):
-            logger.warning("reaped generation run %s: %s", run.pk, reason)
-            reaped.append(run.pk)
+        if not reason:
+            continue
+        with transaction.atomic():  # the run's end and the coordinators' notice together
+            if GenerationRun.objects.filter(pk=run.pk, status=run.status).update(
+                status=Status.FAILED,
+                finished_at=timezone.now(),
+                error=reason,
+                progress_message=reason,
+            ):
+                generation_run_end_notify(run_id=run.pk, succeeded=False, message=reason)
+                logger.warning("reaped generation run %s: %s", run.pk, reason)
+                reaped.append(run.pk)
     return reaped
