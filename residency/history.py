@@ -128,7 +128,6 @@ class Tracked:
     label: str  # "assignment", "swap request"...
     person_fields: tuple[str, ...] = ()
     block_field: str = ""
-    url: Callable[[int], str] | None = None
 
 
 _REGISTRY: dict[str, Tracked] = {}
