@@ -631,7 +631,9 @@ class AssignmentAdmin(SafeInputAdminMixin, admin.ModelAdmin):
             try:
                 if version is None:
                     raise ConcurrentEdit(assignment)
-                services.assignment_delete(assignment_id=assignment.pk, version=version)
+                services.assignment_delete(
+                    assignment_id=assignment.pk, version=version, by=request.user
+                )
                 self.log_deletions(request, [assignment])  # "Recent actions" on the index
                 deleted += 1
             except (ConcurrentEdit, Gone):
@@ -652,7 +654,7 @@ class AssignmentAdmin(SafeInputAdminMixin, admin.ModelAdmin):
             version = int(request.POST["expected_version"])
         except (KeyError, ValueError):
             version = obj.version
-        services.assignment_delete(assignment_id=obj.pk, version=version)
+        services.assignment_delete(assignment_id=obj.pk, version=version, by=request.user)
 
     def delete_view(self, request, object_id, extra_context=None):
         try:

@@ -124,10 +124,12 @@ def assignment_update(*, assignment_id: int, version: int, by=None, **changes: A
 
 
 @locked_transaction
-def assignment_delete(*, assignment_id: int, version: int) -> None:
+def assignment_delete(*, assignment_id: int, version: int, by=None) -> None:
+    current = Assignment.objects.filter(pk=assignment_id, version=version).first()
     deleted, _ = Assignment.objects.filter(pk=assignment_id, version=version).delete()
     if deleted == 0:
         raise ConcurrentEdit(_assignment_or_gone(assignment_id))
+    assignment_change_notify(before=current, after=None, by=by)
 
 
 def _assignment_or_gone(assignment_id: int) -> Assignment:

@@ -246,6 +246,12 @@ def test_admin_add_and_bulk_delete_are_logged_and_history_survives_deletion(coor
     assert not Assignment.objects.filter(pk=assignment.pk).exists()
     assert LogEntry.objects.filter(object_id=str(assignment.pk), action_flag=DELETION).exists()
 
+    # The person heard of both (by e-mail: they have no login).
+    told = Notification.objects.filter(email=person.email, kind="schedule_changed")
+    assert [n.body.splitlines()[1].split(": ", 1)[1] for n in told.order_by("pk")] == [
+        f"nothing -> {rotation.name} ({block.start_date:%b %d} to {block.end_date:%b %d})",
+        f"{rotation.name} -> nothing ({block.start_date:%b %d} to {block.end_date:%b %d})",
+    ]
     page = client.get(f"/admin/residency/assignment/{assignment.pk}/history/")
     assert page.status_code == 200
     labels = [e.action for e in page.context["entries"]]
