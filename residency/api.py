@@ -26,6 +26,8 @@ ETAG_PATTERN = re.compile(r'^"v(\d+)"$')
 # Fields a PATCH may set, with the JSON type each must have.
 PATCHABLE: dict[str, type] = {"notes": str, "role": str, "person": int, "rotation": int}
 OWNER_PATCHABLE = {"notes"}
+# Versions are PostgreSQL integers: more digits than this cannot name one.
+MAX_VERSION_DIGITS = 10
 
 
 def assignment_json(assignment: Assignment) -> dict[str, Any]:
@@ -46,7 +48,10 @@ def assignment_json(assignment: Assignment) -> dict[str, Any]:
         "role": assignment.role,
         "notes": assignment.notes,
         "pinned": assignment.pinned,
-        "updated_by": assignment.updated_by.get_username() if assignment.updated_by else None,
+        # The display name, not the login name: logins are credentials' other half.
+        "updated_by": selectors.user_display_name(assignment.updated_by)
+        if assignment.updated_by
+        else None,
         "updated_at": assignment.updated_at.isoformat(),
     }
 
@@ -111,6 +116,8 @@ def _assignment_patch(request: HttpRequest, assignment: Assignment) -> HttpRespo
         match = ETAG_PATTERN.match(if_match.strip())
         if match is None:  # a weak tag, a list, garbage: none can match the current version
             return _stale(request, assignment, status=412)
+        if len(match[1]) > MAX_VERSION_DIGITS:  # also beyond Python's int-from-text limit
+            raise BadRequest("The If-Match header names a version number far too large.")
         version = int(match[1])
         if body_version is not None and body_version != version:
             raise BadRequest("The If-Match header and the version field disagree.")

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.db.models import Q
 
-from residency.models import PGY_LEVELS, Assignment, Block, Person, RotationTemplate
+from residency.models import Assignment, Block, Person, RotationTemplate
 
 
 class AssignmentNotesForm(forms.Form):
@@ -56,7 +56,7 @@ def assignment_raw_values(assignment: Assignment, fields: tuple[str, ...]) -> di
 def values_read_parse(text: str | None) -> dict[str, Any]:
     try:
         read = json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # a tampered hidden field
         return {}
     return read if isinstance(read, dict) else {}
 
@@ -111,52 +111,6 @@ class BulkReassignForm(forms.Form):
         if data.get("from_rotation") and data.get("from_rotation") == data.get("to_rotation"):
             self.add_error("to_rotation", "Choose a different rotation to move people to.")
         return data
-
-
-class RotationTemplateAdminForm(forms.ModelForm):
-    """The PGY levels as checkboxes (1..8) instead of a raw array text box."""
-
-    allowed_pgy_levels = forms.TypedMultipleChoiceField(
-        choices=[(level, f"PGY-{level}") for level in PGY_LEVELS],
-        coerce=int,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        label="Allowed PGY levels",
-        help_text="Residents of these levels may take it. Leave rotations ignore this.",
-    )
-
-    class Meta:
-        model = RotationTemplate
-        fields = (
-            "name",
-            "code",
-            "kind",
-            "staffed_by",
-            "min_people",
-            "max_people",
-            "allowed_pgy_levels",
-            "supervision_ratio",
-            "heavy",
-            "weekly_hours",
-            "active",
-        )
-
-    def clean_allowed_pgy_levels(self) -> list[int]:
-        return sorted(set(self.cleaned_data["allowed_pgy_levels"]))
-
-    def clean(self):
-        cleaned = super().clean()
-        levels = cleaned.get("allowed_pgy_levels")
-        if (
-            levels == []
-            and cleaned.get("staffed_by") == RotationTemplate.StaffedBy.RESIDENTS
-            and cleaned.get("kind") != RotationTemplate.Kind.LEAVE
-        ):
-            self.add_error(
-                "allowed_pgy_levels",
-                "Choose at least one PGY level: no resident could be placed on this rotation.",
-            )
-        return cleaned
 
 
 class BlocksCreateForm(forms.Form):

@@ -34,14 +34,54 @@ def parse_id(text: str) -> int | None:
     return value if value <= MAX_ID else None
 
 
+def unstorable_text_problem(text: str) -> str | None:
+    """Why PostgreSQL could not store ``text`` (a NUL character, or a lone UTF-16 surrogate
+    that has no UTF-8 form), or None. Such input is refused at the door as a 400 rather than
+    failing in the database driver as a 500."""
+    if "\x00" in text:
+        return "Text must not contain NUL (\\u0000) characters."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Text must be valid Unicode (a lone surrogate such as \\ud800 is not)."
+    return None
+
+
+def _json_text_problem(value: Any) -> str | None:
+    """The first unstorable string in parsed JSON, keys included (iterative: no recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = unstorable_text_problem(item)
+            if problem:
+                return problem
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The request's JSON object body, or ``BadRequest``."""
+    """The request's JSON object body, or ``BadRequest``: malformed JSON, JSON nested too deeply
+    for the parser, integers beyond Python's digit limit, and text PostgreSQL cannot store are
+    all refused here, so no endpoint meets them."""
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
+    except ValueError as error:  # includes UnicodeDecodeError and the int digit limit
+        message = "The request body is not valid JSON."
+        if "digits" in str(error):
+            message = "The request body holds a number too large to be any valid value."
+        raise BadRequest(message) from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
+    problem = _json_text_problem(data)
+    if problem:
+        raise BadRequest(problem)
     return data
 
 

@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
-from residency.http import error_json
+from residency.http import error_json, unstorable_text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,12 @@ class ServiceUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        # Every 503 ("busy", "generation in progress", Redis down) says when to try again, as
+        # docs/api.md promises, whichever view or error produced it.
+        if response.status_code == 503 and not response.has_header("Retry-After"):
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, DATABASE_ERRORS):
@@ -51,3 +56,42 @@ class ServiceUnavailableMiddleware:
             response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+class UnstorableInputMiddleware:
+    """Refuse a query string or form post holding text PostgreSQL cannot store (a NUL
+    character, a lone surrogate) with a 400 that says so, before any view or admin filter
+    passes it to the database driver (which would raise DataError: a 500).
+
+    JSON bodies are checked where they are parsed (``residency.http.json_body``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        problem = self._problem(request)
+        if problem is None:
+            return self.get_response(request)
+        message = f"Bad request: {problem}"
+        if request.path.startswith("/api/") or "application/json" in request.headers.get(
+            "Accept", ""
+        ):
+            return error_json(message, status=400)
+        return HttpResponse(render_to_string("400.html", {"message": message}), status=400)
+
+    @staticmethod
+    def _problem(request: HttpRequest) -> str | None:
+        sources = [request.GET]
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            sources.append(request.POST)
+        for data in sources:
+            for key, values in data.lists():
+                for text in (key, *values):
+                    problem = unstorable_text_problem(text)
+                    if problem:
+                        return problem
+        return None

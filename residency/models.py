@@ -48,7 +48,41 @@ def _check_date_order(start, end, *, allow_same_day: bool, message: str) -> None
         raise ValidationError({"end_date": message})
 
 
-class Person(models.Model):
+class VersionedModel(models.Model):
+    """A row that two people may edit at once: every change bumps ``version``.
+
+    Editors carry the version they read and write with one conditional UPDATE
+    (``residency.services.versioned_update``: ``WHERE version = <read>``), so of two editors who
+    read the same version exactly one wins and the other is told instead of silently losing
+    their change. A plain ``save()`` of an existing row (a script, a fixture) bumps the version
+    too, atomically (``version + 1`` in SQL), so an editor who read the old version cannot
+    overwrite it either. Adopt it by inheriting from it; the admin side is
+    ``residency.admin.VersionedAdminMixin`` (docs/architecture.md).
+    """
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding or self.pk is None:
+            super().save(*args, **kwargs)
+            return
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "version"}
+        read = self.version
+        self.version = F("version") + 1
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            self.version = read
+            raise
+        self.refresh_from_db(fields=["version"])
+
+
+class Person(VersionedModel):
     class Kind(models.TextChoices):
         RESIDENT = "resident", "Resident"
         FACULTY = "faculty", "Faculty"
@@ -78,7 +112,7 @@ class Person(models.Model):
         return self.kind == self.Kind.RESIDENT
 
 
-class AcademicYear(models.Model):
+class AcademicYear(VersionedModel):
     label = models.CharField(max_length=32, unique=True, help_text="For example 2026-27.")
     start_date = models.DateField()
     end_date = models.DateField()
@@ -116,7 +150,7 @@ class AcademicYear(models.Model):
         )
 
 
-class ResidentYear(models.Model):
+class ResidentYear(VersionedModel):
     """A resident's PGY level in one academic year. Kept per year so that the July rollover adds
     a row instead of rewriting history (a PGY-1 last year stays PGY-1 in last year's schedule)."""
 
@@ -145,7 +179,7 @@ class ResidentYear(models.Model):
         return f"{self.person} PGY-{self.pgy_level} ({self.academic_year})"
 
 
-class Block(models.Model):
+class Block(VersionedModel):
     academic_year = models.ForeignKey(AcademicYear, on_delete=models.CASCADE, related_name="blocks")
     number = models.PositiveSmallIntegerField()
     start_date = models.DateField()
@@ -197,7 +231,7 @@ class Block(models.Model):
         return (self.end_date - self.start_date).days + 1
 
 
-class RotationTemplate(models.Model):
+class RotationTemplate(VersionedModel):
     class Kind(models.TextChoices):
         INPATIENT = "inpatient", "Inpatient"
         NIGHT = "night", "Nights"
@@ -320,7 +354,7 @@ class Assignment(models.Model):
         return f"{self.person} - {self.rotation.code} - {self.block}"
 
 
-class Absence(models.Model):
+class Absence(VersionedModel):
     class Kind(models.TextChoices):
         VACATION = "vacation", "Vacation"
         CONFERENCE = "conference", "Conference"

@@ -20,7 +20,14 @@ from residency.selectors import COORDINATORS_GROUP
 COORDINATOR_APPS = ("residency", "swaps", "scheduling")
 # Plus these: seeing logins, to link a Person to one. Not changing them: whoever may change a user
 # may make anyone a superuser.
-COORDINATOR_EXTRA_PERMISSIONS = (("auth", "view_user"),)
+COORDINATOR_EXTRA_PERMISSIONS = (
+    ("auth", "view_user"),
+    # Login lockouts (django-axes): seeing them, and unlocking by deleting the attempt record.
+    ("axes", "view_accessattempt"),
+    ("axes", "delete_accessattempt"),
+    ("axes", "view_accesslog"),
+    ("axes", "view_accessfailurelog"),
+)
 
 
 def coordinators_group_sync(*, apps: Apps = global_apps, using: str = "default") -> None:
@@ -29,7 +36,7 @@ def coordinators_group_sync(*, apps: Apps = global_apps, using: str = "default")
     # sure those of the apps we grant exist whatever the order handlers run in.
     # create_permissions wants the installed AppConfig (the migration state's stub has no models
     # module) and reads the models themselves from ``apps``.
-    for label in (*COORDINATOR_APPS, "auth"):
+    for label in (*COORDINATOR_APPS, "auth", "axes"):
         try:
             app_config = global_apps.get_app_config(label)
         except LookupError:

@@ -195,6 +195,15 @@ def person_for_user(*, user) -> Person | None:
     return Person.objects.filter(user=user).first()
 
 
+def user_display_name(user) -> str:
+    """How a login is named to other people: the person's name, else the account's full name,
+    never the username (half of a credential)."""
+    person = Person.objects.filter(user=user).only("name").first()
+    if person is not None:
+        return person.name
+    return user.get_full_name() or "a Rota user"
+
+
 def is_coordinator(user) -> bool:
     return bool(
         user.is_authenticated

@@ -14,12 +14,15 @@ from django.utils import timezone
 from residency.errors import ConcurrentEdit, Gone, RuleViolation
 from residency.history import SOURCE_BULK_MOVE, history_context
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
-from residency.models import Absence, AcademicYear, Assignment, Block, Person, RotationTemplate
-from residency.notifications import (
-    absence_decision_notify,
-    assignment_change_notify,
-    schedule_changes_notify,
+from residency.models import (
+    AcademicYear,
+    Assignment,
+    Block,
+    Person,
+    RotationTemplate,
+    VersionedModel,
 )
+from residency.notifications import assignment_change_notify, schedule_changes_notify
 from residency.selectors import counts_toward_capacity, placement_problems
 
 # Fields of an Assignment that an edit may change.
@@ -139,6 +142,53 @@ def _assignment_or_gone(assignment_id: int) -> Assignment:
         )
     except Assignment.DoesNotExist:
         raise Gone("This assignment no longer exists: someone deleted it.") from None
+
+
+# --- Every other versioned model (issue 14) ----------------------------------------------------
+
+
+@locked_transaction
+def versioned_update(*, instance: VersionedModel, version: int, fields: list[str]) -> int:
+    """Write ``fields`` of ``instance`` (already validated) if the row is still at ``version``.
+
+    The edit service of every ``VersionedModel``: one conditional UPDATE that bumps the version,
+    as ``assignment_update`` does for assignments, so of two editors who read the same version
+    exactly one wins; the other gets ``ConcurrentEdit`` carrying the row as it is now (``Gone``
+    if it was deleted). Only ``fields`` are written: columns the editor never saw (a year's
+    generation fence) keep whatever another writer put there. Returns the new version.
+    """
+    model = type(instance)
+    values = {model._meta.get_field(name).attname: None for name in fields}
+    values = {attname: getattr(instance, attname) for attname in values}
+    try:
+        with transaction.atomic():
+            written = model.objects.filter(pk=instance.pk, version=version).update(
+                **values, version=F("version") + 1
+            )
+    except IntegrityError as error:
+        raise RuleViolation(f"Not saved: {error}") from error
+    if written == 0:
+        raise ConcurrentEdit(versioned_current(model=model, pk=instance.pk))
+    instance.version = version + 1
+    return instance.version
+
+
+@locked_transaction
+def versioned_delete(*, instance: VersionedModel, version: int) -> None:
+    """Delete the row (and what cascades from it) only if it is still at ``version``: a
+    coordinator who confirmed the deletion of what they saw never deletes a newer edit."""
+    model = type(instance)
+    deleted, _ = model.objects.filter(pk=instance.pk, version=version).delete()
+    if deleted == 0:
+        raise ConcurrentEdit(versioned_current(model=model, pk=instance.pk))
+
+
+def versioned_current(*, model: type[VersionedModel], pk: Any) -> VersionedModel:
+    """The row as it is now, or ``Gone``."""
+    current = model.objects.filter(pk=pk).first()
+    if current is None:
+        raise Gone(f"This {model._meta.verbose_name} no longer exists: someone deleted it.")
+    return current
 
 
 @transaction.atomic
@@ -275,21 +325,3 @@ def _bulk_reassign(*, block, from_rotation, to_rotation, by, after_each_write) -
         .select_related("person", "block", "rotation")
         .order_by("person__name")
     )
-
-
-# --- Absences (issue 10: the person hears when it is decided) ------------------------------------
-
-
-@transaction.atomic
-def absence_save(*, absence: Absence, by=None) -> Absence:
-    """Save an absence (the admin's form, validated); its person is told when its status
-    becomes approved or denied (in the same transaction: the outbox)."""
-    before = (
-        Absence.objects.filter(pk=absence.pk).values_list("status", flat=True).first()
-        if absence.pk
-        else None
-    )
-    absence.save()
-    if absence.status != before:
-        absence_decision_notify(absence=absence)
-    return absence

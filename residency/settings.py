@@ -1,5 +1,6 @@
 """Rota settings: one module, driven by the environment (see .env.example)."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -200,3 +201,70 @@ ROTA_NOTIFICATION_CLAIM_TIMEOUT_SECONDS = int(
 # Foreign keys in event tables are plain ids without constraints (history outlives the rows);
 # only the indexes the history pages use are declared (residency/history_models.py).
 PGHISTORY_FOREIGN_KEY_FIELD = __import__("pghistory").ForeignKey(db_index=False)
+# --- Hardening (issue 14) ---
+# Text PostgreSQL cannot store (NUL, lone surrogates) in a query string or form post is a 400.
+MIDDLEWARE.insert(1, "residency.middleware.UnstorableInputMiddleware")
+
+# Login throttling (django-axes): after ROTA_LOGIN_FAILURE_LIMIT wrong passwords in a row for
+# one username, or from one client address, further attempts are refused for
+# ROTA_LOGIN_COOLOFF_MINUTES with a clear message on the login page (even with the right
+# password). A coordinator unlocks early by deleting the "access attempt" in the admin.
+# The address is REMOTE_ADDR: behind a reverse proxy, set AXES_IPWARE_PROXY_COUNT (docs).
+INSTALLED_APPS.append("axes")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username or address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes asks
+AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = int(os.environ.get("ROTA_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=int(os.environ.get("ROTA_LOGIN_COOLOFF_MINUTES", "15"))
+)
+# Two independent counters: per username and per client address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "residency.views.login_locked_out"
+AXES_IPWARE_PROXY_COUNT = (
+    int(os.environ["AXES_IPWARE_PROXY_COUNT"])
+    if os.environ.get("AXES_IPWARE_PROXY_COUNT")
+    else None
+)
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# Django's stronger password validators. They judge passwords people choose (the password
+# change form, createsuperuser); set_password() does not call them, so demo seeding and tests
+# keep their fixed passwords.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Content-Security-Policy (django-csp 4): scripts, styles and everything else only from this
+# site; templates hold no inline script, style or event handler (JSON data travels in
+# json_script blocks, which are not executed). The job dashboard (/admin/rq/, a third-party
+# app with inline scripts) gets a relaxed policy of its own (residency/rq_dashboard.py).
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

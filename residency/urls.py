@@ -38,6 +38,6 @@ urlpatterns = [
     path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),
     path("", include("scheduling.api_urls")),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include("residency.rq_dashboard")),  # coordinators only
     path("admin/", admin.site.urls),
 ]

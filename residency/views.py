@@ -1,8 +1,10 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -182,13 +184,20 @@ def assignment_edit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         .filter(pk=assignment_id)
         .first()
     )
-    if assignment is None:
+    if assignment is None or not selectors.assignment_visible_to(
+        user=request.user, assignment=assignment
+    ):
         if request.method == "POST":
-            # It existed when the form was rendered (or never did: we cannot tell, and saying
-            # "no longer exists" to a forged id reveals nothing).
-            return _gone(request, request.POST.get("notes", ""))
-        raise Http404("No such assignment.")
-    if not selectors.assignment_visible_to(user=request.user, assignment=assignment):
+            # Deleted while the form was open, or never this user's: one answer for both (a
+            # 410 for missing ids and a 404 for others' would tell which ids exist), still
+            # showing the notes they typed.
+            return _gone(
+                request,
+                request.POST.get("notes", ""),
+                heading="This assignment is not available",
+                message="It no longer exists, or it is not yours to edit.",
+                status=404,
+            )
         raise Http404("No such assignment.")
 
     form_class = forms.assignment_form_class(coordinator=selectors.is_coordinator(request.user))
@@ -316,3 +325,21 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             status=403,
         )
     return csrf_views.csrf_failure(request, reason=reason)
+
+
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes' answer once a username or a client address is locked out (issue 14): the
+    login page again, saying why and for how long, with 429 and Retry-After."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = (
+        "Too many failed login attempts for this account or from this address. Logging in is "
+        f"blocked for {minutes} minutes; a coordinator can unlock it sooner."
+    )
+    response = render(
+        request,
+        "registration/login.html",
+        {"form": AuthenticationForm(request), "lockout_message": message},
+    )
+    response.status_code = 429
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from residency.admin import SafeInputAdminMixin
+from residency.admin import SafeInputAdminMixin, VersionedAdminMixin
 from residency.errors import RotaError
 from residency.selectors import is_coordinator
 from scheduling import services
@@ -18,7 +18,7 @@ SHOWN_VIOLATIONS = 20
 
 
 @admin.register(CurriculumRequirement)
-class CurriculumRequirementAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+class CurriculumRequirementAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("pgy_level", "rotation", "min_blocks", "max_blocks")
     list_filter = ("pgy_level", "rotation__kind")
     list_select_related = ("rotation",)

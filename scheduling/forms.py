@@ -4,19 +4,22 @@ from django import forms
 from django.conf import settings
 
 from residency.models import AcademicYear
-from scheduling.services import MAX_TIME_LIMIT_SECONDS, MAX_WORKERS
+from scheduling.services import MAX_BLOCK_NUMBER, MAX_SEED, MAX_TIME_LIMIT_SECONDS, MAX_WORKERS
 
 
 class GenerationStartForm(forms.Form):
     academic_year = forms.ModelChoiceField(queryset=AcademicYear.objects.all())
     first_block = forms.IntegerField(
-        required=False, min_value=1, help_text="Leave both blocks empty for the whole year."
+        required=False,
+        min_value=1,
+        max_value=MAX_BLOCK_NUMBER,
+        help_text="Leave both blocks empty for the whole year.",
     )
-    last_block = forms.IntegerField(required=False, min_value=1)
+    last_block = forms.IntegerField(required=False, min_value=1, max_value=MAX_BLOCK_NUMBER)
     time_limit_seconds = forms.IntegerField(
         min_value=1, max_value=MAX_TIME_LIMIT_SECONDS, required=False
     )
-    seed = forms.IntegerField(min_value=0, required=False, initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, required=False, initial=0)
     workers = forms.IntegerField(min_value=1, max_value=MAX_WORKERS, required=False)
 
     def __init__(self, *args, **kwargs) -> None:

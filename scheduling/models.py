@@ -7,10 +7,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from residency.models import PGY_MAX, PGY_MIN, AcademicYear, RotationTemplate
+from residency.models import PGY_MAX, PGY_MIN, AcademicYear, RotationTemplate, VersionedModel
 
 
-class CurriculumRequirement(models.Model):
+class CurriculumRequirement(VersionedModel):
     """How many blocks of a rotation each resident of a PGY level takes in an academic year.
 
     The program's curriculum, not one year's: it applies to every year that is generated.

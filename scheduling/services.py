@@ -54,6 +54,10 @@ GUARD_POLL_SECONDS = 0.25  # how often the running job looks for a cancel reques
 PROGRESS_WRITE_SECONDS = 0.5  # at most one progress UPDATE per this interval
 MAX_TIME_LIMIT_SECONDS = 3600
 MAX_WORKERS = 16
+# CP-SAT's random_seed is a 32-bit signed integer; a larger one fails inside the worker.
+MAX_SEED = 2**31 - 1
+# Block numbers are small integers (PostgreSQL smallint).
+MAX_BLOCK_NUMBER = 32767
 WRITE_ATTEMPTS = 3  # the write phase waits for swaps in flight, a bounded number of times
 
 
@@ -191,6 +195,11 @@ def _parameters(
     )
     if heavy < 1:
         raise RuleViolation("Allow at least one heavy block in a row.", "max_consecutive_heavy")
+    # Everything the worker will use is checked here, at the door (400/422), never in the job.
+    if not 0 <= (seed or 0) <= MAX_SEED:
+        raise RuleViolation(f"The seed must be 0 to {MAX_SEED}.", "seed")
+    if first_block is not None and last_block > MAX_BLOCK_NUMBER:
+        raise RuleViolation(f"Block numbers go up to {MAX_BLOCK_NUMBER}.", "last_block")
     return {
         "time_limit_seconds": int(limit),
         "seed": int(seed or 0),

@@ -14,6 +14,11 @@ class AssignmentChoiceField(forms.ModelChoiceField):
         return selectors.assignment_label(obj)
 
 
+class ColleagueAssignmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Assignment) -> str:
+        return selectors.colleague_assignment_label(obj)
+
+
 class SwapOfferForm(forms.Form):
     offered = AssignmentChoiceField(queryset=Assignment.objects.none(), label="I offer")
     kind = forms.ChoiceField(
@@ -31,7 +36,7 @@ class SwapOfferForm(forms.Form):
         help_text="For a give-away. For a one-to-one swap the colleague is the wanted "
         "assignment's owner.",
     )
-    wanted = AssignmentChoiceField(
+    wanted = ColleagueAssignmentChoiceField(
         queryset=Assignment.objects.none(), required=False, label="I want (one-to-one)"
     )
     message = forms.CharField(

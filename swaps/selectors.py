@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from residency.models import Assignment, Block, Person
+from residency.models import Assignment, Block, Person, RotationTemplate
 from residency.selectors import placement_problems
 from swaps.models import SwapRequest
 
@@ -35,6 +35,18 @@ def assignment_label(assignment: Assignment) -> str:
     block = assignment.block
     return (
         f"{assignment.person.name}: {assignment.rotation.name} ({assignment.rotation.code}), "
+        f"block {block.number} ({block.start_date:%d %b} - {block.end_date:%d %b %Y})"
+    )
+
+
+def colleague_assignment_label(assignment: Assignment) -> str:
+    """A colleague's assignment as the swap builder shows it: a leave block reads
+    "unavailable" (that someone is away is the schedule's business; why is not)."""
+    if assignment.rotation.kind != RotationTemplate.Kind.LEAVE:
+        return assignment_label(assignment)
+    block = assignment.block
+    return (
+        f"{assignment.person.name}: unavailable, "
         f"block {block.number} ({block.start_date:%d %b} - {block.end_date:%d %b %Y})"
     )
 

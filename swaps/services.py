@@ -35,6 +35,7 @@ from swaps.models import SwapEvent, SwapRequest
 from swaps.notifications import swap_transition_notify
 from swaps.selectors import (
     assignment_label,
+    colleague_assignment_label,
     giving_back_for,
     notice_problem,
     swap_exchange_problems,
@@ -118,10 +119,31 @@ def _refuse_unless_pending(swap: SwapRequest) -> None:
         Status.EXECUTED,
     ):
         raise SwapRefused("This offer has already been taken.", reason="already_taken")
+    opposite = _opposite_executed(swap) if swap.status == Status.EXPIRED else None
+    if opposite is not None:
+        raise SwapRefused(
+            "This request is no longer pending: the exchange it asked for has already been "
+            f"made, by request #{opposite.pk}.",
+            reason="not_pending",
+        )
     raise SwapRefused(
         f"This request is no longer pending: it was {swap.get_status_display().lower()}.",
         reason="not_pending",
     )
+
+
+def _opposite_executed(swap: SwapRequest) -> SwapRequest | None:
+    """The executed request that made the very exchange ``swap`` asks for (two colleagues asked
+    each other for the same exchange; executing one expires the other), or None."""
+    if swap.counterpart_id is None or swap.wanted_id is None:
+        return None
+    return SwapRequest.objects.filter(
+        status__in=[Status.EXECUTED],
+        requester_id=swap.counterpart_id,
+        counterpart_id=swap.requester_id,
+        offered_id=swap.wanted_id,
+        wanted_id=swap.offered_id,
+    ).first()
 
 
 def _expire_if_stale(swap_request_id: int, call: Callable[[], T]) -> T:
@@ -246,6 +268,15 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
     _expire_touching(swap, ids=list(versions))
 
 
+def _is_opposite(request: SwapRequest, executed: SwapRequest) -> bool:
+    return (
+        request.requester_id == executed.counterpart_id
+        and request.counterpart_id == executed.requester_id
+        and request.offered_id == executed.wanted_id
+        and request.wanted_id == executed.offered_id
+    )
+
+
 def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
     """Every other open request over a moved assignment can no longer execute as asked."""
     # Locked (after the assignments, like every swap path) so a concurrent accept of one of
@@ -261,7 +292,11 @@ def _expire_touching(swap: SwapRequest, *, ids: list[int]) -> None:
             Status.EXPIRED,
             by=None,
             actor_label="system",
-            note=f"Swap #{swap.pk} moved one of its assignments.",
+            note=(
+                f"Swap #{swap.pk} already made the exchange this request asked for."
+                if _is_opposite(other, swap)
+                else f"Swap #{swap.pk} moved one of its assignments."
+            ),
         )
 
 
@@ -397,7 +432,7 @@ def swap_request_create(
         offered_label=assignment_label(offered),
         wanted=wanted,
         wanted_version=wanted.version if wanted else None,
-        wanted_label=assignment_label(wanted) if wanted else "",
+        wanted_label=colleague_assignment_label(wanted) if wanted else "",
         message=message,
     )
     swap.full_clean()
@@ -485,7 +520,7 @@ def _accept(*, swap_request_id, taker: Person, by, today, actor_label: str, note
         swap.counterpart = taker
         swap.wanted = giving_back
         swap.wanted_version = giving_back.version if giving_back else None
-        swap.wanted_label = assignment_label(giving_back) if giving_back else ""
+        swap.wanted_label = colleague_assignment_label(giving_back) if giving_back else ""
     elif taker.pk != swap.counterpart_id:
         raise SwapRefused(
             f"Only {swap.counterpart.name} can accept this request.", reason="not_allowed"

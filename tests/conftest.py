@@ -58,3 +58,11 @@ def faculty(db):
 @pytest.fixture
 def resident(db):
     return PersonFactory(with_login=True)
+
+
+@pytest.fixture(autouse=True)
+def _login_throttling_off(request, settings):
+    """Login throttling (django-axes) is off unless a test asks for it with
+    ``@pytest.mark.axes``: the test client's ``login()`` authenticates without a request, which
+    axes refuses, and hundreds of test logins must never lock each other out."""
+    settings.AXES_ENABLED = request.node.get_closest_marker("axes") is not None

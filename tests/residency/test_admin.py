@@ -351,6 +351,7 @@ def test_saving_a_block_leaves_its_assignments_alone(admin_client):
         "start_date": block.start_date.isoformat(),
         "end_date": block.end_date.isoformat(),
         **management("assignments", total=1, initial=1),
+        "expected_version": block.version,  # the block's change form is version-checked
         "_save": "Save",
     }
     response = admin_client.post(url(Block, "change", block.pk), data)

@@ -1,5 +1,7 @@
 """The edit page: who may edit what, the version it carries, and every answer it gives."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -161,15 +163,31 @@ def test_reapply_keeps_only_my_changes_on_top_of_the_new_version(coordinator):
     assert (saved.rotation, saved.notes, saved.version) == (other_rotation, "my note", 3)
 
 
-def test_deleted_meanwhile_answers_410(faculty):
+def test_deleted_before_the_save_answers_404_and_keeps_the_notes(faculty):
+    # 404, not 410: another person's existing assignment answers 404 too (issue 14), so the
+    # status tells nobody which ids exist.
     assignment = faculty_assignment(faculty)
     client = client_for(faculty.user)
     assert client.get(edit_url(assignment)).status_code == 200
     Assignment.objects.filter(pk=assignment.pk).delete()
     response = client.post(edit_url(assignment), {"version": 1, "notes": "typed text"})
-    assert response.status_code == 410
-    assert b"This assignment no longer exists" in response.content
+    assert response.status_code == 404
+    assert b"It no longer exists, or it is not yours to edit" in response.content
     assert b"typed text" in response.content
+
+
+def test_posting_to_a_missing_or_someone_elses_assignment_answers_alike(faculty):
+    """Issue 14: a forged id and another person's assignment get the same answer."""
+    others = AssignmentFactory()
+    client = client_for(faculty.user)
+    missing = client.post("/assignments/99999999/edit/", {"version": 1, "notes": "x"})
+    theirs = client.post(edit_url(others), {"version": 1, "notes": "x"})
+    assert missing.status_code == theirs.status_code == 404
+
+    def page(response) -> bytes:  # the logout form's CSRF token is masked afresh each time
+        return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", response.content)
+
+    assert page(missing) == page(theirs)
 
 
 def test_get_of_a_missing_assignment_is_404(faculty):

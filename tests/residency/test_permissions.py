@@ -24,4 +24,11 @@ def test_every_migrate_grants_the_group_all_app_permissions():
     )
     assert ("residency", "view_absence") in granted
     assert expected <= granted
-    assert granted - expected == {("auth", "view_user")}
+    # Plus exactly: seeing logins, and seeing and clearing login lockouts (issue 14).
+    assert granted - expected == {
+        ("auth", "view_user"),
+        ("axes", "view_accessattempt"),
+        ("axes", "delete_accessattempt"),
+        ("axes", "view_accesslog"),
+        ("axes", "view_accessfailurelog"),
+    }

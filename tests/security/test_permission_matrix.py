@@ -1,8 +1,10 @@
 """Who may do what: every URL (pages, JSON API, admin) for every role, from ONE table.
 
 Roles: anonymous, a resident, a faculty member who owns the objects acted on ("faculty"),
-another faculty member ("other"), and a coordinator. The objects are the faculty member's
-assignment and swap request, a generation run and the year's block. Outcomes:
+another faculty member ("other"), a coordinator, and a staff user outside Coordinators
+("staff": may log in to the admin, but is no coordinator and no person of the program).
+The objects are the faculty member's assignment and swap request, a generation run and the
+year's block. Outcomes:
 
 - ``ok``: 2xx, or a redirect that is not to a login page;
 - ``login``: 401, or a redirect to a login page (the admin's for non-staff);
@@ -34,11 +36,12 @@ from tests.factories import (
     PersonFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "resident", "faculty", "other", "coordinator")
+ROLES = ("anonymous", "resident", "faculty", "other", "coordinator", "staff")
 
 
 @dataclass
@@ -54,6 +57,7 @@ class World:
     swap: SwapRequest  # the faculty member's one-to-one request to a third colleague
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
+    staff: object  # a staff user outside Coordinators
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +93,9 @@ def world(coordinator) -> World:
         requester=faculty, kind="open", offered_id=later.pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    staff = UserFactory(username="staff-not-coordinator", is_staff=True)
     return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run)  # fmt: skip
+                 open_offer, run, staff)  # fmt: skip
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -213,7 +218,65 @@ ADMIN_LISTS = {
     for model in admin.site._registry
 }  # fmt: skip
 
-TABLE = {**MATRIX, **ADMIN_LISTS}
+# The staff user outside Coordinators (issue 14), by row name: the admin lets them in but shows
+# them nothing; everything a coordinator may do is refused; they are nobody's person.
+STAFF = {
+    "home": "ok",
+    "my schedule": "ok",
+    "person schedule": "denied",
+    "block roster": "denied",
+    "bulk reassign": "denied",
+    "edit form": "denied",
+    "edit form post": "denied",
+    "login page": "ok",
+    "logout": "login",
+    "swaps overview": "ok",
+    "swap page": "denied",
+    "open offer page": "denied",
+    "marketplace": "ok",
+    "new swap form": "denied",
+    "new swap post": "denied",
+    "swap accept page": "denied",
+    "swap decline page": "denied",
+    "swap cancel page": "denied",
+    "generation page": "denied",
+    "generation start page": "denied",
+    "generation run page": "denied",
+    "generation cancel page": "denied",
+    "assignment history": "denied",
+    "person history": "denied",
+    "recent changes": "denied",
+    "notifications": "ok",
+    "notifications read": "ok",
+    "notification settings": "ok",
+    "api changes": "denied",
+    "api assignments": "denied",
+    "api assignments of a person": "denied",
+    "api assignment": "denied",
+    "api assignment patch": "denied",
+    "api swap create": "denied",
+    "api swap": "denied",
+    "api open offer": "denied",
+    "api swap accept": "denied",
+    "api swap decline": "denied",
+    "api swap cancel": "denied",
+    "api generation start": "denied",
+    "api generation run": "denied",
+    "api generation cancel": "denied",
+    "admin index": "ok",  # the admin's empty "you may not change anything" page
+    "admin assignment change": "denied",
+    "admin swap change": "denied",
+    "rq dashboard": "denied",  # was "ok" for any staff user before issue 14
+    "rq dashboard: empty the queue": "denied",
+}
+MATRIX[("rq dashboard: empty the queue", "POST", lambda w: "/admin/rq/queues/0/empty/", None)] = (
+    "login", "login", "login", "login", "ok",
+)  # fmt: skip
+
+TABLE = {
+    **{row: (*outcomes, STAFF[row[0]]) for row, outcomes in MATRIX.items()},
+    **{row: (*outcomes, "denied") for row, outcomes in ADMIN_LISTS.items()},
+}
 
 
 def outcome(response) -> str:
@@ -248,6 +311,7 @@ def user_for(role: str, world: World, coordinator):
         "faculty": world.faculty.user,
         "other": world.other.user,
         "coordinator": coordinator,
+        "staff": world.staff,
     }[role]
 
 

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from residency.errors import RotaError
 from residency.models import AcademicYear
 from scheduling import services
+from scheduling.models import GenerationRun
 
 
 class Command(BaseCommand):
@@ -41,6 +42,8 @@ class Command(BaseCommand):
             return
         services.generation_run_execute(run_id=run.pk)
         run.refresh_from_db()
-        self.stdout.write(f"Generation #{run.pk}: {run.status}. {run.progress_message}")
-        if run.error:
-            self.stdout.write(run.error)
+        summary = f"Generation #{run.pk}: {run.status}. {run.progress_message}"
+        if run.status != GenerationRun.Status.SUCCEEDED:
+            # Cron and scripts tell by the exit status: 1, and the reason on stderr.
+            raise CommandError("\n".join(filter(None, [summary, run.error])))
+        self.stdout.write(summary)

@@ -17,6 +17,6 @@ class Command(BaseCommand):
         violations = schedule_validate(academic_year=academic_year)
         for violation in violations:
             self.stdout.write(str(violation))
-        self.stdout.write(f"{len(violations)} violation(s) in {academic_year}.")
         if violations:
-            raise SystemExit(1)
+            raise CommandError(f"{len(violations)} violation(s) in {academic_year}.")
+        self.stdout.write(f"0 violation(s) in {academic_year}.")
