@@ -243,6 +243,8 @@ def test_absence_approved_or_denied_in_the_admin_tells_the_person(coordinator, r
         "kind": absence.kind,
         "status": "approved",
         "note": "",
+        "expected_version": absence.version,  # the versioned admin form (issue 14)
+        "values_read": "",
     }
     response = client.post(f"/admin/residency/absence/{absence.pk}/change/", data)
     assert response.status_code == 302, response.content
@@ -250,5 +252,7 @@ def test_absence_approved_or_denied_in_the_admin_tells_the_person(coordinator, r
     assert (note.user, note.kind) == (resident.user, Kind.ABSENCE_DECIDED)
     assert "was approved" in note.subject
     # Saving again without a status change tells nobody anything new.
-    client.post(f"/admin/residency/absence/{absence.pk}/change/", data)
+    absence.refresh_from_db()
+    data.update(expected_version=absence.version, note="again")
+    assert client.post(f"/admin/residency/absence/{absence.pk}/change/", data).status_code == 302
     assert Notification.objects.count() == 1
