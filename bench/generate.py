@@ -1,15 +1,20 @@
 #!/usr/bin/env python
 """Benchmark schedule generation on synthetic programs (not a test; prints a table).
 
-    python bench/generate.py [--sizes S,M,L] [--seeds 5] [--scenarios fresh,regenerate]
-                             [--limit 30] [--workers 2]
+    python bench/generate.py [--sizes S,M,L] [--seeds 5]
+                             [--scenarios fresh,perturbed,unchanged] [--limit 30] [--workers 2]
 
 Each (size, scenario, seed) runs in its own process (a clean peak-memory figure) through the
-real service path: a GenerationRun executed in-process (Redis lock, fence, solve, one write
-transaction, validation). Scenarios: "fresh" generates a year with no schedule; "perturbed"
+real service path: a GenerationRun executed in-process (Redis lock, fence, solve, its draft
+stored), then published (``generation_run_publish``: one transaction, version checks, the diff
+write, validation). Scenarios: "fresh" generates a year with no schedule; "perturbed"
 generates it, adds new vacations for a tenth of the residents and measures the regeneration
-(the everyday case: stability matters); "random" (a stress case, not in the default) regenerates
+(the everyday case: stability matters); "unchanged" generates it and regenerates with no input
+change (nothing may be written); "random" (a stress case, not in the default) regenerates
 against a random current schedule, far from any valid one.
+
+Write figures per run: rows kept (untouched), changed, added, removed; "untouched" is kept as a
+share of the rows that existed before; "publish s" is the end-to-end time of the publish call.
 
 Without DATABASE_URL it uses a separate database ``rota_bench`` on the embedded PostgreSQL (your
 development data is never touched); with DATABASE_URL it uses that database and deletes what
@@ -72,13 +77,14 @@ def run_one(size: str, seed: int, scenario: str, limit: int, workers: int) -> di
     prefix = f"B{size}{seed}{scenario[0]}"
     _cleanup(prefix)
     year = synthetic_program_create(size=size, seed=seed, prefix=prefix, start_year=2090)
-    if scenario == "perturbed":
+    if scenario in ("perturbed", "unchanged"):
         first = services.generation_run_start(
             academic_year_id=year.pk, time_limit_seconds=limit, seed=seed, workers=workers,
-            enqueue=False,
+            auto_publish=True, enqueue=False,
         )  # fmt: skip
         services.generation_run_execute(run_id=first.pk)
-        synthetic_absences_add(academic_year=year, seed=seed)
+        if scenario == "perturbed":
+            synthetic_absences_add(academic_year=year, seed=seed)
     elif scenario == "random":
         synthetic_previous_schedule_create(academic_year=year, seed=seed)
 
@@ -102,6 +108,11 @@ def run_one(size: str, seed: int, scenario: str, limit: int, workers: int) -> di
     )  # fmt: skip
     services.generation_run_execute(run_id=run.pk)
     end_to_end = time.monotonic() - started
+    publish_seconds = None
+    if GenerationRun.objects.get(pk=run.pk).status == GenerationRun.Status.READY:
+        started = time.monotonic()
+        services.generation_run_publish(run_id=run.pk)
+        publish_seconds = time.monotonic() - started
     run = GenerationRun.objects.get(pk=run.pk)
 
     def gap_at(seconds: float) -> float | None:
@@ -139,6 +150,12 @@ def run_one(size: str, seed: int, scenario: str, limit: int, workers: int) -> di
         "spread": spread,
         "e2e": end_to_end,
         "written": run.assignments_written,
+        "kept": run.rows_kept,
+        "rows_changed": run.rows_changed,
+        "added": run.rows_added,
+        "removed": run.rows_removed,
+        "untouched": run.rows_kept / len(before) if before and run.rows_kept is not None else None,
+        "publish": publish_seconds,
         "changed": sum(1 for key, rot in _schedule(year).items() if before.get(key) != rot)
         if before
         else None,
@@ -180,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M,L")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--scenarios", default="fresh,perturbed")
+    parser.add_argument("--scenarios", default="fresh,perturbed,unchanged")
     parser.add_argument("--limit", type=int, default=30, help="solver time limit, seconds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
@@ -196,7 +213,8 @@ def main() -> None:
     header = (
         f"{'size':<4} {'scenario':<10} {'seed':>4} {'status':<9} {'solver':<9} {'first s':>7} "
         f"{'gap@10s':>8} {'gap@30s':>8} {'final':>7} {'wall s':>6} {'e2e s':>6} {'viol':>4} "
-        f"{'spread':>6} {'rows':>5} {'changed':>7} {'peak MB':>7}"
+        f"{'spread':>6} {'kept':>5} {'chg':>4} {'add':>4} {'rem':>4} {'written':>7} "
+        f"{'untouched':>9} {'publish s':>9} {'peak MB':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -217,8 +235,10 @@ def main() -> None:
                     f"{r['solver']:<9} {_fmt(r['first'], '.2f'):>7} {_fmt(r['gap10'], '.2%'):>8} "
                     f"{_fmt(r['gap30'], '.2%'):>8} {_fmt(r['gap'], '.2%'):>7} "
                     f"{_fmt(r['wall']):>6} {_fmt(r['e2e']):>6} {r['violations']:>4} "
-                    f"{r['spread']:>6} {r['written'] or 0:>5} {_fmt(r['changed'], 'd'):>7} "
-                    f"{r['peak_mb']:>7.0f}",
+                    f"{r['spread']:>6} {_fmt(r['kept'], 'd'):>5} {_fmt(r['rows_changed'], 'd'):>4} "
+                    f"{_fmt(r['added'], 'd'):>4} {_fmt(r['removed'], 'd'):>4} "
+                    f"{r['written'] or 0:>7} {_fmt(r['untouched'], '.1%'):>9} "
+                    f"{_fmt(r['publish'], '.3f'):>9} {r['peak_mb']:>7.0f}",
                     flush=True,
                 )
                 if r["error"]:

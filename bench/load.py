@@ -20,18 +20,20 @@ generation to finish and checks the database directly (SQL, not the app's code):
    ``c=<n+1>`` with a fresh token and ``p=`` the token it read, so the edits a row went through
    form a chain that can be walked back from its final notes. An acknowledged edit is *present*
    (its token is a row's final notes) or *superseded* (a later edit built on it: its token is on
-   the chain of some row's final notes; swaps move notes between rows, so any row). The only
-   exception is an edit whose row a schedule generation deleted: the row is gone and a run that
-   succeeded finished after the edit began (generation replaces the rows of the blocks it
-   rewrites; the load test's generations rewrite a few blocks, so most rows stay checkable).
-   A refused edit (409/412/4xx) must never show up on a chain.
+   the chain of some row's final notes; swaps move notes between rows, so any row). Generation
+   keeps notes (it updates the rows it changes in place), so the only other way an edit may
+   disappear is a publish that removed its row *and whose snapshot was read after the edit was
+   acknowledged* (it saw the edit and decided the row should go). A publish whose snapshot
+   predates the edit excuses nothing. A refused edit (409/412/4xx) must never show up on a chain.
 3. Every executed swap is in the final rows: each row it moved still holds what the swap gave it
-   (person, rotation), unless a later executed swap moved that row again, or a generation that
-   finished after it rewrote the row (or deleted it).
-4. Conservation: in every block no generation rewrote, the block still has the same people and
-   the same number of people on each rotation (swaps and notes edits only move people around).
-5. Generation: every run ended in a terminal state, and every generated row belongs to a run
-   that succeeded (nothing of a cancelled or failed run was written).
+   (person, rotation), unless a later executed swap moved that row again, or a publish whose
+   snapshot was read after the swap executed changed or removed the row.
+4. Conservation: in every block where no publish changed anything, the block still has the same
+   people and the same number of people on each rotation (swaps and notes edits only move people
+   around).
+5. Generation: every run ended in a terminal state (including ready for review, discarded,
+   superseded), and every generated row belongs to a run that was published (nothing of a
+   cancelled, failed or unpublished run was written).
 6. No request got a 5xx or no answer at all, except a 503 that carries a JSON refusal of the
    documented "busy / generation in progress, try again" kind, counted and shown separately (a
    503 saying the database or the job queue is unavailable is a failure here).
@@ -73,13 +75,17 @@ DRAIN_SECONDS = 120
 # How often a person's edit goes to their hot row, and how many people have one.
 HOT_SHARE = 0.4
 HOT_PEOPLE = 4
-# When (as fractions of the run) coordinators start generations and run the matcher command.
-GENERATION_AT = (0.15, 0.4, 0.65)
-# Generations rewrite this many blocks from the first future one (edits and swaps elsewhere stay
-# checkable to the end; inside, they race with the rewrite).
-GENERATED_BLOCKS = 4
+# When (as fractions of the run) coordinators start generations, and what becomes of each:
+# whole-year runs, so every edit and swap of the year races with a solve and its publish.
+GENERATIONS = (
+    (0.15, "auto"),  # published automatically (version-checked diff, bounded re-solve)
+    (0.4, "cancel"),  # cancelled at once
+    (0.55, "review"),  # a draft, published through the API when ready (409 if rows changed)
+    (0.8, "auto"),
+)
+GENERATION_TIME_LIMIT = 20  # seconds; the solve stops earlier once it proves optimality
 MATCHER_AT = (0.3, 0.6, 0.9)
-TERMINAL = ("cancelled", "succeeded", "failed")
+TERMINAL = ("cancelled", "ready", "succeeded", "discarded", "superseded", "failed")
 
 
 def notes_parse(notes: str) -> tuple[int, str]:
@@ -120,8 +126,6 @@ class Hot:
 
     block_number: int
     people: set[int]
-    # The blocks generations rewrite: some of the blocks people swap in, not the hot block.
-    generated_blocks: tuple[int, int]
     rows: list[int] = field(default_factory=list)
 
 
@@ -301,10 +305,8 @@ class Person:
         """Generations (every other one cancelled) and matcher runs at set points of the run,
         so that even a short run has them."""
         if generations:
-            for i, at in enumerate(GENERATION_AT):
-                self.timers.append(
-                    (start + at * seconds, functools.partial(self.generate, cancel=i % 2 == 1))
-                )
+            for at, mode in GENERATIONS:
+                self.timers.append((start + at * seconds, functools.partial(self.generate, mode)))
         if matcher:
             self.timers += [(start + at * seconds, self.run_matcher) for at in MATCHER_AT]
         self.timers.sort(key=lambda timer: timer[0])
@@ -316,7 +318,7 @@ class Person:
             self.edit_api(self.rng.choice(self.hot.rows))
 
     def read_year(self) -> None:
-        """Find the hot rows again (a generation replaces the rows of the blocks it rewrites)."""
+        """Find the hot rows (a publish may remove or add rows)."""
         response = self.client.get(f"/api/assignments?year={self.year_id}", op="api list year")
         if response.status == 200:
             self.hot.rows = [
@@ -325,25 +327,43 @@ class Person:
                 if r["block_number"] == self.hot.block_number and r["person"] in self.hot.people
             ]
 
-    def generate(self, *, cancel: bool = False) -> None:
+    def generate(self, mode: str) -> None:
         response = self.client.post(
             "/api/generation-runs",
             op="generation start",
             json_body={
                 "academic_year": self.year_id,
-                "first_block": self.hot.generated_blocks[0],
-                "last_block": self.hot.generated_blocks[1],
-                "time_limit_seconds": 5,
+                "time_limit_seconds": GENERATION_TIME_LIMIT,
                 "workers": 1,
+                "auto_publish": mode == "auto",
             },
         )
-        if response.status != 202 or not cancel:
+        if response.status != 202:
             return
         run_id = response.json()["id"]
-        self.client.get(f"/api/generation-runs/{run_id}", op="generation get")
-        self.client.post(
-            f"/api/generation-runs/{run_id}/cancel", op="generation cancel", json_body={}
-        )
+        if mode == "cancel":
+            self.client.get(f"/api/generation-runs/{run_id}", op="generation get")
+            self.client.post(
+                f"/api/generation-runs/{run_id}/cancel", op="generation cancel", json_body={}
+            )
+        elif mode == "review":
+            self.later(1, functools.partial(self.publish, run_id))
+
+    def later(self, seconds: float, action: Callable[[], None]) -> None:
+        self.timers.append((time.monotonic() + seconds, action))
+        self.timers.sort(key=lambda timer: timer[0])
+
+    def publish(self, run_id: int) -> None:
+        """Publish the draft once it is ready (look again in a second while it solves); a 409
+        (rows changed since its snapshot) is the expected answer under this load."""
+        run = self.client.get(f"/api/generation-runs/{run_id}", op="generation get")
+        status = (run.json() or {}).get("status") if run.status == 200 else None
+        if status in ("queued", "running"):
+            self.later(1, functools.partial(self.publish, run_id))
+        elif status == "ready":
+            self.client.post(
+                f"/api/generation-runs/{run_id}/publish", op="generation publish", json_body={}
+            )
 
     def run_matcher(self) -> None:
         started = time.monotonic()
@@ -385,8 +405,29 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
     runs = conn.execute(
         "SELECT id, status, finished_at FROM scheduling_generationrun ORDER BY id"
     ).fetchall()
-    succeeded_finishes = [f.timestamp() for _, status, f in runs if status == "succeeded" and f]
-    last_regeneration = max(succeeded_finishes, default=float("-inf"))
+    # Published runs and when they read their snapshot: a publish may supersede only what was
+    # acknowledged before that moment (it saw it); anything later it must have left alone.
+    published_runs = conn.execute(
+        "SELECT id, snapshot_at, published_at FROM scheduling_generationrun "
+        "WHERE status = 'succeeded' AND snapshot_at IS NOT NULL"
+    ).fetchall()
+    snapshot_of = {run_id: at.timestamp() for run_id, at, _ in published_runs}
+    # Between a published run's snapshot and its publish: what the run could not have seen.
+    blind = [(at.timestamp(), (done or at).timestamp()) for _, at, done in published_runs]
+    removed_rows: dict[int, float] = {}  # assignment id -> snapshot of the publish removing it
+    removed_slots: dict[tuple[int, int], float] = {}  # (person, block number) -> the same
+    published_blocks: set[int] = set()
+    for run_id, kind, assignment_id, person_id, block_id, number in conn.execute(
+        "SELECT c.run_id, c.kind, c.assignment_id, c.person_id, c.block_id, b.number "
+        "FROM scheduling_generationchange c JOIN residency_block b ON b.id = c.block_id "
+        "WHERE c.run_id = ANY(%s)",
+        [list(snapshot_of)],
+    ).fetchall():
+        published_blocks.add(block_id)
+        if kind == "remove":
+            removed_rows[assignment_id] = snapshot_of[run_id]
+            slot = (person_id, number)
+            removed_slots[slot] = max(removed_slots.get(slot, 0.0), snapshot_of[run_id])
 
     # 1. Double booking.
     doubles = conn.execute(
@@ -417,15 +458,15 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
             token, count = write.prev, count - 1
     acked = [w for w in ledger.writes if w.acked]
     existing = {row_id for row_id, _ in final_notes}
-    # Exempt: the row it wrote was deleted by a generation that finished after the edit began.
-    wiped = [
+    # Superseded by a publish: it removed the row, and read its snapshot after the edit's answer.
+    removed = [
         w
         for w in acked
         if w.token not in on_chain
         and w.assignment not in existing
-        and w.started < last_regeneration
+        and removed_rows.get(w.assignment, float("-inf")) > w.finished
     ]
-    lost = [w for w in acked if w.token not in on_chain and w not in wiped]
+    lost = [w for w in acked if w.token not in on_chain and w not in removed]
     for write in lost[:20]:
         verdict.fail(
             f"lost edit: {write.token} on assignment {write.assignment} ({write.via}, "
@@ -434,8 +475,10 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
     if len(lost) > 20:
         verdict.fail(f"... and {len(lost) - 20} more lost edits")
     verdict.notes.append(
-        f"edits: {len(acked)} acknowledged, {len(acked) - len(lost) - len(wiped)} present or "
-        f"superseded, {len(wiped)} before a regeneration (exempt), {len(lost)} lost; "
+        f"edits: {len(acked)} acknowledged, {len(acked) - len(lost) - len(removed)} present or "
+        f"superseded, {len(removed)} on rows a later-read publish removed, {len(lost)} lost "
+        f"({sum(1 for w in acked if _during(w.finished, blind))} acknowledged while a run that "
+        f"was then published was solving); "
         f"{sum(1 for w in ledger.writes if w.status in (409, 412))} refused as stale"
     )
 
@@ -447,7 +490,6 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
             "JOIN residency_rotationtemplate r ON r.id = a.rotation_id"
         ).fetchall()
     }
-    run_finished = {run_id: f.timestamp() if f else None for run_id, _, f in runs}
     swaps = conn.execute(
         "SELECT id, requester_id, counterpart_id, offered_id, wanted_id, offered_label, "
         "wanted_label, executed_at FROM swaps_swaprequest "
@@ -463,17 +505,22 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
         at = executed_at.timestamp()
         if wanted_label and offered_block == wanted_block:
             # Same block: each person keeps their row, the rows exchange what they hold.
-            outcome = [(offered, requester, wanted_code), (wanted, counterpart, offered_code)]
+            outcome = [
+                (offered, requester, wanted_code, offered_block),
+                (wanted, counterpart, offered_code, wanted_block),
+            ]
         else:
-            outcome = [(offered, counterpart, offered_code)]
+            outcome = [(offered, counterpart, offered_code, offered_block)]
             if wanted_label:
-                outcome.append((wanted, requester, wanted_code))
-        for row_id, person, code in outcome:
+                outcome.append((wanted, requester, wanted_code, wanted_block))
+        for row_id, person, code, block in outcome:
             if row_id is None:  # the row was deleted since (the foreign key was set to NULL)
-                if max(succeeded_finishes, default=float("-inf")) > at:
-                    superseded += 1
+                if removed_slots.get((person, block), float("-inf")) > at:
+                    superseded += 1  # by a publish that read the swap's result
                 else:
-                    verdict.fail(f"swap {swap_id}: a row it moved was deleted, not regenerated")
+                    verdict.fail(
+                        f"swap {swap_id}: a row it moved was deleted by no publish that saw it"
+                    )
                 continue
             expected[row_id] = (swap_id, person, code, at)  # a later swap of the row wins
     for row_id, (swap_id, person, code, at) in expected.items():
@@ -481,9 +528,9 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
             verdict.fail(f"swap {swap_id}: row {row_id} vanished without its swaps noticing")
             continue
         final_person, final_code, generation_run = rows[row_id]
-        regenerated_at = run_finished.get(generation_run) if generation_run else None
-        if regenerated_at is not None and regenerated_at > at:
-            superseded += 1
+        read_at = snapshot_of.get(generation_run) if generation_run else None
+        if read_at is not None and read_at > at:
+            superseded += 1  # changed by a publish whose snapshot already had the swap
             continue
         checked += 1
         if final_person != person or final_code != code:
@@ -491,20 +538,15 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
                 f"swap {swap_id}: row {row_id} holds person {final_person} on {final_code}, "
                 f"the swap left person {person} on {code}"
             )
+    overlapping = sum(1 for swap in swaps if _during(swap[7].timestamp(), blind))
     verdict.notes.append(
-        f"swaps: {len(swaps)} executed, {checked} moved rows checked against the final rows, "
-        f"{superseded} superseded by a regeneration"
+        f"swaps: {len(swaps)} executed ({overlapping} while a published run was solving), "
+        f"{checked} moved rows checked against the final rows, "
+        f"{superseded} superseded by a publish that read them"
     )
 
-    # 4. Conservation, in the blocks no successful generation rewrote.
-    rewritten = {
-        block_id
-        for (block_id,) in conn.execute(
-            "SELECT b.id FROM residency_block b JOIN scheduling_generationrun g "
-            "ON g.academic_year_id = b.academic_year_id AND g.status = 'succeeded' "
-            "AND (g.first_block IS NULL OR b.number BETWEEN g.first_block AND g.last_block)"
-        ).fetchall()
-    }
+    # 4. Conservation, in the blocks where no publish changed anything.
+    rewritten = published_blocks
     final = snapshot(conn)
     kept = set(initial["people"]) - rewritten
     for block in sorted(kept):
@@ -515,10 +557,10 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
             verdict.fail(f"conservation: people per rotation changed in block {block}")
     verdict.notes.append(
         f"conservation: {len(kept)} blocks keep their people and rotation counts "
-        f"({len(rewritten)} rewritten by generation)"
+        f"({len(rewritten)} changed by a publish)"
     )
 
-    # 5. Generation runs.
+    # 5. Generation runs (a publish leaves its run "succeeded").
     statuses = Counter(status for _, status, _ in runs)
     for run_id, status, _ in runs:
         if status not in TERMINAL:
@@ -549,6 +591,10 @@ def check(conn, *, ledger: Ledger, stats: Stats, initial: dict) -> Verdict:
         f"{len(stats.failures) - busy} server errors or no answer"
     )
     return verdict
+
+
+def _during(at: float, windows: list[tuple[float, float]]) -> bool:
+    return any(start < at < end for start, end in windows)
 
 
 def _label_parts(label: str) -> tuple[str | None, int | None]:
@@ -589,9 +635,6 @@ def run(args: argparse.Namespace) -> int:
             # The hot rows: the last block's rows of the first few simulated people, edited by
             # their owners and by every coordinator.
             (last_block,) = conn.execute("SELECT max(number) FROM residency_block").fetchone()
-            (first_future,) = conn.execute(
-                "SELECT min(number) FROM residency_block WHERE start_date > current_date"
-            ).fetchone()
             hot_people = {
                 person_id
                 for (person_id,) in conn.execute(
@@ -600,8 +643,7 @@ def run(args: argparse.Namespace) -> int:
                     [people[: min(HOT_PEOPLE, args.clients - coordinators)]],
                 ).fetchall()
             }
-        generated = (first_future, min(first_future + GENERATED_BLOCKS - 1, last_block - 1))
-        hot = Hot(block_number=last_block, people=hot_people, generated_blocks=generated)
+        hot = Hot(block_number=last_block, people=hot_people)
         started = time.monotonic()
         deadline = started + args.seconds
         users = [

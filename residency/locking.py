@@ -10,7 +10,7 @@ The discipline (see docs/architecture.md):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
@@ -100,4 +100,25 @@ def schedule_lock_exclusive(*, academic_year_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", [SCHEDULE_LOCK_NAMESPACE, academic_year_id]
+        )
+
+
+def lock_people(person_ids: Iterable[int]) -> None:
+    """Lock these Person rows (``FOR NO KEY UPDATE``, primary-key order) for the transaction.
+
+    Rules over a person's many rows (duty hours over four weeks, the shifts that follow from
+    their rotation) cannot be protected by row versions: two changes to different rows can each
+    pass and together break the rule (write skew). Every service that adds work to a person, or
+    changes what they may hold, takes this lock first and re-checks after it. ``no_key`` so the
+    lock does not block inserts of rows that merely reference the person.
+    """
+    from residency.models import Person
+
+    ids = sorted({int(pk) for pk in person_ids})
+    if ids:
+        list(
+            Person.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .select_for_update(no_key=True, of=("self",))
+            .values_list("pk", flat=True)
         )

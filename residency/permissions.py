@@ -17,7 +17,7 @@ from django.contrib.auth.management import create_permissions
 from residency.selectors import COORDINATORS_GROUP
 
 # Every model permission (add, change, delete, view) of these apps.
-COORDINATOR_APPS = ("residency", "swaps", "scheduling")
+COORDINATOR_APPS = ("residency", "shifts", "swaps", "scheduling")
 # Plus these: seeing logins, to link a Person to one. Not changing them: whoever may change a user
 # may make anyone a superuser.
 COORDINATOR_EXTRA_PERMISSIONS = (

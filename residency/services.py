@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from residency.errors import ConcurrentEdit, Gone, RuleViolation
 from residency.history import SOURCE_BULK_MOVE, history_context
+from residency.hooks import BlockChange, block_changes_check
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import (
     AcademicYear,
@@ -56,6 +57,10 @@ def assignment_create(
 ) -> Assignment:
     _lock_block(block)
     _raise_first(placement_problems(person=person, block=block, rotation=rotation, role=role))
+    # What the daily layer holds for the person in the block must still hold (residency.hooks).
+    block_changes_check(
+        [BlockChange(person.pk, block.start_date, block.end_date, None, rotation.pk)]
+    )
     assignment = Assignment(
         person=person,
         block=block,
@@ -121,18 +126,54 @@ def assignment_update(*, assignment_id: int, version: int, by=None, **changes: A
         ) from error
     if updated == 0:
         raise ConcurrentEdit(_assignment_or_gone(assignment_id))
+    if any(merged[field] != getattr(current, field) for field in PLACEMENT_FIELDS):
+        # After the row's UPDATE (its lock), like every path: block, assignments, then people
+        # (residency.hooks guards lock the people). A refusal rolls the UPDATE back.
+        block_changes_check(_assignment_moves(current, merged))
     after = Assignment.objects.select_related("person", "block", "rotation").get(pk=assignment_id)
     assignment_change_notify(before=current, after=after, by=by)
     return after
 
 
+def _assignment_moves(current: Assignment, merged: dict[str, Any]) -> list[BlockChange]:
+    """What each person holds in the blocks an edit touches, afterwards."""
+    block, person = merged["block"], merged["person"]
+    same_place = person.pk == current.person_id and block.pk == current.block_id
+    previous = current.rotation_id if same_place else None
+    changes = [
+        BlockChange(person.pk, block.start_date, block.end_date, previous, merged["rotation"].pk)
+    ]
+    if not same_place:
+        old = current.block
+        changes.append(
+            BlockChange(current.person_id, old.start_date, old.end_date, current.rotation_id, None)
+        )
+    return changes
+
+
 @locked_transaction
 def assignment_delete(*, assignment_id: int, version: int, by=None) -> None:
-    current = Assignment.objects.filter(pk=assignment_id, version=version).first()
-    deleted, _ = Assignment.objects.filter(pk=assignment_id, version=version).delete()
-    if deleted == 0:
+    # Lock the row at the version read, then delete it: Django's delete collector SELECTs the
+    # rows first (swap requests point at assignments with SET_NULL) and deletes them by primary
+    # key, so ``filter(version=...).delete()`` alone would also delete an edit committed in
+    # between. FOR UPDATE re-checks the version after waiting.
+    row = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("block")
+        .filter(pk=assignment_id, version=version)
+        .first()
+    )
+    if row is None:
         raise ConcurrentEdit(_assignment_or_gone(assignment_id))
-    assignment_change_notify(before=current, after=None, by=by)
+    block_changes_check(
+        [
+            BlockChange(
+                row.person_id, row.block.start_date, row.block.end_date, row.rotation_id, None
+            )
+        ]
+    )
+    Assignment.objects.filter(pk=assignment_id).delete()
+    assignment_change_notify(before=row, after=None, by=by)
 
 
 def _assignment_or_gone(assignment_id: int) -> Assignment:
@@ -285,6 +326,10 @@ def _bulk_reassign(*, block, from_rotation, to_rotation, by, after_each_write) -
         )
         if problems:
             raise RuleViolation(f"Nobody was moved: {problems[0][1]}", field="to_rotation")
+    block_changes_check(
+        BlockChange(a.person_id, block.start_date, block.end_date, a.rotation_id, to_rotation.pk)
+        for a in moving
+    )
     # placement_problems counts one newcomer at a time; the group must also fit as a whole.
     newcomers = sum(counts_toward_capacity(person=a.person, rotation=to_rotation) for a in moving)
     if newcomers:

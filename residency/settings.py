@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "residency",
+    "shifts",
     "swaps",
     "scheduling",
 ]

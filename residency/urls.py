@@ -34,6 +34,8 @@ urlpatterns = [
         notification_views.notification_settings,
         name="notification_settings",
     ),
+    path("shifts/", include("shifts.urls")),
+    path("api/", include("shifts.api_urls")),
     path("swaps/", include("swaps.urls")),
     path("api/", include("swaps.api_urls")),
     path("generation/", include("scheduling.urls")),

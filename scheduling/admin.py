@@ -1,5 +1,6 @@
-"""Admin: the curriculum, generation runs (cancel), and "Schedules" (a proxy of AcademicYear)
-with the Generate and Validate actions. Thin: every action calls a service."""
+"""Admin: the curriculum, generation runs (cancel, publish, discard, with their proposed
+changes), and "Schedules" (a proxy of AcademicYear) with the Generate (for review or published
+automatically) and Validate actions. Thin: every action calls a service."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from residency.admin import SafeInputAdminMixin, VersionedAdminMixin
 from residency.errors import RotaError
 from residency.selectors import is_coordinator
 from scheduling import services
-from scheduling.models import CurriculumRequirement, GenerationRun, ScheduleYear
+from scheduling.models import CurriculumRequirement, GenerationChange, GenerationRun, ScheduleYear
 from scheduling.validator import schedule_validate
+from shifts.validator import shifts_validate_year
 
 SHOWN_VIOLATIONS = 20
 
@@ -36,6 +38,27 @@ class _CoordinatorsMayView:
         return is_coordinator(request.user) or super().has_view_permission(request, obj)
 
 
+class GenerationChangeInline(admin.TabularInline):
+    model = GenerationChange
+    fields = readonly_fields = (
+        "kind", "block", "person", "rotation_before", "role_before", "rotation_after",
+        "role_after", "assignment_id", "version_read",
+    )  # fmt: skip
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("block", "person", "rotation_before", "rotation_after")
+        )
+
+
 @admin.register(GenerationRun)
 class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAdmin):
     list_display = (
@@ -51,8 +74,9 @@ class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelA
     )
     list_filter = ("status", "academic_year")
     list_select_related = ("academic_year", "requested_by")
-    actions = ["cancel_runs"]
+    actions = ["cancel_runs", "publish_runs", "discard_runs"]
     readonly_fields = [f.name for f in GenerationRun._meta.fields]
+    inlines = [GenerationChangeInline]
 
     def has_add_permission(self, request) -> bool:
         return False  # runs are started from Schedules or /generation/, through the service
@@ -66,11 +90,33 @@ class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelA
             _, message = services.generation_run_cancel(run_id=run.pk)
             self.message_user(request, f"#{run.pk}: {message}")
 
+    @admin.action(description="Publish selected drafts")
+    def publish_runs(self, request, queryset) -> None:
+        for run in queryset.order_by("pk"):
+            try:
+                published = services.generation_run_publish(run_id=run.pk, by=request.user)
+            except RotaError as error:
+                self.message_user(request, f"#{run.pk}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"#{run.pk}: {published.progress_message}", messages.SUCCESS
+                )
+
+    @admin.action(description="Discard selected drafts")
+    def discard_runs(self, request, queryset) -> None:
+        for run in queryset.order_by("pk"):
+            try:
+                _, message = services.generation_run_discard(run_id=run.pk, by=request.user)
+            except RotaError as error:
+                self.message_user(request, f"#{run.pk}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"#{run.pk}: {message}")
+
 
 @admin.register(ScheduleYear)
 class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAdmin):
     list_display = ("label", "start_date", "end_date", "latest_run")
-    actions = ["generate", "validate"]
+    actions = ["generate", "generate_and_publish", "validate"]
     search_fields = ("label",)
 
     def has_add_permission(self, request) -> bool:
@@ -91,12 +137,19 @@ class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAd
             '<a href="{}">#{} {}</a>', reverse("scheduling:run", args=[run.pk]), run.pk, run.status
         )
 
-    @admin.action(description="Generate schedule (whole year)")
+    @admin.action(description="Generate schedule for review (whole year)")
     def generate(self, request, queryset) -> None:
+        self._generate(request, queryset, auto_publish=False)
+
+    @admin.action(description="Generate and publish automatically (whole year)")
+    def generate_and_publish(self, request, queryset) -> None:
+        self._generate(request, queryset, auto_publish=True)
+
+    def _generate(self, request, queryset, *, auto_publish: bool) -> None:
         for year in queryset:
             try:
                 run = services.generation_run_start(
-                    academic_year_id=year.pk, requested_by=request.user
+                    academic_year_id=year.pk, requested_by=request.user, auto_publish=auto_publish
                 )
             except services.GenerationAlreadyRunning as error:
                 url = reverse("scheduling:run", args=[error.run.pk])
@@ -119,7 +172,11 @@ class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAd
     @admin.action(description="Validate schedule")
     def validate(self, request, queryset) -> None:
         for year in queryset:
-            violations = schedule_validate(academic_year=year)
+            # The block schedule and the daily layer (coverage, who holds shifts, duty hours).
+            violations = [
+                *schedule_validate(academic_year=year),
+                *shifts_validate_year(academic_year=year),
+            ]
             if not violations:
                 self.message_user(request, f"{year}: no violations.", messages.SUCCESS)
                 continue

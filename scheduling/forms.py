@@ -21,6 +21,11 @@ class GenerationStartForm(forms.Form):
     )
     seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, required=False, initial=0)
     workers = forms.IntegerField(min_value=1, max_value=MAX_WORKERS, required=False)
+    auto_publish = forms.BooleanField(
+        required=False,
+        label="Publish automatically",
+        help_text="Unticked: the run ends with a draft to review, then publish or discard.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -7,7 +7,15 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from residency.models import PGY_MAX, PGY_MIN, AcademicYear, RotationTemplate, VersionedModel
+from residency.models import (
+    PGY_MAX,
+    PGY_MIN,
+    AcademicYear,
+    Block,
+    Person,
+    RotationTemplate,
+    VersionedModel,
+)
 
 
 class CurriculumRequirement(VersionedModel):
@@ -68,11 +76,22 @@ class GenerationRun(models.Model):
         RUNNING = "running", "Running"
         CANCELLING = "cancelling", "Cancelling"
         CANCELLED = "cancelled", "Cancelled"
-        SUCCEEDED = "succeeded", "Succeeded"
+        READY = "ready", "Ready for review"
+        SUCCEEDED = "succeeded", "Published"
+        DISCARDED = "discarded", "Discarded"
+        SUPERSEDED = "superseded", "Superseded"
         FAILED = "failed", "Failed"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
-    FINISHED_STATUSES = (Status.CANCELLED, Status.SUCCEEDED, Status.FAILED)
+    # The job is over (a draft waiting for review is finished as far as the worker goes).
+    FINISHED_STATUSES = (
+        Status.CANCELLED,
+        Status.READY,
+        Status.SUCCEEDED,
+        Status.DISCARDED,
+        Status.SUPERSEDED,
+        Status.FAILED,
+    )
 
     academic_year = models.ForeignKey(
         AcademicYear, on_delete=models.CASCADE, related_name="generation_runs"
@@ -85,6 +104,11 @@ class GenerationRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     parameters = models.JSONField(default=dict, blank=True)
+    auto_publish = models.BooleanField(
+        default=False,
+        help_text="Publish the result at once (the same version-checked diff write) instead of "
+        "leaving a draft for review.",
+    )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -97,6 +121,29 @@ class GenerationRun(models.Model):
     first_solution_seconds = models.FloatField(null=True, blank=True)
     wall_seconds = models.FloatField(null=True, blank=True)
     assignments_written = models.PositiveIntegerField(null=True, blank=True)
+
+    # The diff against the snapshot the solve read (docs/scheduling.md, "Drafts and publishing").
+    # Taken before the first read of the schedule: every change acknowledged before this moment
+    # is in the snapshot; any change after it is caught by the version check at publish.
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    rows_kept = models.PositiveIntegerField(null=True, blank=True)
+    rows_changed = models.PositiveIntegerField(null=True, blank=True)
+    rows_added = models.PositiveIntegerField(null=True, blank=True)
+    rows_removed = models.PositiveIntegerField(null=True, blank=True)
+    fairness_spread = models.JSONField(
+        default=dict, blank=True, help_text="PGY level -> max - min heavy blocks in the cohort."
+    )
+    resolves = models.PositiveSmallIntegerField(
+        default=0, help_text="Automatic publishing: re-solves after rows changed during a solve."
+    )
+    stale_rows = models.JSONField(
+        default=list, blank=True, help_text="Rows changed since the snapshot (publish refused)."
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    publish_seconds = models.FloatField(null=True, blank=True)
 
     rq_job_id = models.CharField(max_length=64, blank=True)
     # The year's generation_fence value this run got when it took the year's Redis lock; it may
@@ -145,7 +192,63 @@ class GenerationRun(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.READY
+
+    @property
     def block_range_label(self) -> str:
         if self.first_block is None:
             return "whole year"
         return f"blocks {self.first_block}-{self.last_block}"
+
+
+class GenerationChange(models.Model):
+    """One proposed change of a run: what a person does in a block, before -> after, and the
+    assignment row and version the solve read (none for an addition).
+
+    Publishing applies it only if that row is still at that version. Keyed by (person, block);
+    a schedule of another shape (shifts) would key its own changes the same way.
+    """
+
+    class Kind(models.TextChoices):
+        ADD = "add", "Added"
+        CHANGE = "change", "Changed"
+        REMOVE = "remove", "Removed"
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="+")
+    # The row read (an id, not a foreign key: the row may be deleted or replaced meanwhile).
+    assignment_id = models.PositiveBigIntegerField(null=True, blank=True)
+    version_read = models.PositiveIntegerField(null=True, blank=True)
+    rotation_before = models.ForeignKey(
+        RotationTemplate, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    role_before = models.CharField(max_length=16, blank=True)
+    rotation_after = models.ForeignKey(
+        RotationTemplate, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    role_after = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["run", "block__number", "person__name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "person", "block"], name="one_change_per_person_block_per_run"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="add", assignment_id__isnull=True, rotation_after__isnull=False)
+                | Q(
+                    kind="change",
+                    assignment_id__isnull=False,
+                    rotation_before__isnull=False,
+                    rotation_after__isnull=False,
+                )
+                | Q(kind="remove", assignment_id__isnull=False, rotation_after__isnull=True),
+                name="generation_change_kind_fields",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.person_id} block {self.block_id}"

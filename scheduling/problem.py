@@ -75,6 +75,9 @@ class Problem:
     previous: dict[Key, tuple[int, str]]  # replaced assignments (stability): rotation id, role
     curriculum: dict[tuple[int, int], tuple[int, int | None]]  # (pgy, rotation) -> (min, max)
     max_consecutive_heavy: int = field(default=2)
+    # The replaced assignments' rows as read: (assignment id, version). Publishing changes a row
+    # only if it is still at this version (scheduling/services.py, the diff write).
+    versions: dict[Key, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def active_rotations(self) -> list[Rotation]:
@@ -152,14 +155,17 @@ def problem_load(
 
     fixed: dict[Key, Fixed] = {}
     previous: dict[Key, tuple[int, str]] = {}
-    for person_id, block_id, rotation_id, role, pinned in Assignment.objects.filter(
+    versions: dict[Key, tuple[int, int]] = {}
+    # One query: each row's rotation, role and version are read together (one snapshot per row).
+    for pk, version, person_id, block_id, rotation_id, role, pinned in Assignment.objects.filter(
         block__academic_year=academic_year
-    ).values_list("person_id", "block_id", "rotation_id", "role", "pinned"):
+    ).values_list("pk", "version", "person_id", "block_id", "rotation_id", "role", "pinned"):
         key = (person_id, block_id)
         if pinned or block_id not in range_ids:
             fixed[key] = Fixed(rotation_id=rotation_id, role=role, pinned=pinned)
         else:
             previous[key] = (rotation_id, role)
+            versions[key] = (pk, version)
 
     curriculum = {
         (req.pgy_level, req.rotation_id): (req.min_blocks, req.max_blocks)
@@ -178,6 +184,7 @@ def problem_load(
         unavailable=unavailable,
         fixed=fixed,
         previous=previous,
+        versions=versions,
         curriculum=curriculum,
         max_consecutive_heavy=(
             settings.ROTA_GENERATION_MAX_CONSECUTIVE_HEAVY

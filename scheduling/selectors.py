@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from django.urls import reverse
 
-from scheduling.models import GenerationRun
+from residency.models import Assignment
+from scheduling.models import GenerationChange, GenerationRun
 
 
 def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
@@ -33,6 +37,22 @@ def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
             "first_solution_seconds": run.first_solution_seconds,
             "wall_seconds": run.wall_seconds,
         },
+        "status_label": run.get_status_display(),
+        "auto_publish": run.auto_publish,
+        "snapshot_at": iso(run.snapshot_at),
+        "rows": {
+            "kept": run.rows_kept,
+            "changed": run.rows_changed,
+            "added": run.rows_added,
+            "removed": run.rows_removed,
+        },
+        "fairness_spread": run.fairness_spread,
+        "resolves": run.resolves,
+        "stale_rows": run.stale_rows,
+        "publish_url": reverse("scheduling_api:publish", args=[run.pk]),
+        "discard_url": reverse("scheduling_api:discard", args=[run.pk]),
+        "published_at": iso(run.published_at),
+        "publish_seconds": run.publish_seconds,
         "assignments_written": run.assignments_written,
         "error": run.error,
         "created_at": iso(run.created_at),
@@ -44,3 +64,52 @@ def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
 
 def generation_runs_recent(*, limit: int = 50):
     return GenerationRun.objects.select_related("academic_year", "requested_by")[:limit]
+
+
+def _placement(rotation, role: str) -> str:
+    if rotation is None:
+        return "nothing"
+    if role and role != Assignment.Role.PRIMARY:
+        return f"{rotation.name} ({Assignment.Role(role).label.lower()})"
+    return rotation.name
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    person: str
+    block: int
+    kind: str
+    kind_label: str
+    before: str
+    after: str
+
+
+def generation_run_diff(*, run: GenerationRun) -> dict[str, Any]:
+    """A run's proposed changes in a coordinator's terms: per block, who goes from what to what,
+    with counts by kind and the number of people affected."""
+    changes = GenerationChange.objects.filter(run=run).select_related(
+        "person", "block", "rotation_before", "rotation_after"
+    ).order_by("block__number", "person__name", "pk")  # fmt: skip
+    rows = [
+        ChangeRow(
+            person=change.person.name,
+            block=change.block.number,
+            kind=change.kind,
+            kind_label=change.get_kind_display(),
+            before=_placement(change.rotation_before, change.role_before),
+            after=_placement(change.rotation_after, change.role_after),
+        )
+        for change in changes
+    ]
+    counts = Counter(row.kind for row in rows)
+    return {
+        "blocks": [
+            {"number": number, "rows": list(group)}
+            for number, group in groupby(rows, key=lambda row: row.block)
+        ],
+        "changed": counts[GenerationChange.Kind.CHANGE],
+        "added": counts[GenerationChange.Kind.ADD],
+        "removed": counts[GenerationChange.Kind.REMOVE],
+        "total": len(rows),
+        "people": len({row.person for row in rows}),
+    }

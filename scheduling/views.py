@@ -16,7 +16,7 @@ from residency.selectors import current_academic_year, is_coordinator
 from scheduling import services
 from scheduling.forms import GenerationStartForm
 from scheduling.models import GenerationRun
-from scheduling.selectors import generation_run_json, generation_runs_recent
+from scheduling.selectors import generation_run_diff, generation_run_json, generation_runs_recent
 
 
 def _coordinator_only(request: HttpRequest) -> None:
@@ -33,6 +33,7 @@ def _start(request: HttpRequest, data: dict) -> GenerationRun:
         time_limit_seconds=data.get("time_limit_seconds"),
         seed=data.get("seed") or 0,
         workers=data.get("workers"),
+        auto_publish=bool(data.get("auto_publish")),
     )
 
 
@@ -69,16 +70,62 @@ def run_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _detail(request: HttpRequest, pk: int, *, status: int = 200, refusal=None) -> HttpResponse:
+    run = get_object_or_404(GenerationRun.objects.select_related("academic_year"), pk=pk)
+    again = GenerationStartForm(
+        initial={
+            "academic_year": run.academic_year_id,
+            "first_block": run.first_block,
+            "last_block": run.last_block,
+            **{key: run.parameters.get(key) for key in ("time_limit_seconds", "seed", "workers")},
+        }
+    )
+    return render(
+        request,
+        "scheduling/run_detail.html",
+        {
+            "run": run,
+            "run_json": generation_run_json(run=run),
+            "diff": generation_run_diff(run=run),
+            "refusal": refusal,
+            "stale_rows": getattr(refusal, "rows", None) or run.stale_rows,
+            "again": again,
+        },
+        status=status,
+    )
+
+
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _coordinator_only(request)
-    run = get_object_or_404(GenerationRun.objects.select_related("academic_year"), pk=pk)
-    return render(
-        request,
-        "scheduling/run_detail.html",
-        {"run": run, "run_json": generation_run_json(run=run)},
-    )
+    return _detail(request, pk)
+
+
+@login_required
+@require_POST
+def run_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    _coordinator_only(request)
+    get_object_or_404(GenerationRun, pk=pk)
+    try:
+        run = services.generation_run_publish(run_id=pk, by=request.user)
+    except RotaError as error:  # stale rows or a stale draft (409), busy (503), rules (422)
+        return _detail(request, pk, status=error.status_code, refusal=error)
+    messages.success(request, f"Generation #{run.pk}: {run.progress_message}")
+    return redirect("scheduling:run", pk)
+
+
+@login_required
+@require_POST
+def run_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    _coordinator_only(request)
+    get_object_or_404(GenerationRun, pk=pk)
+    try:
+        _, message = services.generation_run_discard(run_id=pk, by=request.user)
+    except RotaError as error:
+        return _detail(request, pk, status=error.status_code, refusal=error)
+    messages.info(request, message)
+    return redirect("scheduling:run", pk)
 
 
 @login_required
@@ -139,4 +186,35 @@ def api_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not GenerationRun.objects.filter(pk=pk).exists():
         return error_json("No such generation run.", status=404)
     run, message = services.generation_run_cancel(run_id=pk)
+    return JsonResponse({**generation_run_json(run=run), "detail": message})
+
+
+@api_view
+@require_POST
+def api_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """200 + the run; 409 with ``stale_rows`` (rows changed since the snapshot) or with
+    ``stale_draft`` (discarded, superseded or already published); nothing written on refusal."""
+    if denied := _api_coordinator_only(request):
+        return denied
+    if not GenerationRun.objects.filter(pk=pk).exists():
+        return error_json("No such generation run.", status=404)
+    try:
+        run = services.generation_run_publish(run_id=pk, by=request.user)
+    except services.StaleRows as error:
+        return rota_error_json(error, stale_rows=error.rows)
+    except services.StaleDraft as error:
+        return rota_error_json(
+            error, stale_draft=True, run=generation_run_json(run=error.run)
+        )  # fmt: skip
+    return JsonResponse(generation_run_json(run=run))
+
+
+@api_view
+@require_POST
+def api_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    if denied := _api_coordinator_only(request):
+        return denied
+    if not GenerationRun.objects.filter(pk=pk).exists():
+        return error_json("No such generation run.", status=404)
+    run, message = services.generation_run_discard(run_id=pk, by=request.user)
     return JsonResponse({**generation_run_json(run=run), "detail": message})

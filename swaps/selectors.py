@@ -7,12 +7,12 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from residency.models import Assignment, Block, Person, RotationTemplate
 from residency.selectors import placement_problems
-from swaps.models import SwapRequest
+from swaps.models import SwapEvent, SwapRequest
 
 SWAP_RELATED = (
     "requester",
@@ -116,17 +116,26 @@ def swap_requests_inbox(*, person: Person) -> QuerySet[SwapRequest]:
     )
 
 
+def _with_last_note(requests: QuerySet[SwapRequest]) -> QuerySet[SwapRequest]:
+    """Each request's latest event note as ``last_note`` (why it expired, for instance), in the
+    same query."""
+    latest = SwapEvent.objects.filter(swap_request=OuterRef("pk")).order_by("-at", "-pk")
+    return requests.annotate(last_note=Subquery(latest.values("note")[:1]))
+
+
 def swap_requests_outgoing(*, person: Person, limit: int = 50) -> QuerySet[SwapRequest]:
-    return SwapRequest.objects.filter(requester=person).select_related(*SWAP_RELATED)[:limit]
+    return _with_last_note(
+        SwapRequest.objects.filter(requester=person).select_related(*SWAP_RELATED)
+    )[:limit]
 
 
 def swap_requests_answered(*, person: Person, limit: int = 20) -> QuerySet[SwapRequest]:
     """Requests addressed to ``person`` (or open offers they took) that are no longer pending."""
-    return (
+    return _with_last_note(
         SwapRequest.objects.filter(counterpart=person)
         .exclude(status=SwapRequest.Status.PENDING)
-        .select_related(*SWAP_RELATED)[:limit]
-    )
+        .select_related(*SWAP_RELATED)
+    )[:limit]
 
 
 def swap_request_visible_to(*, person: Person) -> QuerySet[SwapRequest]:

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from residency.errors import Busy, Gone, RotaError
 from residency.history import SOURCE_SWAP, history_context
+from residency.hooks import BlockChange, block_changes_problems
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import Assignment, Person
 from swaps.errors import STALE_REASONS, SwapRefused
@@ -251,6 +252,17 @@ def _exchange(
 
 def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, note="") -> None:
     offered, wanted = _checked_rows(swap, locked, today=today)
+    # The daily layer (residency.hooks): shifts the people hold must still be theirs to hold.
+    problems = block_changes_problems(
+        _swap_block_changes(
+            offered=offered,
+            wanted=wanted,
+            requester_id=swap.requester_id,
+            counterpart_id=swap.counterpart_id,
+        )
+    )
+    if problems:
+        raise SwapRefused(" ".join(problems), reason="ineligible")
     with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk}", by=by):
         _exchange(
             offered=offered,
@@ -266,6 +278,30 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
     swap.executed_at = timezone.now()
     _record(swap, Status.EXECUTED, by=by, actor_label=actor_label, note=note)
     _expire_touching(swap, ids=list(versions))
+
+
+def _swap_block_changes(
+    *, offered: Assignment, wanted: Assignment | None, requester_id: int, counterpart_id: int
+) -> list[BlockChange]:
+    """What the two people hold in the swapped blocks afterwards (see ``_exchange``)."""
+    ob = offered.block
+    if wanted is not None and wanted.block_id == offered.block_id:
+        start, end = ob.start_date, ob.end_date
+        return [
+            BlockChange(requester_id, start, end, offered.rotation_id, wanted.rotation_id),
+            BlockChange(counterpart_id, start, end, wanted.rotation_id, offered.rotation_id),
+        ]
+    changes = [
+        BlockChange(counterpart_id, ob.start_date, ob.end_date, None, offered.rotation_id),
+        BlockChange(requester_id, ob.start_date, ob.end_date, offered.rotation_id, None),
+    ]
+    if wanted is not None:
+        wb = wanted.block
+        changes += [
+            BlockChange(requester_id, wb.start_date, wb.end_date, None, wanted.rotation_id),
+            BlockChange(counterpart_id, wb.start_date, wb.end_date, wanted.rotation_id, None),
+        ]
+    return changes
 
 
 def _is_opposite(request: SwapRequest, executed: SwapRequest) -> bool:
@@ -691,6 +727,18 @@ def _rollback(*, swap_request_id: int, by, now: datetime.datetime) -> SwapReques
     wanted = locked[swap.wanted_id] if swap.wanted_version_after is not None else None
     # The placement rules are not re-checked: a rollback restores exactly the rows as they were.
     # Double booking stays impossible (the unique constraint) and is refused with a message.
+    # Shifts added since may depend on the swapped rotations: the daily layer judges it.
+    same_block = wanted is not None and wanted.block_id == offered.block_id
+    problems = block_changes_problems(
+        _swap_block_changes(
+            offered=offered,
+            wanted=wanted,
+            requester_id=swap.requester_id if same_block else swap.counterpart_id,
+            counterpart_id=swap.counterpart_id if same_block else swap.requester_id,
+        )
+    )
+    if problems:
+        raise SwapRefused(" ".join(problems), reason="rollback_changed")
     with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk} (rolled back)", by=by):
         _exchange(
             offered=offered,
@@ -726,6 +774,26 @@ def swap_requests_expire_stale(*, academic_year_id: int | None = None) -> int:
             actor_label="system",
             note="The assignment no longer exists (the schedule was regenerated).",
         )
+    return len(rows)
+
+
+def swap_requests_expire_for_assignments(*, notes: dict[int, str]) -> int:
+    """Expire the open requests over these assignments (id -> why, shown to both people), in
+    the caller's transaction. Generation's publish calls it for the rows it changes or removes:
+    it holds the year's schedule lock exclusively and those rows' locks, so no swap over them is
+    executing; the requests are locked after the assignments, as in every swap path, so an
+    accept waiting on one of them then finds it expired."""
+    if not notes:
+        return 0
+    ids = list(notes)
+    rows = lock_rows(
+        SwapRequest.objects.filter(Q(offered_id__in=ids) | Q(wanted_id__in=ids)).filter(
+            status__in=SwapRequest.OPEN_STATUSES
+        )
+    )
+    for swap in rows:
+        why = notes.get(swap.offered_id) or notes.get(swap.wanted_id) or ""
+        _record(swap, Status.EXPIRED, by=None, actor_label="system", note=why)
     return len(rows)
 
 

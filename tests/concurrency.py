@@ -80,6 +80,10 @@ def lock_waiters() -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # Inside a transaction PostgreSQL caches the statistics snapshot (pg_stat_activity) until
+        # the transaction ends; drop it so a caller that holds a lock in an open transaction
+        # (and polls from it) sees the waiters arrive.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"

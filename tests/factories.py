@@ -133,3 +133,57 @@ class GenerationRunFactory(factory.django.DjangoModelFactory):
         lambda: {"time_limit_seconds": 10, "seed": 0, "workers": 1, "max_consecutive_heavy": 2}
     )
     rq_job_id = factory.LazyAttribute(lambda o: f"generation-run-test-{o.academic_year.pk}")
+
+
+# --- shifts ---
+from shifts.models import CoverageRule, Holiday, Shift, ShiftType, WorkPattern  # noqa: E402
+
+
+class ShiftTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ShiftType
+
+    code = factory.Sequence(lambda n: f"S{n}")
+    name = factory.Sequence(lambda n: f"Shift type {n}")
+    kind = ShiftType.Kind.OVERNIGHT_CALL
+    start_time = datetime.time(17, 0)
+    length_hours = 14
+    in_house = True
+    allowed_pgy_levels = factory.LazyFunction(list)
+
+
+class CoverageRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CoverageRule
+
+    shift_type = factory.SubFactory(ShiftTypeFactory)
+    days = CoverageRule.Days.EVERY_DAY
+    min_people = 1
+    max_people = 1
+
+
+class HolidayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Holiday
+
+    date = datetime.date(2040, 7, 4)
+    name = "Independence Day"
+
+
+class WorkPatternFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkPattern
+
+    rotation = factory.SubFactory(RotationTemplateFactory)
+    weekday = 0
+    start_time = datetime.time(7, 0)
+    length_hours = 11
+
+
+class ShiftFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shift
+
+    person = factory.SubFactory(PersonFactory)
+    date = datetime.date(2040, 7, 2)
+    shift_type = factory.SubFactory(ShiftTypeFactory)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bench.client import Response, Stats
 from bench.load import Ledger, Write, check, notes_format, snapshot
-from scheduling.models import GenerationRun
+from scheduling.models import GenerationChange, GenerationRun
 from swaps.models import SwapRequest
 from tests.factories import AssignmentFactory, BlockFactory, PersonFactory, RotationTemplateFactory
 
@@ -69,32 +69,47 @@ def test_a_refused_edit_that_shows_up_is_a_violation(conn, row):
     assert any("refused edit a (HTTP 412)" in v for v in verdict.violations)
 
 
-def test_edits_of_rows_a_later_regeneration_deleted_are_exempt(conn, row):
-    ledger = Ledger(writes=[write(row.pk, "a", "-", 1, at=time.time() - 60)])
-    GenerationRun.objects.create(
-        academic_year=row.block.academic_year, status="succeeded", finished_at=timezone.now()
+def published(year, *, snapshot_at: datetime.datetime) -> GenerationRun:
+    return GenerationRun.objects.create(
+        academic_year=year, status="succeeded", snapshot_at=snapshot_at, finished_at=timezone.now()
     )
+
+
+def removes(run: GenerationRun, row) -> None:
+    GenerationChange.objects.create(
+        run=run, kind="remove", person=row.person, block=row.block, assignment_id=row.pk,
+        version_read=row.version, rotation_before=row.rotation, role_before=row.role,
+    )  # fmt: skip
+
+
+def test_an_edit_on_a_row_a_publish_removed_after_reading_it_is_superseded(conn, row):
+    ledger = Ledger(writes=[write(row.pk, "a", "-", 1, at=time.time() - 60)])
+    removes(published(row.block.academic_year, snapshot_at=timezone.now()), row)
     row.delete()
     verdict = verdict_for(conn, ledger)
     assert verdict.violations == []
-    assert "1 before a regeneration (exempt), 0 lost" in verdict.notes[0]
+    assert "1 on rows a later-read publish removed, 0 lost" in verdict.notes[0]
 
 
-def test_a_regeneration_does_not_excuse_edits_of_rows_it_kept(conn, row):
+def test_a_publish_that_read_before_the_edit_does_not_excuse_removing_it(conn, row):
+    # The lost update of issue 9: the run read its snapshot, the edit was acknowledged, and
+    # the publish then deleted the row anyway.
     ledger = Ledger(writes=[write(row.pk, "a", "-", 1, at=time.time() - 60)])
-    GenerationRun.objects.create(
-        academic_year=row.block.academic_year, status="succeeded", finished_at=timezone.now()
-    )
+    early = timezone.now() - datetime.timedelta(minutes=2)
+    removes(published(row.block.academic_year, snapshot_at=early), row)
+    row.delete()
     verdict = verdict_for(conn, ledger)
     assert any("lost edit: a" in v for v in verdict.violations)
 
 
-def test_rows_deleted_before_the_edit_began_do_not_excuse_it(conn, row):
-    GenerationRun.objects.create(
-        academic_year=row.block.academic_year,
-        status="succeeded",
-        finished_at=timezone.now() - datetime.timedelta(minutes=1),
-    )
+def test_a_publish_does_not_excuse_edits_of_rows_it_kept(conn, row):
+    ledger = Ledger(writes=[write(row.pk, "a", "-", 1, at=time.time() - 60)])
+    published(row.block.academic_year, snapshot_at=timezone.now())
+    verdict = verdict_for(conn, ledger)  # the row's notes lost the edit: generation must keep notes
+    assert any("lost edit: a" in v for v in verdict.violations)
+
+
+def test_a_removed_row_without_a_publish_does_not_excuse_the_edit(conn, row):
     ledger = Ledger(writes=[write(row.pk, "a", "-", 1)])
     row.delete()
     verdict = verdict_for(conn, ledger)
@@ -134,7 +149,27 @@ def test_an_executed_swap_must_be_in_the_final_rows(conn):
     wanted.save()
     verdict = verdict_for(conn, Ledger())
     assert verdict.violations == []
-    assert "1 executed, 2 moved rows checked" in verdict.notes[1]
+    assert (
+        "1 executed (0 while a published run was solving), 2 moved rows checked"
+        in (verdict.notes[1])
+    )
+
+
+@pytest.mark.parametrize("read_after_the_swap", [True, False])
+def test_a_publish_may_overwrite_a_swapped_row_only_if_it_read_the_swap(conn, read_after_the_swap):
+    swap, offered, wanted, wards, clinic = same_block_swap()
+    offered.rotation, wanted.rotation = clinic, wards  # the swap, executed
+    wanted.save()
+    shift = datetime.timedelta(seconds=1 if read_after_the_swap else -1)
+    run = published(offered.block.academic_year, snapshot_at=swap.executed_at + shift)
+    offered.rotation, offered.generation_run_id = wards, run.pk  # then the publish changed it
+    offered.save()
+    verdict = verdict_for(conn, Ledger())
+    if read_after_the_swap:
+        assert verdict.violations == []
+        assert "1 superseded by a publish that read them" in verdict.notes[1]
+    else:
+        assert any(f"swap {swap.pk}: row {offered.pk}" in v for v in verdict.violations)
 
 
 def test_conservation_notices_a_person_moved_without_generation(conn, row):

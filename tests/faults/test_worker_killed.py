@@ -61,7 +61,11 @@ def test_worker_killed_mid_solve(coordinator, redis_conn, worker_env, settings, 
     synthetic_previous_schedule_create(academic_year=year, seed=3)
     before = snapshot(year.pk)
     run = services.generation_run_start(
-        academic_year_id=year.pk, requested_by=coordinator, time_limit_seconds=120, workers=1
+        auto_publish=True,
+        academic_year_id=year.pk,
+        requested_by=coordinator,
+        time_limit_seconds=120,
+        workers=1,
     )
 
     log = open(tmp_path / "rqworker.log", "wb")  # noqa: SIM115 - closed below
@@ -118,7 +122,11 @@ def test_worker_killed_mid_solve(coordinator, redis_conn, worker_env, settings, 
 
     # The next run takes the freed lock and succeeds.
     again = services.generation_run_start(
-        academic_year_id=year.pk, requested_by=coordinator, time_limit_seconds=10, workers=1
+        auto_publish=True,
+        academic_year_id=year.pk,
+        requested_by=coordinator,
+        time_limit_seconds=10,
+        workers=1,
     )
     queue = django_rq.get_queue("default")
     SimpleWorker([queue], connection=queue.connection).work(burst=True)

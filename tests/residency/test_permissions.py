@@ -8,8 +8,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_migrate_grants_the_group_all_app_permissions():
-    """How models added later (swaps, scheduling) reach the Coordinators group: the post_migrate
-    handler grants every permission of the coordinators' apps after each migrate."""
+    """How models added later (shifts, swaps, scheduling) reach the Coordinators group: the
+    post_migrate handler grants every permission of the coordinators' apps after each migrate."""
     Group.objects.filter(name=COORDINATORS_GROUP).delete()
     Permission.objects.filter(codename="view_absence").delete()  # as if the model were new
 
@@ -19,7 +19,7 @@ def test_every_migrate_grants_the_group_all_app_permissions():
     granted = set(group.permissions.values_list("content_type__app_label", "codename"))
     expected = set(
         Permission.objects.filter(
-            content_type__app_label__in=("residency", "swaps", "scheduling")
+            content_type__app_label__in=("residency", "shifts", "swaps", "scheduling")
         ).values_list("content_type__app_label", "codename")
     )
     assert ("residency", "view_absence") in granted

@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+
 import django_rq
 import pytest
 from rq import SimpleWorker
 
+from residency.models import Assignment, Person
 from scheduling import services
 from scheduling.synthetic import synthetic_program_create
+from tests.factories import (
+    AbsenceFactory,
+    AcademicYearFactory,
+    AssignmentFactory,
+    BlockFactory,
+    PersonFactory,
+    ResidentYearFactory,
+    RotationTemplateFactory,
+)
 
 
 @pytest.fixture
@@ -31,3 +44,80 @@ def _clear_hooks():
     yield
     services.hooks.after_progress_write = None
     services.hooks.in_write_phase = None
+    services.hooks.in_publish = None
+    services.hooks.on_solution = None
+
+
+@dataclass
+class Tiny:
+    """Three blocks; Wards takes exactly one PGY-1 per block; Ann and Ben are PGY-1, Cal PGY-2.
+    Ann is on Wards all year; Ann then gets approved leave for block 2, so any run must change
+    exactly two rows: Ann's block 2 (Wards -> Leave) and Ben's (-> Wards, nobody else may)."""
+
+    year: object
+    blocks: list
+    wards: object
+    elective: object
+    clinic: object
+    leave: object
+    ann: Person
+    ben: Person
+    cal: Person
+
+    def row(self, person: Person, number: int) -> Assignment:
+        return Assignment.objects.select_related("rotation").get(
+            person=person, block=self.blocks[number - 1]
+        )
+
+    def rows(self) -> list[tuple]:
+        """Everything a write could touch, per row: compare before/after to prove untouched."""
+        return sorted(
+            Assignment.objects.filter(block__academic_year=self.year).values_list(
+                "pk", "person_id", "block_id", "rotation_id", "role", "version", "notes",
+                "updated_by_id", "updated_at", "generation_run_id",
+            )
+        )  # fmt: skip
+
+
+@pytest.fixture
+def tiny(db) -> Tiny:
+    year = AcademicYearFactory()
+    blocks = [BlockFactory(academic_year=year) for _ in range(3)]
+    wards = RotationTemplateFactory(
+        name="Wards", code="WARD", kind="inpatient", min_people=1, max_people=1,
+        allowed_pgy_levels=[1],
+    )  # fmt: skip
+    elective = RotationTemplateFactory(name="Elective", code="ELEC", allowed_pgy_levels=[1, 2])
+    clinic = RotationTemplateFactory(
+        name="Clinic", code="CLIN", kind="clinic", allowed_pgy_levels=[1, 2]
+    )
+    leave = RotationTemplateFactory(name="Leave", code="LEAVE", kind="leave")
+    people = []
+    for name, pgy in (("Ann", 1), ("Ben", 1), ("Cal", 2)):
+        person = PersonFactory(name=name, with_login=True)
+        ResidentYearFactory(person=person, academic_year=year, pgy_level=pgy)
+        people.append(person)
+    ann, ben, cal = people
+    for block in blocks:
+        AssignmentFactory(person=ann, block=block, rotation=wards)
+        AssignmentFactory(person=ben, block=block, rotation=elective)
+        AssignmentFactory(person=cal, block=block, rotation=clinic)
+    AbsenceFactory(person=ann, start_date=blocks[1].start_date, end_date=blocks[1].end_date)
+    return Tiny(year, blocks, wards, elective, clinic, leave, ann, ben, cal)
+
+
+@pytest.fixture
+def held_solve():
+    """Hold the next solve at its first solution (its snapshot has been read) until released.
+    Only the first solve is held (an automatic run that solves again is not)."""
+    read, release = threading.Event(), threading.Event()
+
+    def hold(run_id: int) -> None:
+        if read.is_set():
+            return
+        read.set()
+        assert release.wait(60), "the held solve was never released"
+
+    services.hooks.on_solution = hold
+    yield read, release
+    release.set()

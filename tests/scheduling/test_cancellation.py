@@ -28,7 +28,10 @@ def test_cancel_at_first_progress_stops_within_two_seconds(coordinator, run_work
     synthetic_previous_schedule_create(academic_year=year, seed=3)
     before = sorted(Assignment.objects.values_list("pk", "rotation_id", "version"))
     run = services.generation_run_start(
-        academic_year_id=year.pk, requested_by=coordinator, time_limit_seconds=120
+        auto_publish=True,
+        academic_year_id=year.pk,
+        requested_by=coordinator,
+        time_limit_seconds=120,
     )
     first_progress = threading.Event()
     services.hooks.after_progress_write = lambda run_id: first_progress.set()
@@ -61,13 +64,17 @@ def test_cancel_at_first_progress_stops_within_two_seconds(coordinator, run_work
     assert Assignment.objects.filter(generation_run_id=run.pk).count() == 0
     assert sorted(Assignment.objects.values_list("pk", "rotation_id", "version")) == before
     assert not redis_conn.exists(services.lock_name(year.pk))
-    again = services.generation_run_start(academic_year_id=year.pk, requested_by=coordinator)
+    again = services.generation_run_start(
+        auto_publish=True, academic_year_id=year.pk, requested_by=coordinator
+    )
     assert again.status == Status.QUEUED
 
 
 @pytest.mark.django_db(transaction=True)
 def test_cancel_before_pickup_never_starts_solving(program_s, coordinator, run_worker):
-    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     _, message = services.generation_run_cancel(run_id=run.pk)
     assert message == "Cancelled before it started."
     run_worker()  # picks the job up; the run is no longer queued, so it does nothing

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_generation_of_synthetic_s_program_is_optimal_and_valid(program_s, coordinator, run_worker):
     run = services.generation_run_start(
-        academic_year_id=program_s.pk, requested_by=coordinator, time_limit_seconds=20
+        auto_publish=True,
+        academic_year_id=program_s.pk,
+        requested_by=coordinator,
+        time_limit_seconds=20,
     )
     run_worker()
 
@@ -35,7 +38,9 @@ def test_commands_generate_now_and_validate(program_s, redis_conn):
     from django.core.management import ManagementUtility, call_command
 
     out = StringIO()
-    call_command("generate_schedule", program_s.label, "--now", "--time-limit", "20", stdout=out)
+    call_command(
+        "generate_schedule", program_s.label, "--now", "--publish", "--time-limit", "20", stdout=out
+    )
     run = GenerationRun.objects.get()
     assert f"Generation #{run.pk}: succeeded." in out.getvalue()
 
@@ -49,26 +54,43 @@ def test_commands_generate_now_and_validate(program_s, redis_conn):
     assert exited.value.code == 1
 
 
-def test_regenerating_an_unchanged_year_changes_nobody(program_s, coordinator, run_worker):
-    def schedule():
-        return set(
+def test_regenerating_an_unchanged_year_writes_nothing(program_s, coordinator, run_worker):
+    def rows():
+        return sorted(
             Assignment.objects.filter(block__academic_year=program_s).values_list(
-                "person_id", "block_id", "rotation_id", "role"
+                "pk", "person_id", "block_id", "rotation_id", "role", "version", "notes",
+                "updated_by_id", "updated_at", "generation_run_id",
             )
+        )  # fmt: skip
+
+    first = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
+    run_worker()
+    first.refresh_from_db()
+    assert first.status == GenerationRun.Status.SUCCEEDED, first.error
+    # Someone writes notes on an assignment: generation must keep them (and the row).
+    noted = Assignment.objects.filter(block__academic_year=program_s).first()
+    Assignment.objects.filter(pk=noted.pk).update(notes="conference week 2", version=2)
+    before = rows()
+
+    for auto_publish in (True, False):  # automatic and for review: nothing to publish either way
+        again = services.generation_run_start(
+            auto_publish=auto_publish, academic_year_id=program_s.pk, requested_by=coordinator
         )
+        run_worker()
 
-    services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
-    run_worker()
-    first = schedule()
-    again = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
-    run_worker()
-
-    again.refresh_from_db()
-    assert again.status == GenerationRun.Status.SUCCEEDED, again.error
-    assert again.objective == 0  # no changes, no unfairness
-    assert schedule() == first
-    # ...but the rows are new (replaced assignments are new rows; old references are gone).
-    assert not Assignment.objects.exclude(generation_run_id=again.pk).exists()
+        again.refresh_from_db()
+        assert again.status == GenerationRun.Status.SUCCEEDED, again.error
+        assert again.objective == 0  # no changes, no unfairness
+        assert again.progress_message == (
+            "No changes: the current schedule already is the best one found."
+        )
+        assert (again.rows_changed, again.rows_added, again.rows_removed) == (0, 0, 0)
+        assert again.rows_kept == len(before) and again.assignments_written == 0
+        assert not again.changes.exists()
+        # Same ids, versions, notes, updated_by, updated_at: not one row was written.
+        assert rows() == before
 
 
 @pytest.mark.parametrize("seed", [2, 3])
@@ -80,7 +102,9 @@ def test_generated_schedules_pass_the_validator_and_put_absent_residents_on_leav
     from scheduling.synthetic import synthetic_program_create
 
     year = synthetic_program_create(size="S", seed=seed)
-    run = services.generation_run_start(academic_year_id=year.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=year.pk, requested_by=coordinator
+    )
     run_worker()
 
     run.refresh_from_db()
@@ -112,7 +136,7 @@ def test_a_run_that_cannot_be_queued_fails_instead_of_waiting(program_s, monkeyp
     monkeypatch.setattr(django_rq, "get_queue", lambda name: DownQueue())
     # The caller hears it (503, try again) instead of "queued" for a run that will never start.
     with pytest.raises(services.QueueUnavailable):
-        services.generation_run_start(academic_year_id=program_s.pk)
+        services.generation_run_start(auto_publish=True, academic_year_id=program_s.pk)
 
     run = GenerationRun.objects.get(academic_year=program_s)
     assert run.status == GenerationRun.Status.FAILED

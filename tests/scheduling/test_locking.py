@@ -44,7 +44,9 @@ def test_swap_is_refused_while_generation_writes(program_s, coordinator, run_wor
 
     swap = Outcome()
     thread = run_in_thread(swap_like_writer, swap)
-    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     run_worker()
     join_all([thread])
 
@@ -61,7 +63,9 @@ def test_job_whose_lock_was_taken_over_cannot_write(
     program_s, coordinator, run_worker, redis_conn, monkeypatch
 ):
     existing = AssignmentFactory(block=program_s.blocks.get(number=1))
-    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     real_load = problem_module.problem_load
 
     def load_then_lose_the_lock(**kwargs):
@@ -95,7 +99,7 @@ def test_write_with_a_stale_fence_token_is_refused():
     solution = SolveResult(status="OPTIMAL", assignments=[], objective=0, best_bound=0)
 
     with pytest.raises(services.StaleFence):
-        services.schedule_write(run=run, result=solution)
+        services.schedule_write(run=run, diff=services.Diff(changes=[], kept=1), result=solution)
     assert list(Assignment.objects.values_list("pk", flat=True)) == [kept.pk]
 
 
@@ -135,7 +139,9 @@ def test_reaper_fails_a_running_run_whose_worker_vanished(program_s, coordinator
     dead.refresh_from_db()
     assert dead.status == Status.FAILED and "stopped" in dead.error
     # The year is free again.
-    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     assert run.status == Status.QUEUED
 
 
@@ -208,7 +214,9 @@ def test_write_phase_waits_for_a_swap_in_flight(program_s, coordinator, run_work
     threads = [run_in_thread(swap_in_flight, swap)]
     assert in_swap.wait(30)
     threads.append(run_in_thread(release_when_generation_waits, watcher))
-    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     run_worker()
     join_all(threads)
 
@@ -239,7 +247,10 @@ def test_lock_is_renewed_while_the_job_runs(
 
     services.hooks.in_write_phase = at_write
     run = services.generation_run_start(
-        academic_year_id=slow_program.pk, requested_by=coordinator, time_limit_seconds=3
+        auto_publish=True,
+        academic_year_id=slow_program.pk,
+        requested_by=coordinator,
+        time_limit_seconds=3,
     )
     run_worker()
 
@@ -259,7 +270,10 @@ def test_a_lost_lock_stops_the_solver_and_fails_the_run(
         services.lock_name(slow_program.pk)
     )
     run = services.generation_run_start(
-        academic_year_id=slow_program.pk, requested_by=coordinator, time_limit_seconds=120
+        auto_publish=True,
+        academic_year_id=slow_program.pk,
+        requested_by=coordinator,
+        time_limit_seconds=120,
     )
     run_worker()
 

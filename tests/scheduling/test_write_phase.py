@@ -19,7 +19,7 @@ def test_time_limit_with_a_schedule_writes_it_not_proven_optimal(coordinator, ru
     year = synthetic_program_create(size="M", seed=1)
     synthetic_previous_schedule_create(academic_year=year, seed=3)
     run = services.generation_run_start(
-        academic_year_id=year.pk, requested_by=coordinator, time_limit_seconds=3
+        auto_publish=True, academic_year_id=year.pk, requested_by=coordinator, time_limit_seconds=3
     )
     run_worker()
 
@@ -28,9 +28,11 @@ def test_time_limit_with_a_schedule_writes_it_not_proven_optimal(coordinator, ru
     assert run.solver_status == "FEASIBLE"
     assert "not proven optimal (gap" in run.progress_message
     assert run.gap > 0 and run.wall_seconds < 10
-    assert Assignment.objects.filter(generation_run_id=run.pk).count() == run.assignments_written
-    # Every non-pinned assignment of the year was replaced by a new row of this run.
-    assert not Assignment.objects.filter(block__academic_year=year, generation_run_id=None).exists()
+    # A diff: rows changed or added carry this run's id; the rest were not touched.
+    touched = Assignment.objects.filter(generation_run_id=run.pk).count()
+    assert touched == run.rows_changed + run.rows_added > 0
+    assert run.assignments_written == touched + run.rows_removed
+    assert Assignment.objects.filter(block__academic_year=year).count() == (run.rows_kept + touched)
 
 
 def test_time_limit_without_a_schedule_fails_clearly(
@@ -38,7 +40,10 @@ def test_time_limit_without_a_schedule_fails_clearly(
 ):
     monkeypatch.setattr(ScheduleSolve, "run", lambda self: SolveResult(status="UNKNOWN"))
     run = services.generation_run_start(
-        academic_year_id=program_s.pk, requested_by=coordinator, time_limit_seconds=7
+        auto_publish=True,
+        academic_year_id=program_s.pk,
+        requested_by=coordinator,
+        time_limit_seconds=7,
     )
     run_worker()
 
@@ -62,7 +67,9 @@ def test_a_solution_the_validator_rejects_is_rolled_back(
         return result
 
     monkeypatch.setattr(ScheduleSolve, "run", drop_block_one)
-    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     run_worker()
 
     run.refresh_from_db()
@@ -81,7 +88,9 @@ def test_pinned_assignments_are_kept_exactly(program_s, coordinator, run_worker)
     pinned = AssignmentFactory(
         person=resident, block=block, rotation=elective, pinned=True, notes="keep"
     )
-    run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    run = services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     run_worker()
 
     run.refresh_from_db()
@@ -96,18 +105,47 @@ def test_pinned_assignments_are_kept_exactly(program_s, coordinator, run_worker)
 
 
 def test_block_range_rewrites_only_its_blocks(program_s, coordinator, run_worker):
-    whole = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
+    from tests.factories import AbsenceFactory
+
+    services.generation_run_start(
+        auto_publish=True, academic_year_id=program_s.pk, requested_by=coordinator
+    )
     run_worker()
+    # New absences inside the range (block 4) and outside it (block 8): only the first is acted on.
+    resident = (
+        Assignment.objects.filter(
+            block__academic_year=program_s, person__kind="resident", block__number=4
+        )
+        .exclude(rotation__kind="leave")
+        .first()
+        .person
+    )
+    for number in (4, 8):
+        block = program_s.blocks.get(number=number)
+        AbsenceFactory(person=resident, start_date=block.start_date, end_date=block.end_date)
+
+    def rows():
+        return {
+            (number, pk, version)
+            for number, pk, version in Assignment.objects.filter(
+                block__academic_year=program_s
+            ).values_list("block__number", "pk", "version")
+        }
+
+    before = rows()
     part = services.generation_run_start(
-        academic_year_id=program_s.pk, requested_by=coordinator, first_block=3, last_block=5
+        auto_publish=True,
+        academic_year_id=program_s.pk,
+        requested_by=coordinator,
+        first_block=3,
+        last_block=5,
     )
     run_worker()
 
     part.refresh_from_db()
     assert part.status == Status.SUCCEEDED, part.error
-    pairs = set(
-        Assignment.objects.filter(block__academic_year=program_s).values_list(
-            "block__number", "generation_run_id"
-        )
-    )
-    assert pairs == {(n, part.pk if 3 <= n <= 5 else whole.pk) for n in range(1, 14)}
+    assert part.rows_changed >= 1
+    changed = before - rows()
+    assert changed and {number for number, _, _ in changed} <= {3, 4, 5}
+    assert Assignment.objects.get(person=resident, block__number=4).rotation.kind == "leave"
+    assert Assignment.objects.get(person=resident, block__number=8).rotation.kind != "leave"

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from residency.models import Assignment, RotationTemplate
 from scheduling.models import GenerationRun
+from shifts.models import Shift
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
@@ -25,6 +26,7 @@ from tests.factories import (
     PersonFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
+    ShiftFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -111,8 +113,10 @@ def world(coordinator):
         requester=residents[0], kind="open", offered_id=residents[0].assignments.get().pk
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
+    shift = ShiftFactory(person=residents[0], date=block.start_date)
     return {"year": year, "block": block, "resident": residents[0], "other": residents[1],
-            "faculty": faculty, "swap": swap, "run": run, "coordinator": coordinator}  # fmt: skip
+            "faculty": faculty, "swap": swap, "run": run, "coordinator": coordinator,
+            "shift": shift}  # fmt: skip
 
 
 def client_for(user, *, csrf: bool = False) -> Client:
@@ -130,6 +134,11 @@ def state() -> dict:
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
+        "shifts": sorted(
+            Shift.objects.values_list(
+                "pk", "person_id", "date", "shift_type_id", "notes", "version"
+            )
+        ),
     }
 
 
@@ -246,7 +255,8 @@ def test_fuzz_generation_start(world, body, redis_conn):
 
 
 @FUZZ
-@given(run_id=st.one_of(ids, st.just(None)), action=st.sampled_from(["", "/cancel"]),
+@given(run_id=st.one_of(ids, st.just(None)),
+       action=st.sampled_from(["", "/cancel", "/publish", "/discard"]),
        method=st.sampled_from(["GET", "POST", "PUT"]), body=bodies_or_garbage,
        coordinator=st.booleans())  # fmt: skip
 def test_fuzz_generation_run_actions(world, run_id, action, method, body, coordinator):
@@ -427,6 +437,8 @@ ADMIN_ACTIONS = [
     ("swaps/swaprequest", "roll_back", []),
     ("swaps/swaprequest", "run_matcher", []),
     ("scheduling/generationrun", "cancel_runs", []),
+    ("scheduling/generationrun", "publish_runs", []),
+    ("scheduling/generationrun", "discard_runs", []),
     ("scheduling/scheduleyear", "generate", []),
     ("scheduling/scheduleyear", "validate", []),
 ]
@@ -447,3 +459,53 @@ def test_fuzz_admin_actions(world, redis_conn, page, action, fields):
         assert response.status_code < 500, f"{response.status_code}: {response.content[:300]!r}"
 
     post()
+
+
+# --- the daily layer (shifts) -----------------------------------------------------------------
+
+
+@FUZZ
+@given(body=st.one_of(json_objects(["notes", "person", "shift_type", "date", "override_reason",
+                                    "version"]), bodies_or_garbage),
+       if_match=st.one_of(st.none(), st.text(max_size=20), st.sampled_from(['"v1"', "*"])),
+       coordinator=st.booleans())  # fmt: skip
+@example(body={"date": "0001-01-01", "version": 1}, if_match=None, coordinator=True)
+def test_fuzz_shift_patch(world, body, if_match, coordinator):
+    user = world["coordinator"] if coordinator else world["resident"].user
+    headers = {} if if_match is None else {"If-Match": if_match}
+    before = state()
+    response = send_json(client_for(user), "PATCH", f"/api/shifts/{world['shift'].pk}", body,
+                         headers=headers)  # fmt: skip
+    assert_clear_refusal_or_success(response, before, api=True)
+
+
+@FUZZ
+@given(query=st.dictionaries(st.sampled_from(["from", "to", "x"]),
+                             st.one_of(st.text(max_size=12),
+                                       st.sampled_from(["0001-01-01", "9999-12-31", "2040-07-01"])),
+                             max_size=3),
+       person_id=ids, method=st.sampled_from(["GET", "POST", "DELETE"]))  # fmt: skip
+def test_fuzz_duty_hours_and_shift_reads(world, query, person_id, method):
+    client = client_for(world["coordinator"])
+    before = state()
+    for url in (f"/api/people/{person_id}/duty-hours", f"/api/people/{world['resident'].pk}"
+                "/duty-hours", f"/api/shifts/{person_id}"):  # fmt: skip
+        response = client.get(url, query) if method == "GET" else send_json(client, method, url, {})
+        assert_clear_refusal_or_success(response, before, api=True)
+
+
+@FUZZ
+@given(data=form_data(["version", "person", "date", "shift_type", "notes", "override_reason"]),
+       edit=st.booleans(), query=st.text(max_size=12))  # fmt: skip
+def test_fuzz_shift_forms_and_pages(world, data, edit, query):
+    client = client_for(world["coordinator"])
+    url = f"/shifts/{world['shift'].pk}/edit/" if edit else "/shifts/new/"
+    before = state()
+    response = client.post(url, data)
+    assert_clear_refusal_or_success(response, before, api=False)
+    for page in ("/shifts/calendar/", "/shifts/compliance/", "/shifts/mine/",
+                 "/shifts/compliance/export.csv", "/shifts/new/"):  # fmt: skip
+        response = client.get(page, {"month": query, "from": query, "to": query, "date": query})
+        assert response.status_code < 500
+    response = client.post(f"/shifts/{world['shift'].pk}/delete/", {"version": query})
+    assert response.status_code < 500

@@ -18,6 +18,7 @@ changes another person's assignments or requests through any URL.
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 
@@ -28,14 +29,18 @@ from django.urls import URLResolver, get_resolver, resolve, reverse
 
 from residency.models import Assignment, RotationTemplate
 from scheduling.models import GenerationRun
+from shifts.models import Shift
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
+    AcademicYearFactory,
     AssignmentFactory,
     BlockFactory,
     PersonFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
+    ShiftFactory,
+    ShiftTypeFactory,
     UserFactory,
 )
 
@@ -58,6 +63,8 @@ class World:
     open_offer: SwapRequest  # the faculty member's open offer (visible to faculty colleagues)
     run: GenerationRun
     staff: object  # a staff user outside Coordinators
+    draft: GenerationRun  # ready for review (of an empty year: publishing it writes nothing)
+    shift: object  # the faculty member's backup call
 
 
 @pytest.fixture(autouse=True)
@@ -94,8 +101,11 @@ def world(coordinator) -> World:
     )
     run = GenerationRun.objects.create(academic_year=year, status="succeeded")
     staff = UserFactory(username="staff-not-coordinator", is_staff=True)
+    draft = GenerationRun.objects.create(academic_year=AcademicYearFactory(), status="ready")
+    backup = ShiftTypeFactory(staffed_by="faculty", in_house=False)
+    shift = ShiftFactory(person=faculty, shift_type=backup, date=block.start_date)
     return World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
-                 open_offer, run, staff)  # fmt: skip
+                 open_offer, run, staff, draft, shift)  # fmt: skip
 
 
 # (name, method, path, body) -> expected outcome for (anonymous, resident, faculty, other,
@@ -148,6 +158,10 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
+    ("generation publish page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/publish/",
+     None): ("login", "denied", "denied", "denied", "ok"),
+    ("generation discard page", "POST", lambda w: f"/generation/runs/{w.draft.pk}/discard/",
+     None): ("login", "denied", "denied", "denied", "ok"),
     # --- history and notifications (issue 10) ---
     ("assignment history", "GET", lambda w: f"/assignments/{w.mine.pk}/history/", None):
         ("login", "denied", "ok", "denied", "ok"),
@@ -195,6 +209,44 @@ MATRIX = {
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
+    ("api generation publish", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/publish",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation discard", "POST", lambda w: f"/api/generation-runs/{w.draft.pk}/discard",
+     lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
+    # --- shifts ---
+    ("shift calendar", "GET", lambda w: "/shifts/calendar/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("my shifts", "GET", lambda w: "/shifts/mine/", None): ("login", "ok", "ok", "ok", "ok"),
+    ("person shifts", "GET", lambda w: f"/shifts/person/{w.faculty.pk}/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("new shift form", "GET", lambda w: "/shifts/new/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("new shift post", "POST", lambda w: "/shifts/new/",
+     lambda w: {"person": w.faculty.pk, "date": w.block.start_date + datetime.timedelta(days=3),
+                "shift_type": w.shift.shift_type_id}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift edit form", "GET", lambda w: f"/shifts/{w.shift.pk}/edit/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift edit post", "POST", lambda w: f"/shifts/{w.shift.pk}/edit/",
+     lambda w: {"version": 1, "person": w.faculty.pk, "date": w.shift.date,
+                "shift_type": w.shift.shift_type_id, "notes": "changed"}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift delete", "POST", lambda w: f"/shifts/{w.shift.pk}/delete/",
+     lambda w: {"version": 1}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("compliance", "GET", lambda w: "/shifts/compliance/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("compliance csv", "GET", lambda w: "/shifts/compliance/export.csv", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api shift", "GET", lambda w: f"/api/shifts/{w.shift.pk}", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api shift patch", "PATCH", lambda w: f"/api/shifts/{w.shift.pk}",
+     lambda w: {"notes": "changed", "version": 1}):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("api duty hours", "GET", lambda w: f"/api/people/{w.faculty.pk}/duty-hours", None):
+        ("login", "denied", "ok", "denied", "ok"),
     # --- admin ---
     ("admin index", "GET", lambda w: "/admin/", None):
         ("login", "login", "login", "login", "ok"),
@@ -243,6 +295,8 @@ STAFF = {
     "generation start page": "denied",
     "generation run page": "denied",
     "generation cancel page": "denied",
+    "generation publish page": "denied",
+    "generation discard page": "denied",
     "assignment history": "denied",
     "person history": "denied",
     "recent changes": "denied",
@@ -263,11 +317,26 @@ STAFF = {
     "api generation start": "denied",
     "api generation run": "denied",
     "api generation cancel": "denied",
+    "api generation publish": "denied",
+    "api generation discard": "denied",
     "admin index": "ok",  # the admin's empty "you may not change anything" page
     "admin assignment change": "denied",
     "admin swap change": "denied",
     "rq dashboard": "denied",  # was "ok" for any staff user before issue 14
     "rq dashboard: empty the queue": "denied",
+    "shift calendar": "ok",  # the program's call calendar is for everyone logged in
+    "my shifts": "denied",  # nobody's person
+    "person shifts": "denied",
+    "new shift form": "denied",
+    "new shift post": "denied",
+    "shift edit form": "denied",
+    "shift edit post": "denied",
+    "shift delete": "denied",
+    "compliance": "denied",
+    "compliance csv": "denied",
+    "api shift": "denied",
+    "api shift patch": "denied",
+    "api duty hours": "denied",
 }
 MATRIX[("rq dashboard: empty the queue", "POST", lambda w: "/admin/rq/queues/0/empty/", None)] = (
     "login", "login", "login", "login", "ok",
@@ -301,6 +370,11 @@ def state() -> dict:
         ),
         "swaps": sorted(SwapRequest.objects.values_list("pk", "status", "counterpart_id")),
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
+        "shifts": sorted(
+            Shift.objects.values_list(
+                "pk", "person_id", "date", "shift_type_id", "notes", "version"
+            )
+        ),
     }
 
 

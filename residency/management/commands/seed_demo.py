@@ -1,15 +1,19 @@
+import datetime
 import os
 
 from django.core.management.base import BaseCommand
 
 from residency.demo import demo_program_seed
+from residency.signals import demo_program_seeded
 
 
 class Command(BaseCommand):
     help = "Create (or complete) the demo program: people, the current year, rotations, a schedule."
 
     def handle(self, *args, **options) -> None:
-        summary = demo_program_seed()
+        today = datetime.date.today()
+        summary = demo_program_seed(today=today)
+        demo_program_seeded.send(sender=self.__class__, summary=summary, today=today)
         created = ", ".join(f"{n} {what}" for what, n in summary.created.items() if n)
         self.stdout.write(
             self.style.SUCCESS(f"Demo program for {summary.year}: ")

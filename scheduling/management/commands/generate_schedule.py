@@ -9,7 +9,9 @@ from scheduling.models import GenerationRun
 class Command(BaseCommand):
     help = (
         "Generate the schedule of an academic year. Queues a run for the rq worker, or with "
-        "--now runs it in this process (still taking the year's lock)."
+        "--now runs it in this process (still taking the year's lock). The run ends with a draft "
+        "to review and publish (/generation/), unless --publish publishes it at once (the same "
+        "version-checked diff write)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -20,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--workers", type=int)
         parser.add_argument("--now", action="store_true", help="Run here, not on the worker.")
+        parser.add_argument(
+            "--publish", action="store_true", help="Publish automatically instead of a draft."
+        )
 
     def handle(self, *args, **options) -> None:
         year = AcademicYear.objects.filter(label=options["year"]).first()
@@ -33,6 +38,7 @@ class Command(BaseCommand):
                 time_limit_seconds=options["time_limit"],
                 seed=options["seed"],
                 workers=options["workers"],
+                auto_publish=options["publish"],
                 enqueue=not options["now"],
             )
         except RotaError as error:
