@@ -21,6 +21,11 @@ def test_publish_history_and_one_digest_per_person(program_s, coordinator, run_w
     run = services.generation_run_start(academic_year_id=program_s.pk, requested_by=coordinator)
     run_worker()
     run.refresh_from_db()
+    assert run.status == GenerationRun.Status.READY, run.error
+    # A draft changes nothing and tells no resident anything; publishing does.
+    assert not Notification.objects.filter(kind=Kind.SCHEDULE_CHANGED).exists()
+    services.generation_run_publish(run_id=run.pk, by=coordinator)
+    run.refresh_from_db()
     assert run.status == GenerationRun.Status.SUCCEEDED, run.error
 
     written = Assignment.objects.filter(generation_run_id=run.pk)
@@ -42,6 +47,23 @@ def test_publish_history_and_one_digest_per_person(program_s, coordinator, run_w
 
     (finished,) = Notification.objects.filter(kind=Kind.GENERATION_FINISHED)
     assert (finished.user, finished.subject) == (coordinator, f"Generation run #{run.pk} succeeded")
+
+
+def test_automatic_publish_is_recorded_the_same_way(program_s, coordinator, run_worker):
+    run = services.generation_run_start(
+        academic_year_id=program_s.pk, requested_by=coordinator, auto_publish=True
+    )
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == GenerationRun.Status.SUCCEEDED, run.error
+    written = Assignment.objects.filter(generation_run_id=run.pk)
+    assert written.exists()
+    entry = history_for_object(label="assignment", object_id=written.first().pk)[0]
+    assert (entry.source, entry.who) == ("generation publish", f"generation run #{run.pk}")
+    per_person = Counter(
+        Notification.objects.filter(kind=Kind.SCHEDULE_CHANGED).values_list("email", flat=True)
+    )
+    assert per_person and set(per_person.values()) == {1}
 
 
 def test_a_failed_run_tells_coordinators_and_nobody_else(
