@@ -68,7 +68,7 @@ def run() -> int:
         name: subprocess.Popen([str(PYTHON), "manage.py", *args], cwd=ROOT, start_new_session=True)
         for name, args in (
             ("web server", ("runserver", ADDRESS)),
-            ("rq worker", ("rqworker", "default")),
+            ("rq worker", ("rqworker", "default", "notifications")),
         )
     }
     say(f"Rota is running at http://{ADDRESS}/ (admin at /admin/). Ctrl-C stops it.")

@@ -11,6 +11,10 @@ the current row the 412 carries). Each client loops read-modify-write: read the 
 all, it prints acknowledged edits/s, kept edits/s (acknowledged and still in the final counter),
 PATCH requests/s and latency, stale answers, and lost updates: acknowledged increments that are
 not in the final counter (read from the database).
+
+On distinct rows it also runs the versioned endpoint with history off
+(``/bench/nohistory/...``: no history context, the assignment table's history triggers disabled
+for that measurement) and prints with/without history throughput ratios.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from bench.client import Client, Stats, percentiles
 from bench.stack import Stack
 
 COUNTER = re.compile(r"^bench c=(\d+)$")
+# The versioned endpoint with history off: no context and the assignment table's history
+# triggers disabled while this mode runs (same server, same rows, same run).
+NO_HISTORY = "versioned-nohistory"
 
 
 def counter(notes: str) -> int:
@@ -64,15 +71,15 @@ class Result:
 
 def edit_loop(client: Client, row: int, mode: str, deadline: float, result: Result,
               lock: threading.Lock) -> None:  # fmt: skip
-    path = (
-        f"/api/assignments/{row}"
-        if mode == "versioned"
-        else f"/bench/assignments/{row}/unconditional"
-    )
+    path = {
+        "versioned": f"/api/assignments/{row}",
+        NO_HISTORY: f"/bench/nohistory/api/assignments/{row}",
+        "unconditional": f"/bench/assignments/{row}/unconditional",
+    }[mode]
     response = client.get(f"/api/assignments/{row}")
     while time.monotonic() < deadline:
         current = response.json().get("current", response.json())
-        headers = {"If-Match": response.headers.get("etag", "")} if mode == "versioned" else {}
+        headers = {"If-Match": response.headers.get("etag", "")} if mode != "unconditional" else {}
         response = client.request(
             "PATCH",
             path,
@@ -99,6 +106,9 @@ def measure(stack: Stack, clients: list[Client], rows: list[int], *, mode: str, 
             "UPDATE residency_assignment SET notes = 'bench c=0' WHERE id = ANY(%s)", [targets]
         )
     result = Result(mode, shape, len(clients), seconds)
+    if mode == NO_HISTORY:
+        with stack.connect() as conn:
+            conn.execute("ALTER TABLE residency_assignment DISABLE TRIGGER USER")
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
     threads = [
@@ -109,6 +119,9 @@ def measure(stack: Stack, clients: list[Client], rows: list[int], *, mode: str, 
         thread.start()
     for thread in threads:
         thread.join(seconds + 60)
+    if mode == NO_HISTORY:
+        with stack.connect() as conn:
+            conn.execute("ALTER TABLE residency_assignment ENABLE TRIGGER USER")
     with stack.connect() as conn:
         finals = dict(
             conn.execute(
@@ -117,6 +130,30 @@ def measure(stack: Stack, clients: list[Client], rows: list[int], *, mode: str, 
         )
     result.lost = result.acked - sum(counter(notes) for notes in finals.values())
     return result
+
+
+MODES = ("versioned", "unconditional")
+
+
+def measure_interleaved(stack: Stack, clients: list[Client], rows: list[int], *, seconds: float,
+                        rounds: int) -> list[Result]:  # fmt: skip
+    """The versioned endpoint with and without history, ``rounds`` alternating runs of
+    ``seconds / rounds`` each, added up per mode."""
+    totals = {
+        mode: Result(mode, "distinct", len(clients), 0.0) for mode in ("versioned", NO_HISTORY)
+    }
+    for _ in range(rounds):
+        for mode, total in totals.items():
+            part = measure(
+                stack, clients, rows, mode=mode, shape="distinct", seconds=seconds / rounds
+            )
+            total.seconds += part.seconds
+            total.acked += part.acked
+            total.stale += part.stale
+            total.other += part.other
+            total.lost += part.lost
+            total.latencies += part.latencies
+    return list(totals.values())
 
 
 def table(results: list[Result]) -> str:
@@ -154,11 +191,29 @@ def ratios(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def history_ratios(results: list[Result]) -> str:
+    lines = [
+        "| rows | clients | with history / without, acked edits/s |",
+        "|---|---:|---:|",
+    ]
+    by_key = {(r.mode, r.rows, r.clients): r for r in results}
+    for r in results:
+        other = by_key.get((NO_HISTORY, r.rows, r.clients))
+        if r.mode == "versioned" and other and other.edits_per_second:
+            lines.append(
+                f"| {r.rows} | {r.clients} | {r.edits_per_second / other.edits_per_second:.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating history on/off rounds (distinct rows)"
+    )
     args = parser.parse_args()
     stats = Stats()
     with Stack(
@@ -175,17 +230,26 @@ def main() -> None:
             client.login(logins["coordinator"], logins["password"])
         # Warm up every worker (imports, first connections) before measuring.
         measure(stack, clients, rows, mode="versioned", shape="distinct", seconds=1)
-        results = [
-            measure(stack, clients[:n], rows, mode=mode, shape=shape, seconds=args.seconds)
-            for shape in ("distinct", "hot")
-            for n in args.clients
-            for mode in ("versioned", "unconditional")
-        ]
+        results = []
+        for shape in ("distinct", "hot"):
+            for n in args.clients:
+                if shape == "distinct":
+                    # History on and off in alternating short rounds, so drift on a shared
+                    # machine hits both alike.
+                    results += measure_interleaved(
+                        stack, clients[:n], rows, seconds=args.seconds, rounds=args.rounds
+                    )
+                results += [
+                    measure(stack, clients[:n], rows, mode=mode, shape=shape, seconds=args.seconds)
+                    for mode in (("unconditional",) if shape == "distinct" else MODES)
+                ]
     print(f"gunicorn -w {args.workers}, {args.seconds:g} s per run, read-modify-write loops\n")
     print(table(results))
     print()
     print(ratios(results))
-    bad = [r for r in results if r.mode == "versioned" and r.lost]
+    print()
+    print(history_ratios(results))
+    bad = [r for r in results if r.mode in ("versioned", NO_HISTORY) and r.lost]
     if bad:
         print("\nFAIL: the versioned endpoint lost updates")
         sys.exit(1)

@@ -16,9 +16,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.utils import timezone
 
-from residency import selectors
+from residency import api, selectors
 from residency.api import _assignments, _check_types, _resolve, assignment_json, etag
 from residency.errors import RuleViolation
+from residency.history import HistoryContextMiddleware
 from residency.http import api_view, error_json, json_body
 from residency.locking import locked_transaction
 from residency.models import Assignment
@@ -85,7 +86,20 @@ def assignment_patch_unconditional(request: HttpRequest, assignment_id: int) -> 
     return response
 
 
+class BenchHistoryContextMiddleware(HistoryContextMiddleware):
+    """The real middleware, except on ``/bench/nohistory/`` (history off, for comparison)."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(NO_HISTORY_PREFIX):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+NO_HISTORY_PREFIX = "/bench/nohistory/"
+
 urlpatterns = [
     path("bench/assignments/<int:assignment_id>/unconditional", assignment_patch_unconditional),
+    # The real endpoint, unchanged, under a path the middleware above leaves without context.
+    path("bench/nohistory/api/assignments/<int:assignment_id>", api.assignment_detail),
     *production_urlpatterns,
 ]

@@ -466,3 +466,9 @@ class Absence(VersionedModel):
             allow_same_day=True,
             message="The end date must not be before the start date.",
         )
+
+
+# History tables (triggers on the models above) and the notification outbox: kept in their own
+# modules, loaded with the app's models.
+from residency.history_models import *  # noqa: E402, F403
+from residency.notification_models import *  # noqa: E402, F403

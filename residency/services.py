@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from residency.errors import ConcurrentEdit, Gone, RuleViolation
+from residency.history import SOURCE_BULK_MOVE, history_context
 from residency.hooks import BlockChange, block_changes_check
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import (
@@ -23,6 +24,7 @@ from residency.models import (
     RotationTemplate,
     VersionedModel,
 )
+from residency.notifications import assignment_change_notify, schedule_changes_notify
 from residency.selectors import counts_toward_capacity, placement_problems
 
 # Fields of an Assignment that an edit may change.
@@ -78,6 +80,7 @@ def assignment_create(
         raise RuleViolation(
             f"{person.name} is already booked in block {block.number}.", field="person"
         ) from error
+    assignment_change_notify(before=None, after=assignment, by=by)
     return assignment
 
 
@@ -128,7 +131,9 @@ def assignment_update(*, assignment_id: int, version: int, by=None, **changes: A
         # After the row's UPDATE (its lock), like every path: block, assignments, then people
         # (residency.hooks guards lock the people). A refusal rolls the UPDATE back.
         block_changes_check(_assignment_moves(current, merged))
-    return Assignment.objects.select_related("person", "block", "rotation").get(pk=assignment_id)
+    after = Assignment.objects.select_related("person", "block", "rotation").get(pk=assignment_id)
+    assignment_change_notify(before=current, after=after, by=by)
+    return after
 
 
 def _assignment_moves(current: Assignment, merged: dict[str, Any]) -> list[BlockChange]:
@@ -148,7 +153,7 @@ def _assignment_moves(current: Assignment, merged: dict[str, Any]) -> list[Block
 
 
 @locked_transaction
-def assignment_delete(*, assignment_id: int, version: int) -> None:
+def assignment_delete(*, assignment_id: int, version: int, by=None) -> None:
     # Lock the row at the version read, then delete it: Django's delete collector SELECTs the
     # rows first (swap requests point at assignments with SET_NULL) and deletes them by primary
     # key, so ``filter(version=...).delete()`` alone would also delete an edit committed in
@@ -169,6 +174,7 @@ def assignment_delete(*, assignment_id: int, version: int) -> None:
         ]
     )
     Assignment.objects.filter(pk=assignment_id).delete()
+    assignment_change_notify(before=row, after=None, by=by)
 
 
 def _assignment_or_gone(assignment_id: int) -> Assignment:
@@ -284,6 +290,17 @@ def assignments_bulk_reassign(
     """
     if from_rotation.pk == to_rotation.pk:
         raise RuleViolation("Choose a different rotation to move people to.", field="to_rotation")
+    with history_context(source=SOURCE_BULK_MOVE, by=by):
+        return _bulk_reassign(
+            block=block,
+            from_rotation=from_rotation,
+            to_rotation=to_rotation,
+            by=by,
+            after_each_write=after_each_write,
+        )
+
+
+def _bulk_reassign(*, block, from_rotation, to_rotation, by, after_each_write) -> list[Assignment]:
     # Generation's write phase replaces the year's rows; a bulk move must not interleave with it.
     schedule_lock_shared(
         academic_year_id=block.academic_year_id, year_label=str(block.academic_year)
@@ -344,6 +361,11 @@ def assignments_bulk_reassign(
             raise AssertionError(f"locked assignment {assignment.pk} changed under its lock")
         if after_each_write is not None:
             after_each_write(assignment)
+    schedule_changes_notify(
+        before={(a.person_id, block.pk): from_rotation.pk for a in moving},
+        after={(a.person_id, block.pk): to_rotation.pk for a in moving},
+        what="A coordinator's bulk move",
+    )
     return list(
         Assignment.objects.filter(pk__in=moving_ids)
         .select_related("person", "block", "rotation")

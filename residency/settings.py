@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_rq",
+    "pgtrigger",
+    "pghistory",
     "residency",
     "shifts",
     "swaps",
@@ -61,6 +63,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "residency.notifications.unread_count",
             ],
         },
     },
@@ -80,7 +83,11 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
     }
 )
 
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    # E-mail delivery (issue 10): its own queue, so mail never waits behind a long solve.
+    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -160,6 +167,41 @@ DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "0"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
+# --- History and notifications (issue 10; docs/architecture.md) ---
+# Every write request runs inside a history context (who, through what); services add theirs.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "residency.history.HistoryContextMiddleware",
+)
+# Event tables refuse UPDATE and DELETE (a trigger): history is append-only.
+PGHISTORY_APPEND_ONLY = True
+# Mail: the console backend in development; SMTP when EMAIL_HOST is set (docs/operations.md).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "rota@localhost")
+# Links in e-mails: the site's public address, e.g. https://rota.example.org
+ROTA_SITE_URL = os.environ.get("ROTA_SITE_URL", "http://localhost:8000").rstrip("/")
+# A notification's e-mail is tried this many times (backoff 1, 2, 4... minutes between tries,
+# retried by `manage.py deliver_notifications`), then shown as failed in the admin.
+ROTA_NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("ROTA_NOTIFICATION_MAX_ATTEMPTS", "5"))
+# A claim older than this (a worker died mid-send) is handed to the next delivery run.
+ROTA_NOTIFICATION_CLAIM_TIMEOUT_SECONDS = int(
+    os.environ.get("ROTA_NOTIFICATION_CLAIM_TIMEOUT_SECONDS", "600")
+)
+# Foreign keys in event tables are plain ids without constraints (history outlives the rows);
+# only the indexes the history pages use are declared (residency/history_models.py).
+PGHISTORY_FOREIGN_KEY_FIELD = __import__("pghistory").ForeignKey(db_index=False)
 # --- Hardening (issue 14) ---
 # Text PostgreSQL cannot store (NUL, lone surrogates) in a query string or form post is a 400.
 MIDDLEWARE.insert(1, "residency.middleware.UnstorableInputMiddleware")

@@ -4,7 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from residency import api, views
+from residency import api, history_views, notification_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -38,6 +38,21 @@ urlpatterns = [
         "api/assignments/<int:assignment_id>",
         api.assignment_detail,
         name="api_assignment_detail",
+    ),
+    path(
+        "assignments/<int:assignment_id>/history/",
+        history_views.assignment_history,
+        name="assignment_history",
+    ),
+    path("people/<int:person_id>/history/", history_views.person_history, name="person_history"),
+    path("changes/", history_views.recent_changes, name="recent_changes"),
+    path("api/changes", history_views.changes_api, name="api_changes"),
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path("notifications/read/", notification_views.notifications_read, name="notifications_read"),
+    path(
+        "notifications/settings/",
+        notification_views.notification_settings,
+        name="notification_settings",
     ),
     path("shifts/", include("shifts.urls")),
     path("api/", include("shifts.api_urls")),

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from residency import calendar, exports, forms, selectors, services
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
 from residency.grid_html import grid_rows_render
+from residency.history_views import assignment_history_entries
 from residency.http import error_json, parse_id
 from residency.models import AcademicYear, Assignment, Block, Person, RotationTemplate
 
@@ -279,6 +280,7 @@ def _render_edit(
             "form": form,
             "back_url": _after_edit_url(request, assignment),
             "next": _next_url(request) or "",
+            "history": assignment_history_entries(request=request, assignment_id=assignment.pk),
         },
         status=status,
     )

@@ -160,6 +160,7 @@ class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAd
             except RotaError as error:
                 self.message_user(request, f"{year}: {error.message}", messages.ERROR)
             else:
+                self.log_change(request, year, f"Generation run #{run.pk} queued.")
                 url = reverse("scheduling:run", args=[run.pk])
                 self.message_user(
                     request,

@@ -39,6 +39,11 @@ from residency.locking import lock_rows, locked_transaction, schedule_lock_exclu
 from residency.models import AcademicYear, Assignment, Block
 from scheduling.explain import explain_groups, precheck
 from scheduling.models import GenerationChange, GenerationRun
+from scheduling.notifications import (
+    generation_run_end_notify,
+    schedule_publish_begin,
+    schedule_publish_end,
+)
 from scheduling.problem import Problem, problem_load
 from scheduling.report import report_summary, result_report
 from scheduling.solver import Progress, ScheduleSolve, SolveResult, infeasible_groups
@@ -539,17 +544,21 @@ def _status(run_id: int) -> str:
     return GenerationRun.objects.values_list("status", flat=True).get(pk=run_id)
 
 
+@transaction.atomic
 def _finish(run_id: int, status: str, text: str, *, expected=None, **fields) -> bool:
     """End the run (conditional on it still being active) with ``text`` as message/error."""
     now = timezone.now()
     values = {"status": status, "finished_at": now, "progress_message": text.splitlines()[0]}
     if status == Status.FAILED:
         values["error"] = text
-    return bool(
+    finished = bool(
         GenerationRun.objects.filter(
             pk=run_id, status__in=expected or (Status.RUNNING, Status.CANCELLING)
         ).update(**values, **fields)
     )
+    if finished and status == Status.FAILED:
+        generation_run_end_notify(run_id=run_id, succeeded=False, message=text)
+    return finished
 
 
 # -- the diff ------------------------------------------------------------------------------
@@ -706,6 +715,9 @@ def _diff_apply(*, run: GenerationRun, changes: list[GenerationChange], by_id) -
                                         assignment_id=pk, version=version))  # fmt: skip
     if stale:
         raise StaleRows(stale)
+    # History names this run as the actor of every row it writes; who was where, for the
+    # digests (issue 10).
+    publish = schedule_publish_begin(run_id=run.pk, block_ids=block_ids)
 
     # Open swap requests over rows this publish changes or removes can no longer execute as
     # asked: expired here, in this transaction, with the reason (unchanged rows keep theirs).
@@ -773,6 +785,10 @@ def _diff_apply(*, run: GenerationRun, changes: list[GenerationChange], by_id) -
     )
     if violations:
         raise ScheduleInvalid(violations)  # rolls the whole write back
+    # One digest per person moved, and the coordinators' notice: in this transaction.
+    schedule_publish_end(
+        publish, block_ids=block_ids, message=f"Published: {len(changes)} row(s) written."
+    )
     return len(changes)
 
 
@@ -1112,9 +1128,16 @@ def generation_runs_reap(
             not run.rq_job_id or _job_status(run, redis) in (None, *_JOB_ENDED)
         ):
             reason = "The queued job for this generation is gone; it never ran."
-        if reason and GenerationRun.objects.filter(pk=run.pk, status=run.status).update(
-            status=Status.FAILED, finished_at=timezone.now(), error=reason, progress_message=reason
-        ):
-            logger.warning("reaped generation run %s: %s", run.pk, reason)
-            reaped.append(run.pk)
+        if not reason:
+            continue
+        with transaction.atomic():  # the run's end and the coordinators' notice together
+            if GenerationRun.objects.filter(pk=run.pk, status=run.status).update(
+                status=Status.FAILED,
+                finished_at=timezone.now(),
+                error=reason,
+                progress_message=reason,
+            ):
+                generation_run_end_notify(run_id=run.pk, succeeded=False, message=reason)
+                logger.warning("reaped generation run %s: %s", run.pk, reason)
+                reaped.append(run.pk)
     return reaped

@@ -456,3 +456,7 @@ class SickCall(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+# The history table of shifts (triggers on Shift), loaded with the app's models.
+from shifts.history_models import *  # noqa: E402, F403

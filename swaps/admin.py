@@ -104,6 +104,8 @@ class SwapRequestAdmin(SafeInputAdminMixin, admin.ModelAdmin):
             except RotaError as error:
                 self.message_user(request, f"#{swap.pk}: {error.message}", messages.ERROR)
             else:
+                # The admin index's "Recent actions": an action is a change made in the admin.
+                self.log_change(request, result, f"{done.capitalize()} (admin action).")
                 self.message_user(
                     request,
                     f"#{swap.pk}: {done} (now {result.get_status_display().lower()}).",

@@ -202,3 +202,7 @@ class SwapRules(models.Model):
     @classmethod
     def current(cls) -> SwapRules:
         return cls.objects.filter(pk=1).first() or cls()
+
+
+# The history table of swap requests (triggers on SwapRequest), loaded with the app's models.
+from swaps.history_models import *  # noqa: E402, F403

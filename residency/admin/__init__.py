@@ -22,6 +22,7 @@ from residency.admin.program import (
 )
 from residency.admin.safe_input import SafeAutocompleteSelect, SafeInputAdminMixin
 from residency.admin.versioned import VersionedAdminForm, VersionedAdminMixin
+from residency.notification_admin import NotificationAdmin  # the outbox (issue 10)
 from residency.rq_dashboard import dashboard_admin_register
 
 dashboard_admin_register(admin.site)  # the job dashboard in the admin: coordinators only
@@ -36,6 +37,7 @@ __all__ = [
     "AssignmentAdmin",
     "AssignmentAdminForm",
     "BlockAdmin",
+    "NotificationAdmin",
     "PersonAdmin",
     "ResidentYearAdmin",
     "RotationTemplateAdmin",

@@ -14,6 +14,7 @@ from residency.admin.program import _pgy_subquery
 from residency.admin.safe_input import SafeInputAdminMixin
 from residency.admin.versioned import VersionedAdminForm, VersionedAdminMixin, user_name
 from residency.errors import ConcurrentEdit, Gone, RotaError
+from residency.history_views import assignment_history_admin_view
 from residency.http import parse_id
 from residency.models import Assignment
 
@@ -107,6 +108,11 @@ class AssignmentAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin
         level = getattr(assignment, "pgy_level", None)
         return f"PGY-{level}" if level else "-"
 
+    def history_view(self, request, object_id, extra_context=None):
+        # Every change from every path (triggers), not only the admin's log; kept after the
+        # row is deleted, so it answers for an object id that no longer exists.
+        return assignment_history_admin_view(self, request, object_id)
+
     def save_model(self, request, obj, form, change) -> None:
         # Already written by the service during validation (AssignmentAdminForm); a save() here
         # would be an unchecked second write.
@@ -143,7 +149,10 @@ class AssignmentAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin
             try:
                 if version is None:
                     raise ConcurrentEdit(assignment)
-                services.assignment_delete(assignment_id=assignment.pk, version=version)
+                services.assignment_delete(
+                    assignment_id=assignment.pk, version=version, by=request.user
+                )
+                self.log_deletions(request, [assignment])  # "Recent actions" on the index
                 deleted += 1
             except Gone:
                 gone += 1
@@ -171,7 +180,7 @@ class AssignmentAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin
             version = int(request.POST["expected_version"])
         except (KeyError, ValueError):
             version = obj.version
-        services.assignment_delete(assignment_id=obj.pk, version=version)
+        services.assignment_delete(assignment_id=obj.pk, version=version, by=request.user)
 
     def delete_view(self, request, object_id, extra_context=None):
         try:

@@ -28,6 +28,7 @@ from residency.models import (
     ResidentYear,
     RotationTemplate,
 )
+from residency.notifications import absence_decision_notify
 
 
 def _pgy_subquery(*, person_ref: str, year_ref: str) -> Subquery:
@@ -381,3 +382,9 @@ class AbsenceAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Days")
     def days(self, absence: Absence) -> int:
         return (absence.end_date - absence.start_date).days + 1
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)  # the versioned write
+        if not change or "status" in form.changed_data:
+            # Approved or denied: the person hears (the admin's transaction: the outbox).
+            absence_decision_notify(absence=obj)

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from residency.errors import Gone
+from residency.history import SOURCE_SWAP, history_context
 from residency.locking import lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import Assignment, Person
 from swaps.errors import STALE_REASONS, SwapRefused
 from swaps.models import SwapEvent, SwapRequest
+from swaps.notifications import swap_transition_notify
 
 logger = logging.getLogger("swaps.services")
 T = TypeVar("T")
@@ -32,10 +34,12 @@ def _actor_label(by) -> str:
 
 
 def _record(swap: SwapRequest, to_status: str, *, by, actor_label: str, note: str = "") -> None:
-    """Move ``swap`` to ``to_status`` (the caller holds its row lock) and log the transition."""
+    """Move ``swap`` to ``to_status`` (the caller holds its row lock), log the transition and
+    notify the people concerned (same transaction)."""
     from_status = swap.status
     swap.status = to_status
-    swap.save()
+    with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk}", by=by):
+        swap.save()
     SwapEvent.objects.create(
         swap_request=swap,
         from_status=from_status,
@@ -44,6 +48,7 @@ def _record(swap: SwapRequest, to_status: str, *, by, actor_label: str, note: st
         actor_label=actor_label or _actor_label(by),
         note=note[:500],
     )
+    swap_transition_notify(swap=swap, to_status=to_status, by=by, note=note)
 
 
 def _swap_unlocked(swap_request_id: int) -> SwapRequest:

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from residency.history import SOURCE_SWAP, history_context
 from residency.hooks import BlockChange, block_changes_problems
 from residency.locking import lock_rows, locked_transaction
 from residency.models import Assignment
@@ -124,13 +125,14 @@ def _execute_locked(swap: SwapRequest, locked, *, by, actor_label: str, today, n
     )
     if problems:
         raise SwapRefused(" ".join(problems), reason="ineligible")
-    _exchange(
-        offered=offered,
-        wanted=wanted,
-        offered_to=swap.counterpart_id,
-        wanted_to=swap.requester_id,
-        by=by,
-    )
+    with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk}", by=by):
+        _exchange(
+            offered=offered,
+            wanted=wanted,
+            offered_to=swap.counterpart_id,
+            wanted_to=swap.requester_id,
+            by=by,
+        )
     moved = [a.pk for a in (offered, wanted) if a is not None]
     versions = dict(Assignment.objects.filter(pk__in=moved).values_list("pk", "version"))
     swap.offered_version_after = versions[offered.pk]
@@ -290,12 +292,13 @@ def _rollback(*, swap_request_id: int, by, now: datetime.datetime) -> SwapReques
     )
     if problems:
         raise SwapRefused(" ".join(problems), reason="rollback_changed")
-    _exchange(
-        offered=offered,
-        wanted=wanted,
-        offered_to=swap.requester_id,
-        wanted_to=swap.counterpart_id,
-        by=by,
-    )
+    with history_context(source=SOURCE_SWAP, actor=f"swap #{swap.pk} (rolled back)", by=by):
+        _exchange(
+            offered=offered,
+            wanted=wanted,
+            offered_to=swap.requester_id,
+            wanted_to=swap.counterpart_id,
+            by=by,
+        )
     _record(swap, Status.ROLLED_BACK, by=by, actor_label="")
     return swap

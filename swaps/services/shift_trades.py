@@ -27,11 +27,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from residency.errors import Gone
+from residency.history import SOURCE_SWAP, history_context
 from residency.locking import lock_people, lock_rows, locked_transaction, schedule_lock_shared
 from residency.models import Person
 from shifts.models import Shift, SickCall
 from swaps.errors import RULE_REASONS, STALE_REASONS, SwapRefused
 from swaps.models import SwapEvent, SwapRequest, SwapRules
+from swaps.notifications import swap_transition_notify
 from swaps.services.common import (
     Kind,
     Status,
@@ -233,6 +235,7 @@ def shift_swap_request_create(
         actor_label=requester.name if sick_call is None else "coordinator (sick call)",
         note=message[:500],
     )
+    swap_transition_notify(swap=swap, to_status=Status.PENDING, by=by, note=message)
     return swap
 
 
@@ -292,7 +295,10 @@ def _move_shifts(*, offered: Shift, wanted: Shift | None, offered_to: int, wante
     bump = {"version": F("version") + 1, "updated_by": by, "updated_at": timezone.now()}
     rows = Shift.objects
     try:
-        with transaction.atomic():
+        with (
+            history_context(source=SOURCE_SWAP, actor="shift trade", by=by),
+            transaction.atomic(),
+        ):
             overlapping = wanted is not None and (
                 offered.starts_at < wanted.ends_at and wanted.starts_at < offered.ends_at
             )

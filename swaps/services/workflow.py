@@ -15,6 +15,7 @@ from residency.locking import locked_transaction, schedule_lock_shared
 from residency.models import Assignment, Person
 from swaps.errors import SwapRefused
 from swaps.models import SwapEvent, SwapRequest
+from swaps.notifications import swap_transition_notify
 from swaps.selectors import (
     assignment_is_pointless_trade,
     assignment_label,
@@ -190,6 +191,7 @@ def swap_request_create(
         actor_label=requester.name,
         note=message[:500],
     )
+    swap_transition_notify(swap=swap, to_status=Status.PENDING, by=by, note=message)
     transaction.on_commit(lambda: _enqueue_matcher(swap_request_id=swap.pk))
     return swap
 

@@ -19,7 +19,7 @@ from django.db import connection
 from rq import SimpleWorker
 
 from bench.stack import with_database_name
-from residency.models import Assignment
+from residency.models import Assignment, Notification
 from scheduling import services
 from scheduling.models import GenerationRun
 from scheduling.synthetic import synthetic_previous_schedule_create, synthetic_program_create
@@ -115,6 +115,9 @@ def test_worker_killed_mid_solve(coordinator, redis_conn, worker_env, settings, 
     assert run.finished_at is not None
     assert "stopped" in run.error
     assert snapshot(year.pk) == before  # nothing of the killed run was written
+    # The coordinators hear that it failed (issue 10), in the reaper's transaction.
+    (notice,) = Notification.objects.filter(kind=Notification.Kind.GENERATION_FINISHED)
+    assert (notice.user, notice.subject) == (coordinator, f"Generation run #{run.pk} failed")
     assert not Assignment.objects.filter(generation_run_id=run.pk).exists()
 
     # The next run takes the freed lock and succeeds.

@@ -125,14 +125,15 @@ def test_pages_read_a_fixed_number_of_queries(
 ):
     year = build_year(faculty, blocks=blocks, teammates=teammates)
     own, coord = client_for(faculty.user), client_for(coordinator)
-    # session, user, person, year, blocks, own assignments, teammates, absences, year list
-    with django_assert_max_num_queries(9):
+    # session, user, person, year, blocks, own assignments, teammates, absences, year list,
+    # the header's unread notification count
+    with django_assert_max_num_queries(10):
         response = own.get(f"/schedule/?year={year.pk}")
     assert len(response.context["rows"]) == blocks
     assert all(len(r.teammates) == teammates for r in response.context["rows"])
     roster_url = f"/schedule/block/{year.blocks.last().pk}/"
-    # session, user, groups, block, assignments, absences
-    with django_assert_max_num_queries(6):
+    # session, user, groups, block, assignments, absences, the header's unread count
+    with django_assert_max_num_queries(7):
         response = coord.get(roster_url)
     assert len(response.context["groups"][0].entries) == teammates + 1
 

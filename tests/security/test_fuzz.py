@@ -205,6 +205,27 @@ def test_fuzz_assignment_reads_and_wrong_methods(world, query, assignment_id, me
 
 
 @FUZZ
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["since", "limit", "person", "block", "source", "until", "page"]),
+        st.one_of(st.text(max_size=25), ids.map(str), st.just("x" * 5000)),
+        max_size=4,
+    )
+)
+@example(query={"since": "MS4xLjE", "limit": "²"})
+@example(query={"since": "LTEuLTEuLTE", "page": "99999999999999999999"})
+def test_fuzz_history_feeds(world, query):  # fmt: skip
+    client = client_for(world["coordinator"])
+    before = state()
+    assert_clear_refusal_or_success(client.get("/api/changes", query), before, api=True)
+    assert_clear_refusal_or_success(client.get("/changes/", query), before, api=False)
+    owner = client_for(world["resident"].user)
+    assert_clear_refusal_or_success(owner.get("/notifications/", query), before, api=False)
+    response = owner.get(f"/people/{world['resident'].pk}/history/", query)
+    assert_clear_refusal_or_success(response, before, api=False)
+
+
+@FUZZ
 @given(body=st.one_of(json_objects(["kind", "offered", "wanted", "counterpart", "message"]),
                       bodies_or_garbage))  # fmt: skip
 def test_fuzz_swap_create(world, body):

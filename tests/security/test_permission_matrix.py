@@ -246,6 +246,21 @@ MATRIX = {
      lambda w: {"year": w.year.pk, "start_date": w.block.start_date,
                 "end_date": w.block.start_date}):
         ("login", "ok", "denied", "denied", "denied"),
+    # --- history and notifications (issue 10) ---
+    ("assignment history", "GET", lambda w: f"/assignments/{w.mine.pk}/history/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("person history", "GET", lambda w: f"/people/{w.faculty.pk}/history/", None):
+        ("login", "denied", "ok", "denied", "ok"),
+    ("recent changes", "GET", lambda w: "/changes/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("notifications", "GET", lambda w: "/notifications/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("notifications read", "POST", lambda w: "/notifications/read/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("notification settings", "GET", lambda w: "/notifications/settings/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("api changes", "GET", lambda w: "/api/changes", None):
+        ("login", "denied", "denied", "denied", "ok"),
     # --- JSON API ---
     ("api assignments", "GET", lambda w: "/api/assignments", None):
         ("login", "ok", "ok", "ok", "ok"),
@@ -380,6 +395,13 @@ STAFF = {
     "generation cancel page": "denied",
     "generation publish page": "denied",
     "generation discard page": "denied",
+    "assignment history": "denied",
+    "person history": "denied",
+    "recent changes": "denied",
+    "notifications": "ok",
+    "notifications read": "ok",
+    "notification settings": "ok",
+    "api changes": "denied",
     "api assignments": "denied",
     "api assignments of a person": "denied",
     "api assignment": "denied",
