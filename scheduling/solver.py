@@ -245,7 +245,7 @@ class ScheduleModel:
         for name, rotation_ids, weight in groups:
             for pgy in sorted({level for _, level in p.residents.values()}):
                 cohort = p.cohort(pgy)
-                if len(cohort) < 2 or not rotation_ids:
+                if len(cohort) < 2 or (not rotation_ids and name != HEAVY_GROUP):
                     continue
                 counts = [
                     sum(

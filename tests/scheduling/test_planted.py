@@ -23,7 +23,7 @@ Status = GenerationRun.Status
 def _generate(year, *, workers=1, limit=20, seed=0) -> GenerationRun:
     run = services.generation_run_start(
         academic_year_id=year.pk, time_limit_seconds=limit, workers=workers, seed=seed,
-        enqueue=False,
+        enqueue=False, auto_publish=True,  # written (and validated), not left as a draft
     )  # fmt: skip
     services.generation_run_execute(run_id=run.pk)
     run.refresh_from_db()
