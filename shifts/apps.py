@@ -21,3 +21,10 @@ class ShiftsConfig(AppConfig):
         from shifts.services import block_changes_guard
 
         block_change_guard_register("shifts", block_changes_guard)
+
+        # Shifts in the personal calendar feed (once, however often ready() runs).
+        from residency.calendar import CALENDAR_EVENT_SOURCES
+        from shifts.calendar import shift_events
+
+        if shift_events not in CALENDAR_EVENT_SOURCES:
+            CALENDAR_EVENT_SOURCES.append(shift_events)
