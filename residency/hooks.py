@@ -53,3 +53,28 @@ def block_changes_check(changes: Iterable[BlockChange], *, field: str = "rotatio
     problems = block_changes_problems(changes)
     if problems:
         raise RuleViolation(" ".join(problems), field=field)
+
+
+class UpcomingItem(NamedTuple):
+    """One line of "Coming up" on a person's schedule page (a shift, for the shifts app)."""
+
+    when: datetime.datetime | datetime.date
+    text: str
+    url: str = ""
+
+
+UpcomingSource = Callable[..., list[UpcomingItem]]
+_upcoming_sources: dict[str, UpcomingSource] = {}
+
+
+def upcoming_source_register(name: str, source: UpcomingSource) -> None:
+    """``source(person=..., today=...)`` lists what the person has coming up; apps built on
+    residency register one in their AppConfig.ready (residency imports none of them)."""
+    _upcoming_sources[name] = source
+
+
+def upcoming_for_person(*, person, today: datetime.date) -> list[UpcomingItem]:
+    items: list[UpcomingItem] = []
+    for source in _upcoming_sources.values():
+        items.extend(source(person=person, today=today))
+    return sorted(items, key=lambda item: str(item.when))

@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from django.views import csrf as csrf_views
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from residency import calendar, exports, forms, selectors, services
+from residency import calendar, exports, forms, hooks, selectors, services
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
 from residency.grid_html import grid_rows_render
 from residency.history_views import assignment_history_entries
@@ -80,6 +80,8 @@ def _render_schedule(request: HttpRequest, person: Person, *, coordinator: bool)
             "rows": rows,
             "coordinator": coordinator,
             "own": person.user_id == request.user.pk,
+            # Shifts and calls of the next two weeks (registered by the shifts app).
+            "upcoming": hooks.upcoming_for_person(person=person, today=timezone.localdate()),
             "feed_url": request.build_absolute_uri(
                 reverse("calendar_feed", args=[person.calendar_token])
             )

@@ -24,7 +24,9 @@ class ShiftsConfig(AppConfig):
 
         # Shifts in the personal calendar feed (once, however often ready() runs).
         from residency.calendar import CALENDAR_EVENT_SOURCES
-        from shifts.calendar import shift_events
+        from residency.hooks import upcoming_source_register
+        from shifts.calendar import shift_events, upcoming_shifts
 
         if shift_events not in CALENDAR_EVENT_SOURCES:
             CALENDAR_EVENT_SOURCES.append(shift_events)
+        upcoming_source_register("shifts", upcoming_shifts)

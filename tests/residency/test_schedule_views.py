@@ -126,8 +126,8 @@ def test_pages_read_a_fixed_number_of_queries(
     year = build_year(faculty, blocks=blocks, teammates=teammates)
     own, coord = client_for(faculty.user), client_for(coordinator)
     # session, user, person, year, blocks, own assignments, teammates, absences, year list,
-    # the header's unread notification count
-    with django_assert_max_num_queries(10):
+    # the header's unread notification count, the upcoming shifts (the shifts app's source)
+    with django_assert_max_num_queries(11):
         response = own.get(f"/schedule/?year={year.pk}")
     assert len(response.context["rows"]) == blocks
     assert all(len(r.teammates) == teammates for r in response.context["rows"])

@@ -36,3 +36,19 @@ def test_feed_lists_shifts_as_timed_events_that_update_in_place(resident, settin
     assert int(again["SEQUENCE"]) == shift.version + 1
     assert str(again["DESCRIPTION"]) == "swap later"
     assert isinstance(icalendar.Calendar.from_ical(client.get(url).content), icalendar.Calendar)
+
+
+def test_my_schedule_lists_the_next_two_weeks_of_shifts(resident):
+    from django.utils import timezone
+
+    from tests.residency.editing_support import client_for
+
+    today = timezone.localdate()
+    call = ShiftTypeFactory(name="Ward call", start_time=datetime.time(17, 0), length_hours=14)
+    ShiftFactory(person=resident, shift_type=call, date=today + datetime.timedelta(days=1))
+    ShiftFactory(person=resident, shift_type=call, date=today + datetime.timedelta(days=20))
+    page = client_for(resident.user).get("/schedule/").content.decode()
+    assert "Coming up: shifts and calls" in page
+    tomorrow = today + datetime.timedelta(days=1)
+    assert f"{tomorrow:%a} {tomorrow.day} {tomorrow:%b}, 17:00: Ward call (14 h)" in page
+    assert page.count("Ward call (14 h)") == 1  # the one in 20 days is beyond the fortnight
