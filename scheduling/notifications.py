@@ -45,10 +45,15 @@ def schedule_publish_end(publish: Publish, *, block_ids: list[int], message: str
     )
 
 
-def generation_run_end_notify(*, run_id: int, succeeded: bool, message: str) -> None:
+def generation_run_end_notify(
+    *, run_id: int, succeeded: bool, message: str, outcome: str = ""
+) -> None:
+    """Tell coordinators a run ended; ``outcome`` words it ("is ready for review") where
+    "succeeded"/"failed" would not."""
+    outcome = outcome or ("succeeded" if succeeded else "failed")
     notify_coordinators(
         kind=Kind.GENERATION_FINISHED,
-        subject=f"Generation run #{run_id} {'succeeded' if succeeded else 'failed'}",
+        subject=f"Generation run #{run_id} {outcome}",
         body=message,
         url=f"/generation/runs/{run_id}/",
     )

@@ -846,6 +846,12 @@ def draft_store(
             assignments_written=0,
             **fields,
         )
+        generation_run_end_notify(
+            run_id=run.pk,
+            succeeded=True,
+            message="No changes: the current schedule already is the best one found.",
+            outcome="finished with no changes",
+        )
         return run
     GenerationChange.objects.bulk_create(diff.changes)
     if stale is None:
@@ -860,6 +866,10 @@ def draft_store(
         progress_message=message,
         stale_rows=stale.rows if stale else [],
         **fields,
+    )
+    # Same transaction: a draft that rolls back tells nobody.
+    generation_run_end_notify(
+        run_id=run.pk, succeeded=True, message=message, outcome="is ready for review"
     )
     return run
 

@@ -22,8 +22,14 @@ def test_publish_history_and_one_digest_per_person(program_s, coordinator, run_w
     run_worker()
     run.refresh_from_db()
     assert run.status == GenerationRun.Status.READY, run.error
-    # A draft changes nothing and tells no resident anything; publishing does.
+    # A draft changes nothing and tells no resident anything (coordinators hear it is ready);
+    # publishing does.
     assert not Notification.objects.filter(kind=Kind.SCHEDULE_CHANGED).exists()
+    (ready,) = Notification.objects.filter(kind=Kind.GENERATION_FINISHED)
+    assert (ready.user, ready.subject) == (
+        coordinator,
+        f"Generation run #{run.pk} is ready for review",
+    )
     services.generation_run_publish(run_id=run.pk, by=coordinator)
     run.refresh_from_db()
     assert run.status == GenerationRun.Status.SUCCEEDED, run.error
@@ -45,7 +51,7 @@ def test_publish_history_and_one_digest_per_person(program_s, coordinator, run_w
     assert one.body.count("\n- ") == written.filter(person__email=one.email).count()
     assert f"generation run #{run.pk}" in one.body
 
-    (finished,) = Notification.objects.filter(kind=Kind.GENERATION_FINISHED)
+    (finished,) = Notification.objects.filter(kind=Kind.GENERATION_FINISHED).exclude(pk=ready.pk)
     assert (finished.user, finished.subject) == (coordinator, f"Generation run #{run.pk} succeeded")
 
 
