@@ -69,7 +69,7 @@ NOTES = re.compile(r"^load c=(\d+) t=(\S+) p=(\S+)$")
 EDIT_RETRIES = 5
 FORM_VERSION = re.compile(rb'name="version" value="(\d+)"')
 FORM_NOTES = re.compile(rb'<textarea name="notes"[^>]*>(.*?)</textarea>', re.S)
-MARKET_OFFER = re.compile(rb"/swaps/(\d+)/accept/")
+MARKET_OFFER = re.compile(rb"/swaps/(\d+)/(?:accept|confirm)/")  # "Take it" opens the confirmation
 MY_SHIFT = re.compile(rb"/swaps/shifts/(\d+)/trade/")
 CALENDAR_SHIFT = re.compile(rb"/shifts/(\d+)/edit/")
 ASSIGN_PERSON = re.compile(rb'name="person" value="(\d+)"')
