@@ -4,8 +4,8 @@
 - ``common``: recording status changes, reading and locking requests, expiring stale ones;
 - ``workflow``: create, accept / take, decline, cancel, reject, approve (blocks);
 - ``execution``: executing and rolling back a block swap;
-- ``shift_trades``: the same workflow for single shifts (trades, give-aways, the open pool)
-  and sick-call coverage;
+- ``shift_trades``: the same workflow for single shifts (trades, give-aways, the open pool);
+- ``sick_calls``: marking someone out and covering their shift (assign or post to the pool);
 - ``matcher``: expiring orphaned requests (and those over rows a generation publish changes)
   and the auto-matcher (blocks and shifts).
 
@@ -40,11 +40,13 @@ from swaps.services.shift_trades import (
     shift_request_accept,
     shift_request_execute,
     shift_request_rollback,
+    shift_swap_request_create,
+)
+from swaps.services.sick_calls import (
     shift_sick_call_assign,
     shift_sick_call_post,
     shift_sick_call_report,
     shift_sick_call_report_day,
-    shift_swap_request_create,
 )
 from swaps.services.workflow import (
     swap_request_accept,
