@@ -4,9 +4,13 @@ execute. See ``swaps.services`` for the lock order."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Callable
 from typing import TypeVar
+
+from django.conf import settings
+from django.utils import timezone
 
 from residency.errors import Gone
 from residency.history import SOURCE_SWAP, history_context
@@ -136,3 +140,57 @@ def _expire(*, swap_request_id: int, note: str) -> None:
     swap = _lock_swap(swap_request_id)
     if swap.is_open:
         _record(swap, Status.EXPIRED, by=None, actor_label="system", note=note)
+
+
+def _refuse_bad_kind(*, kind: str, counterpart, wanted_given: bool, thing: str) -> None:
+    """The shape every request kind must have, for block swaps (``thing`` "assignment") and
+    shift trades ("shift") alike: an open offer names nobody, a give-away names a colleague and
+    asks nothing back, an exchange names what it wants."""
+    if kind == Kind.OPEN:
+        if counterpart is not None or wanted_given:
+            raise SwapRefused(
+                f"An open offer names no colleague and no {thing}: anyone eligible may take it.",
+                reason="invalid",
+                field="counterpart",
+            )
+    elif kind == Kind.GIVE_AWAY:
+        if counterpart is None:
+            raise SwapRefused(
+                "Name the colleague you give it to.", reason="invalid", field="counterpart"
+            )
+        if wanted_given:
+            raise SwapRefused(
+                "A give-away asks for nothing in return.", reason="invalid", field="wanted"
+            )
+    elif not wanted_given:
+        raise SwapRefused(
+            f"Choose the {thing} you want in exchange.", reason="invalid", field="wanted"
+        )
+
+
+def _counterpart_of_wanted(*, wanted, counterpart, thing: str) -> Person:
+    """The owner of the wanted row is the counterpart; a named colleague must be that owner."""
+    if counterpart is not None and counterpart.pk != wanted.person_id:
+        raise SwapRefused(
+            f"That {thing} is {wanted.person.name}'s, not {counterpart.name}'s.",
+            reason="invalid",
+            field="wanted",
+        )
+    return wanted.person
+
+
+def _refuse_unless_rollback_allowed(swap: SwapRequest, *, now: datetime.datetime) -> None:
+    """Only an executed swap, and only within ROTA_SWAP_ROLLBACK_HOURS of its execution."""
+    if swap.status != Status.EXECUTED:
+        raise SwapRefused(
+            f"Only an executed swap can be rolled back; this one is "
+            f"{swap.get_status_display().lower()}.",
+            reason="not_executed",
+        )
+    hours = settings.ROTA_SWAP_ROLLBACK_HOURS
+    if now - swap.executed_at > datetime.timedelta(hours=hours):
+        raise SwapRefused(
+            f"Swap #{swap.pk} executed at {timezone.localtime(swap.executed_at):%Y-%m-%d %H:%M}; "
+            f"it can only be rolled back within {hours} hours.",
+            reason="rollback_window",
+        )

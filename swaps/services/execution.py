@@ -23,6 +23,7 @@ from swaps.services.common import (
     _lock_assignments,
     _lock_swap,
     _record,
+    _refuse_unless_rollback_allowed,
     _swap_unlocked,
     _take_schedule_lock,
 )
@@ -247,19 +248,7 @@ def _rollback(*, swap_request_id: int, by, now: datetime.datetime) -> SwapReques
     _take_schedule_lock(swap)
     locked = _lock_assignments([swap.offered_id, swap.wanted_id])
     swap = _lock_swap(swap_request_id)
-    if swap.status != Status.EXECUTED:
-        raise SwapRefused(
-            f"Only an executed swap can be rolled back; this one is "
-            f"{swap.get_status_display().lower()}.",
-            reason="not_executed",
-        )
-    hours = settings.ROTA_SWAP_ROLLBACK_HOURS
-    if now - swap.executed_at > datetime.timedelta(hours=hours):
-        raise SwapRefused(
-            f"Swap #{swap.pk} executed at {timezone.localtime(swap.executed_at):%Y-%m-%d %H:%M}; "
-            f"it can only be rolled back within {hours} hours.",
-            reason="rollback_window",
-        )
+    _refuse_unless_rollback_allowed(swap, now=now)
     sides = [(swap.offered_id, swap.offered_label, swap.offered_version_after)]
     if swap.wanted_version_after is not None:
         sides.append((swap.wanted_id, swap.wanted_label, swap.wanted_version_after))

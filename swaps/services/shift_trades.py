@@ -36,10 +36,13 @@ from swaps.notifications import swap_transition_notify
 from swaps.services.common import (
     Kind,
     Status,
+    _counterpart_of_wanted,
     _expire,
     _lock_swap,
     _record,
+    _refuse_bad_kind,
     _refuse_unless_pending,
+    _refuse_unless_rollback_allowed,
     _swap_unlocked,
     _take_schedule_lock,
 )
@@ -150,35 +153,12 @@ def shift_swap_request_create(
             raise SwapRefused(problem[1], reason=problem[0], field="offered")
 
     wanted = None
-    if kind == Kind.OPEN:
-        if counterpart is not None or wanted_shift_id:
-            raise SwapRefused(
-                "An open offer names no colleague and no shift: anyone eligible may take it.",
-                reason="invalid",
-                field="counterpart",
-            )
-    elif kind == Kind.GIVE_AWAY:
-        if counterpart is None:
-            raise SwapRefused(
-                "Name the colleague you give it to.", reason="invalid", field="counterpart"
-            )
-        if wanted_shift_id:
-            raise SwapRefused(
-                "A give-away asks for nothing in return.", reason="invalid", field="wanted"
-            )
-    else:
-        if not wanted_shift_id:
-            raise SwapRefused(
-                "Choose the shift you want in exchange.", reason="invalid", field="wanted"
-            )
+    _refuse_bad_kind(
+        kind=kind, counterpart=counterpart, wanted_given=bool(wanted_shift_id), thing="shift"
+    )
+    if kind not in (Kind.OPEN, Kind.GIVE_AWAY):  # one-to-one
         wanted = _shift_or_refuse(wanted_shift_id, "wanted")
-        if counterpart is not None and counterpart.pk != wanted.person_id:
-            raise SwapRefused(
-                f"That shift is {wanted.person.name}'s, not {counterpart.name}'s.",
-                reason="invalid",
-                field="wanted",
-            )
-        counterpart = wanted.person
+        counterpart = _counterpart_of_wanted(wanted=wanted, counterpart=counterpart, thing="shift")
         problem = shift_notice_problem(shift=wanted, now=now, rules=rules)
         if problem:
             raise SwapRefused(problem[1], reason=problem[0], field="wanted")
@@ -465,24 +445,10 @@ def _execute_shift(*, swap_request_id: int, by, now) -> SwapRequest:
 def shift_request_rollback(*, swap_request_id: int, by, now: datetime.datetime) -> SwapRequest:
     """Undo an executed shift trade within the rollback window, if neither shift changed since.
     The rules are not re-checked: it restores exactly what was."""
-    from django.conf import settings
-
     swap = _swap_unlocked(swap_request_id)
     locked = _lock_for(swap, people=[swap.requester_id, swap.counterpart_id])
     swap = _lock_swap(swap_request_id)
-    if swap.status != Status.EXECUTED:
-        raise SwapRefused(
-            f"Only an executed swap can be rolled back; this one is "
-            f"{swap.get_status_display().lower()}.",
-            reason="not_executed",
-        )
-    hours = settings.ROTA_SWAP_ROLLBACK_HOURS
-    if now - swap.executed_at > datetime.timedelta(hours=hours):
-        raise SwapRefused(
-            f"Swap #{swap.pk} executed at {timezone.localtime(swap.executed_at):%Y-%m-%d %H:%M}; "
-            f"it can only be rolled back within {hours} hours.",
-            reason="rollback_window",
-        )
+    _refuse_unless_rollback_allowed(swap, now=now)
     sides = [(swap.offered_shift_id, swap.offered_label, swap.offered_version_after)]
     if swap.wanted_version_after is not None:
         sides.append((swap.wanted_shift_id, swap.wanted_label, swap.wanted_version_after))

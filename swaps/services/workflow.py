@@ -29,10 +29,12 @@ from swaps.services import shift_trades
 from swaps.services.common import (
     Kind,
     Status,
+    _counterpart_of_wanted,
     _expire_if_stale,
     _lock_assignments,
     _lock_swap,
     _record,
+    _refuse_bad_kind,
     _refuse_unless_pending,
     _swap_unlocked,
     _take_schedule_lock,
@@ -100,35 +102,14 @@ def swap_request_create(
         raise SwapRefused(problem, reason="block_started", field="offered")
 
     wanted = None
-    if kind == Kind.OPEN:
-        if counterpart is not None or wanted_id:
-            raise SwapRefused(
-                "An open offer names no colleague and no assignment: anyone eligible may take it.",
-                reason="invalid",
-                field="counterpart",
-            )
-    elif kind == Kind.GIVE_AWAY:
-        if counterpart is None:
-            raise SwapRefused(
-                "Name the colleague you give it to.", reason="invalid", field="counterpart"
-            )
-        if wanted_id:
-            raise SwapRefused(
-                "A give-away asks for nothing in return.", reason="invalid", field="wanted"
-            )
-    else:
-        if not wanted_id:
-            raise SwapRefused(
-                "Choose the assignment you want in exchange.", reason="invalid", field="wanted"
-            )
+    _refuse_bad_kind(
+        kind=kind, counterpart=counterpart, wanted_given=bool(wanted_id), thing="assignment"
+    )
+    if kind not in (Kind.OPEN, Kind.GIVE_AWAY):  # one-to-one
         wanted = _assignment_for_request(wanted_id, "wanted")
-        if counterpart is not None and counterpart.pk != wanted.person_id:
-            raise SwapRefused(
-                f"That assignment is {wanted.person.name}'s, not {counterpart.name}'s.",
-                reason="invalid",
-                field="wanted",
-            )
-        counterpart = wanted.person
+        counterpart = _counterpart_of_wanted(
+            wanted=wanted, counterpart=counterpart, thing="assignment"
+        )
         if wanted.block.academic_year_id != offered.block.academic_year_id:
             raise SwapRefused(
                 "Both assignments must be in the same academic year.",
