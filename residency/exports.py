@@ -1,5 +1,5 @@
 """Excel and CSV files of the year grid and of one person's schedule. They only lay out what the
-selectors read (residency.selectors.year_grid, schedule_for_person)."""
+selectors read (residency.year_grid.year_grid, schedule_for_person)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from residency.selectors import ScheduleRow, YearGrid
+from residency.selectors import ScheduleRow
+from residency.year_grid import YearGrid
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from residency.selectors import GridRow, YearGrid
+from residency.year_grid import GridRow, YearGrid
 
 
 def grid_rows_render(grid: YearGrid, *, coordinator: bool, me_id: int | None, back: str) -> None:

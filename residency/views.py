@@ -16,6 +16,7 @@ from django.views import csrf as csrf_views
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from residency import calendar, exports, forms, hooks, selectors, services
+from residency import year_grid as grids
 from residency.errors import Busy, ConcurrentEdit, Gone, RuleViolation
 from residency.grid_html import grid_rows_render
 from residency.history_views import assignment_history_entries
@@ -363,7 +364,7 @@ def year_grid(request: HttpRequest, label: str | None = None) -> HttpResponse:
     filter_form = forms.GridFilterForm(request.GET or None)
     coordinator = selectors.is_coordinator(request.user)
     grid = (
-        selectors.year_grid(
+        grids.year_grid(
             academic_year=year,
             include_requested_absences=coordinator,
             **filter_form.filters(),
@@ -408,7 +409,7 @@ def year_grid_export(request: HttpRequest, label: str, fmt: str) -> HttpResponse
             "from My schedule."
         )
     year = _grid_year(label)
-    grid = selectors.year_grid(
+    grid = grids.year_grid(
         academic_year=year, **forms.GridFilterForm(request.GET or None).filters()
     )
     return _download(

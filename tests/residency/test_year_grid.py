@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
-from residency import selectors
+from residency import year_grid as grids
 from residency.models import RotationTemplate, readable_text_color, relative_luminance
 from tests.factories import (
     AbsenceFactory,
@@ -178,7 +178,7 @@ def test_grid_query_count_does_not_grow_with_people_or_blocks(coordinator, resid
 def test_grid_selector_reads_six_queries(django_assert_num_queries):
     year, *_ = build(people=5, blocks=4)
     with django_assert_num_queries(6):
-        grid = selectors.year_grid(academic_year=year)
+        grid = grids.year_grid(academic_year=year)
         for group in grid.groups:
             for row in group.rows:
                 for cell in row.cells:
