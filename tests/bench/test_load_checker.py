@@ -1,5 +1,5 @@
-"""The load test's invariant checker (bench/load.py ``check``) must be able to fail: each test
-builds a small final state and a client ledger, and checks what the verdict says.
+"""The load test's invariant checker (bench/load_checker.py ``check``) must be able to fail:
+each test builds a small final state and a client ledger, and checks what the verdict says.
 
 The checker reads the database with raw SQL; here it gets the test transaction's own psycopg
 connection, so it sees the rows the factories made.
@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bench.client import Response, Stats
-from bench.load import Ledger, Write, check, notes_format, snapshot
+from bench.load_checker import Ledger, Write, check, notes_format, snapshot
 from scheduling.models import GenerationChange, GenerationRun
 from swaps.models import SwapRequest
 from tests.factories import AssignmentFactory, BlockFactory, PersonFactory, RotationTemplateFactory
