@@ -42,6 +42,41 @@ class GenerationStartForm(forms.Form):
         return data
 
 
+class ShiftGenerationStartForm(forms.Form):
+    """A shifts run (``kind=shifts``): a date range of one academic year, what to keep."""
+
+    kind = forms.CharField(widget=forms.HiddenInput, initial="shifts")
+    academic_year = forms.ModelChoiceField(queryset=AcademicYear.objects.all())
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="First day")
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Last day")
+    keep = forms.ChoiceField(
+        choices=[
+            ("changes", "Change as few current shifts as possible"),
+            ("all", "Keep every current shift (fill the gaps)"),
+            ("none", "Start afresh (pinned shifts stay)"),
+        ],
+        initial="changes",
+        required=False,
+    )
+    time_limit_seconds = forms.IntegerField(
+        min_value=1, max_value=MAX_TIME_LIMIT_SECONDS, required=False
+    )
+    seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, required=False, initial=0)
+    workers = forms.IntegerField(min_value=1, max_value=MAX_WORKERS, required=False)
+    auto_publish = forms.BooleanField(required=False, label="Publish automatically")
+
+    def clean_kind(self) -> str:
+        if self.cleaned_data["kind"] != "shifts":
+            raise forms.ValidationError("Only shifts runs use this form.")
+        return "shifts"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", "The last day must not come before the first.")
+        return data
+
+
 class RotationWishForm(forms.Form):
     block = forms.ModelChoiceField(queryset=None)
     rank = forms.TypedChoiceField(
