@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from residency.models import (
     PGY_LEVELS,
+    DateRange,
     Person,
     RotationTemplate,
     SingletonIntRange,
@@ -484,6 +485,15 @@ class ShiftRequestPeriod(VersionedModel):
                 condition=Q(end_date__gte=F("start_date")),
                 name="shift_request_period_dates_ordered",
                 violation_error_message="The end date must not be before the start date.",
+            ),
+            # Periods never overlap, so a request's date names exactly one period (and one
+            # deadline): no rule has to pick between two.
+            ExclusionConstraint(
+                name="shift_request_periods_do_not_overlap",
+                expressions=[
+                    (DateRange("start_date", "end_date", Value("[]")), RangeOperators.OVERLAPS)
+                ],
+                violation_error_message="This period overlaps another request period.",
             ),
         ]
 
