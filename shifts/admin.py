@@ -186,11 +186,11 @@ class ShiftAdminForm(forms.ModelForm):
     editor = None
     status_code = 200
 
-    EDITABLE = ("person", "date", "shift_type", "notes")
+    EDITABLE = ("person", "date", "shift_type", "notes", "pinned")
 
     class Meta:
         model = Shift
-        fields = ("person", "date", "shift_type", "notes")
+        fields = ("person", "date", "shift_type", "notes", "pinned")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -209,7 +209,8 @@ class ShiftAdminForm(forms.ModelForm):
             if self.instance._state.adding:
                 self.instance = services.shift_create(
                     person=data["person"], shift_type=data["shift_type"], date=data["date"],
-                    notes=data["notes"], by=self.editor, override_reason=reason,
+                    notes=data["notes"], pinned=data["pinned"], by=self.editor,
+                    override_reason=reason,
                 )  # fmt: skip
                 return
             version = self.cleaned_data.get("expected_version")
@@ -258,8 +259,10 @@ class ShiftAdminForm(forms.ModelForm):
 @admin.register(Shift)
 class ShiftAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     form = ShiftAdminForm
-    list_display = ("date", "shift_type", "person", "version", "updated_by", "updated_at")
-    list_filter = ("shift_type", "person__kind")
+    list_display = (
+        "date", "shift_type", "person", "pinned", "version", "updated_by", "updated_at",
+    )  # fmt: skip
+    list_filter = ("shift_type", "person__kind", "pinned")
     date_hierarchy = "date"
     search_fields = ("person__name", "shift_type__code", "shift_type__name", "notes")
     autocomplete_fields = ("person", "shift_type")
@@ -274,6 +277,7 @@ class ShiftAdmin(SafeInputAdminMixin, admin.ModelAdmin):
                     "date",
                     "shift_type",
                     "notes",
+                    "pinned",
                     "override_reason",
                     "expected_version",
                 )

@@ -32,6 +32,7 @@ PATCHABLE: dict[str, type] = {
     "shift_type": int,
     "date": str,
     "override_reason": str,
+    "pinned": bool,
 }
 OWNER_PATCHABLE = {"notes"}
 
@@ -49,6 +50,7 @@ def shift_json(shift: Shift) -> dict[str, Any]:
         "starts_at": shift.starts_at.isoformat(),
         "ends_at": shift.ends_at.isoformat(),
         "notes": shift.notes,
+        "pinned": shift.pinned,
         "updated_by": shift.updated_by.get_username() if shift.updated_by else None,
         "updated_at": shift.updated_at.isoformat(),
     }
@@ -116,7 +118,9 @@ def _shift_patch(request: HttpRequest, shift: Shift) -> HttpResponse:
     if errors:
         return error_json("Some values are not acceptable.", status=422, errors=errors)
     if not changes:
-        raise BadRequest("Name at least one field to change: notes, person, shift_type, date.")
+        raise BadRequest(
+            "Name at least one field to change: notes, pinned, person, shift_type, date."
+        )
     try:
         updated = services.shift_update(
             shift_id=shift.pk, version=version, by=request.user, override_reason=reason,
@@ -140,7 +144,12 @@ def _check_types(data: dict[str, Any], body_version: Any) -> None:
         errors[name] = ["Unknown or read-only field."]
     for name, expected in PATCHABLE.items():
         value = data.get(name)
-        if name in data and (not isinstance(value, expected) or isinstance(value, bool)):
+        if name not in data:
+            continue
+        if expected is bool:
+            if not isinstance(value, bool):
+                errors[name] = ["Must be true or false."]
+        elif not isinstance(value, expected) or isinstance(value, bool):
             errors[name] = [f"Must be {'a string' if expected is str else 'an integer id'}."]
     if body_version is not None and (
         not isinstance(body_version, int) or isinstance(body_version, bool)

@@ -19,6 +19,9 @@ class ShiftForm(forms.Form):
     notes = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
+    pinned = forms.BooleanField(
+        required=False, help_text="Generation never moves or removes a pinned shift."
+    )
     override_reason = forms.CharField(
         required=False,
         max_length=2000,

@@ -28,7 +28,7 @@ from shifts.dutyhours import DutyHourProblem, PersonWork, fmt_day
 from shifts.errors import DutyHourViolation
 from shifts.models import DutyHourOverride, DutyHourSettings, Holiday, Shift, ShiftType, shift_times
 
-SHIFT_EDITABLE_FIELDS = ("person", "date", "shift_type", "notes")
+SHIFT_EDITABLE_FIELDS = ("person", "date", "shift_type", "notes", "pinned")
 PLACEMENT_FIELDS = ("person", "date", "shift_type")
 
 
@@ -149,6 +149,7 @@ def shift_create(
     shift_type: ShiftType,
     date: datetime.date,
     notes: str = "",
+    pinned: bool = False,
     by=None,
     override_reason: str = "",
 ) -> Shift:
@@ -169,7 +170,14 @@ def shift_create(
         by=by,
         override_reason=override_reason,
     )
-    shift = Shift(person=person, shift_type=shift_type, date=date, notes=notes, updated_by=by)
+    shift = Shift(
+        person=person,
+        shift_type=shift_type,
+        date=date,
+        notes=notes,
+        pinned=pinned,
+        updated_by=by,
+    )
     try:
         with transaction.atomic():
             shift.save()
