@@ -77,6 +77,27 @@ class ShiftGenerationStartForm(forms.Form):
         return data
 
 
+class ShiftGenerationPageForm(ShiftGenerationStartForm):
+    """The coordinator's page for a shifts run (scheduling/shift_views.py): the API's fields,
+    what to keep as radio buttons with their consequences, the configured defaults filled in."""
+
+    keep = forms.ChoiceField(
+        choices=ShiftGenerationStartForm.base_fields["keep"].choices,
+        initial="changes",
+        widget=forms.RadioSelect,
+        label="Current shifts",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_limit_seconds"].initial = settings.ROTA_GENERATION_TIME_LIMIT_SECONDS
+        self.fields["time_limit_seconds"].label = "Time limit (seconds)"
+        self.fields["workers"].initial = settings.ROTA_GENERATION_WORKERS
+        self.fields[
+            "auto_publish"
+        ].help_text = "Unticked: the run ends with a draft to review, then publish or discard."
+
+
 class RotationWishForm(forms.Form):
     block = forms.ModelChoiceField(queryset=None)
     rank = forms.TypedChoiceField(

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from residency.errors import RotaError
 from residency.http import BadRequest, api_view, error_json, json_body, rota_error_json
 from residency.selectors import current_academic_year, is_coordinator
-from scheduling import services, shift_runs
+from scheduling import services, shift_runs, shift_views
 from scheduling.forms import GenerationStartForm, ShiftGenerationStartForm
 from scheduling.models import GenerationRun
 from scheduling.selectors import (
@@ -121,6 +121,7 @@ def _detail(request: HttpRequest, pk: int, *, status: int = 200, refusal=None) -
                 **same,
             }
         )
+    stale_rows = getattr(refusal, "rows", None) or run.stale_rows
     return render(
         request,
         "scheduling/run_detail.html",
@@ -130,8 +131,9 @@ def _detail(request: HttpRequest, pk: int, *, status: int = 200, refusal=None) -
             "diff": generation_run_diff(run=run),
             "shift_diff": generation_run_shift_diff(run=run) if run.is_shifts else None,
             "refusal": refusal,
-            "stale_rows": getattr(refusal, "rows", None) or run.stale_rows,
+            "stale_rows": stale_rows,
             "again": again,
+            **(shift_views.draft_context(request, run, stale_rows) if run.is_shifts else {}),
         },
         status=status,
     )

@@ -69,6 +69,7 @@ def month_calendar(request: HttpRequest) -> HttpResponse:
         "shifts/calendar.html",
         {
             "first": first,
+            "last": last,
             "types": types,
             "days": days,
             "editable": is_coordinator(request.user),
