@@ -203,6 +203,12 @@ MATRIX = {
     ("generation start page", "POST", lambda w: "/generation/",
      lambda w: {"academic_year": w.year.pk, "time_limit_seconds": 5}):
         ("login", "denied", "denied", "denied", "ok"),
+    ("shift generation page", "GET", lambda w: "/generation/shifts/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift generation start", "POST", lambda w: "/generation/shifts/",
+     lambda w: {"kind": "shifts", "academic_year": w.year.pk, "start": w.year.start_date,
+                "end": w.year.start_date + 6 * DAY, "keep": "changes", "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
     ("generation run page", "GET", lambda w: f"/generation/runs/{w.run.pk}/", None):
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
@@ -391,6 +397,8 @@ STAFF = {
     "swap cancel page": "denied",
     "generation page": "denied",
     "generation start page": "denied",
+    "shift generation page": "denied",
+    "shift generation start": "denied",
     "generation run page": "denied",
     "generation cancel page": "denied",
     "generation publish page": "denied",
