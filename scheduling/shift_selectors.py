@@ -73,6 +73,16 @@ def shift_period_choices(*, year: AcademicYear | None, today: datetime.date) -> 
     return choices
 
 
+def shift_period_default(*, year: AcademicYear | None, today: datetime.date) -> PeriodChoice | None:
+    """The period the form starts with: next month when it touches the year, else the year's
+    first month (each clipped to the year)."""
+    choices = shift_period_choices(year=year, today=today)
+    for choice in choices:
+        if choice.label.startswith(("Next month", "First month")):
+            return choice
+    return choices[0] if choices else None
+
+
 # -- the draft as month calendars --------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from scheduling.selectors import generation_runs_recent
 from scheduling.shift_selectors import (
     shift_draft_calendar,
     shift_period_choices,
+    shift_period_default,
     shift_run_fairness,
 )
 
@@ -49,7 +50,12 @@ def _initial(request: HttpRequest) -> dict:
         year = AcademicYear.objects.filter(
             start_date__lte=initial["start"], end_date__gte=initial["start"]
         ).first()
-    initial["academic_year"] = year or current_academic_year(today=timezone.localdate())
+    year = year or current_academic_year(today=timezone.localdate())
+    initial["academic_year"] = year
+    if "start" not in initial and "end" not in initial:
+        period = shift_period_default(year=year, today=timezone.localdate())
+        if period is not None:
+            initial["start"], initial["end"] = period.start, period.end
     if request.GET.get("keep") in shift_runs.KEEP_CHOICES:
         initial["keep"] = request.GET["keep"]
     return initial

@@ -163,6 +163,19 @@ def test_the_form_prefills_from_a_quick_choice_and_lists_the_choices(coordinator
     assert 'src="/static/scheduling/shift_start.js"' in html
 
 
+def test_the_form_starts_with_the_years_first_month_when_today_is_outside_it(
+    coordinator_client,
+):
+    year = BlockFactory().academic_year  # far ahead of today
+
+    html = coordinator_client.get("/generation/shifts/").content.decode()
+
+    first_month_end = year.start_date + 30 * DAY
+    assert (_input_value(html, "start"), _input_value(html, "end")) == (
+        str(year.start_date), str(first_month_end),
+    )  # fmt: skip
+
+
 def test_the_form_queues_a_shifts_run(coordinator_client, coordinator, redis_conn):
     year = BlockFactory().academic_year
     start = year.start_date + 31 * DAY
@@ -305,8 +318,10 @@ def test_the_fairness_table_shows_points_requests_and_the_cohort_spread(coordina
     ann = rows["Ann Able"].group(0)
     assert 'class="lowest"' in ann and "1 / 1" in ann and "all honoured" in ann
     cal = rows["Cal Cole"].group(0)
-    assert cal.count('<td class="num">-</td>') >= 3 and "<td>-</td>" in cal
+    assert cal.count('<td class="num">-</td>') >= 3 and '<td class="unmet-cell">-</td>' in cal
     assert "PGY-1: spread 1 point(s) this period (1 to 2), 1 over the year so far (2 to 3)" in table
+    cohorts = re.search(r'<table class="fairness cohorts".*?</table>', html, re.S).group(0)
+    assert re.search(r"PGY-1</th><td class=\"num\">2</td><td class=\"num\">1 to 2</td>", cohorts)
     assert "Requests honoured: <strong>1 of 2</strong>" in html
 
 
