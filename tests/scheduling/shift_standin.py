@@ -101,7 +101,7 @@ def shift_rows_validate(*, snapshot, rows) -> list[str]:
     problems = []
     for day in range(snapshot.problem.days):
         date = snapshot.date_of(day)
-        for code, shift_type in snapshot.shift_types.items():
+        for shift_type in snapshot.shift_types.values():
             count = sum(1 for _, d, t in rows if d == date and t == shift_type.pk)
             if count != 1:
                 problems.append(f"{shift_type.name} on {fmt_day(date)}: {count} people.")
