@@ -261,12 +261,30 @@ class RosterModel:
                     daily.append((sum(terms) if terms else 0) + person.baseline_minutes.get(d, 0))
                 for s in range(max(1, D - rule.window + 1)):
                     m.add(sum(daily[s : s + rule.window]) <= rule.max_minutes)
+        spill = [t for t in p.shift_types if t.busy_days_after]
         for rule in p.min_free_days:
             for i in self._people(rule.people):
                 person = p.people[i]
                 busy = []
                 for d in range(D):
-                    busy.append(1 if person.baseline_minutes.get(d, 0) > 0 else self._w(i, d))
+                    if person.baseline_minutes.get(d, 0) > 0:
+                        busy.append(1)
+                        continue
+                    # Shifts of earlier days that reach into d make it a worked day too.
+                    reach = [
+                        self.x[i, d - k, t.id]
+                        for t in spill
+                        for k in range(1, t.busy_days_after + 1)
+                        if (i, d - k, t.id) in self.x
+                    ]
+                    if not reach:
+                        busy.append(self._w(i, d))
+                        continue
+                    b = m.new_bool_var(f"busy_{person.id}_{d}")
+                    for lit in [self._w(i, d), *reach]:
+                        if not isinstance(lit, int):
+                            m.add_implication(lit, b)
+                    busy.append(b)
                 for s in range(max(1, D - rule.window + 1)):
                     window = busy[s : s + rule.window]
                     m.add(len(window) - sum(window) >= min(rule.min_free, len(window)))

@@ -22,6 +22,9 @@ class ShiftType:
     rest_days_after: int = 0
     # Burden points one shift of this type is worth (fairness).
     points: int = 0
+    # Calendar days after its day that the shift still reaches (an overnight shift ending 07:00
+    # reaches one): they count as worked for ``MinFreeDays``, as the duty-hour rules count them.
+    busy_days_after: int = 0
 
 
 @dataclass(frozen=True)
