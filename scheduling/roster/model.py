@@ -251,14 +251,20 @@ class RosterModel:
         for rule in p.rolling_minutes:
             for i in self._people(rule.people):
                 person = p.people[i]
-                daily = []
+                terms: list[list] = [[] for _ in range(D)]
                 for d in range(D):
-                    terms = [
-                        types[t.id].minutes * self.x[i, d, t.id]
-                        for t in p.shift_types
-                        if (i, d, t.id) in self.x
-                    ]
-                    daily.append((sum(terms) if terms else 0) + person.baseline_minutes.get(d, 0))
+                    for t in p.shift_types:
+                        v = self.x.get((i, d, t.id))
+                        if v is None:
+                            continue
+                        spread = person.shift_minutes.get((d, t.id)) or ((0, types[t.id].minutes),)
+                        for offset, minutes in spread:
+                            if minutes and 0 <= d + offset < D:
+                                terms[d + offset].append(minutes * v)
+                daily = [
+                    (sum(terms[d]) if terms[d] else 0) + person.baseline_minutes.get(d, 0)
+                    for d in range(D)
+                ]
                 for s in range(max(1, D - rule.window + 1)):
                     m.add(sum(daily[s : s + rule.window]) <= rule.max_minutes)
         spill = [t for t in p.shift_types if t.busy_days_after]

@@ -49,6 +49,11 @@ class Person:
     baseline_minutes: dict[int, int] = field(default_factory=dict)
     # Fairness cohort (a PGY level, a call pool); None = not compared with anyone.
     cohort: str | None = None
+    # (day, shift type) -> ((days after ``day``, minutes), ...): what a shift of that type that
+    # day changes in this person's work per calendar day, for ``RollingMinutes``: an overnight
+    # shift split at midnight, rotation hours it overlaps counted once, rotation hours its rest
+    # cancels taken off (negative). Missing: the type's minutes, all on its own day.
+    shift_minutes: dict[tuple[int, str], tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     def may_work(self, day: int, shift_type: str) -> bool:
         if day in self.unavailable:

@@ -168,14 +168,6 @@ def roster_shift_types(
     return tuple(result)
 
 
-def _spill_minutes(types: list[ShiftType]) -> int:
-    """Most minutes an in-house shift works past the midnight after its day."""
-    return max(
-        (_start_minute(t) + _length(t) - 1440 for t in types if t.in_house),
-        default=0,
-    )
-
-
 def _spread(start: datetime.datetime, end: datetime.datetime, into: dict[datetime.date, int]):
     """Minutes of [start, end) per calendar day (as the duty-hour engine counts them)."""
     cursor = start
@@ -344,6 +336,7 @@ def shift_snapshot_load(
                 patterns=patterns,
                 fixed=fixed[person.pk],
                 leads=leads,
+                pins={day: code for (p, day), code in pinned.items() if p == pid},
             )
         )
 
@@ -439,10 +432,9 @@ def _duty_hour_rules(*, types: list[ShiftType], limits: Limits, residents: froze
     """The program's duty-hour limits as engine window rules, for residents (the duty-hour
     engine judges residents only). Each is at least as strict as ``shifts.dutyhours``."""
     window = limits.averaging_days
-    # The engine counts a shift's minutes on its own day; the duty-hour engine splits an
-    # overnight shift at midnight. A window can therefore miss the part of a shift started the
-    # day before it: the limit is lowered by the most such a part can be.
-    max_minutes = math.floor(limits.max_weekly_hours * 60 * window / 7) - _spill_minutes(types)
+    # Shifts' minutes are spread over calendar days per person (``shift_minutes``), as the
+    # duty-hour engine counts them, so the limit is the engine's own.
+    max_minutes = math.floor(limits.max_weekly_hours * 60 * window / 7)
     min_free = math.ceil(Fraction(limits.days_off_per_week) * window / 7)
     call_types = frozenset(t.code for t in types if t.counts_as_call)
     counts = []
@@ -489,6 +481,7 @@ def _roster_person(
     patterns,
     fixed,
     leads,
+    pins,
 ) -> roster.Person:
     resident = person.kind == Person.Kind.RESIDENT
     may = set()
@@ -539,12 +532,29 @@ def _roster_person(
             )
             if clash:
                 ineligible[day, t.code] = clash
+    # What each possible shift changes in the person's work per day (see _shift_minutes).
+    work = [(b, e, True) for pieces in intervals.values() for b, e, _ in pieces]
+    work += [(b, e, False) for b, e, shift_type in fixed if shift_type.in_house]
+    by_code = {t.code: t for t in types}
+    options = [
+        ((d - first_day).days, t)
+        for d in in_period
+        for t in types
+        if t.code in may
+        and (d - first_day).days not in unavailable
+        and ((d - first_day).days, t.code) not in ineligible
+    ]
+    options += [(day, by_code[code]) for day, code in pins.items() if code is not None]
+    shift_minutes = {
+        (day, t.code): _shift_minutes(first_day + day * DAY, t, work) for day, t in options
+    }
     return roster.Person(
         id=pid,
         shift_types=frozenset(may),
         unavailable=unavailable,
         ineligible=ineligible,
         baseline_minutes=baseline,
+        shift_minutes=shift_minutes,
         cohort=f"PGY-{pgy}" if resident and pgy else (None if resident else FACULTY_COHORT),
     )
 
@@ -617,3 +627,46 @@ def _cut(piece, start, end):
     if e > end:
         parts.append((end, e, name))
     return parts
+
+
+def _day_minutes(intervals) -> dict[datetime.date, int]:
+    """Minutes of the union of ``intervals`` per calendar day."""
+    merged: list[list[datetime.datetime]] = []
+    for b, e in sorted(intervals):
+        if merged and b <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([b, e])
+    minutes: dict[datetime.date, int] = defaultdict(int)
+    for b, e in merged:
+        _spread(b, e, minutes)
+    return minutes
+
+
+def _shift_minutes(d: datetime.date, t: ShiftType, work) -> tuple[tuple[int, int], ...]:
+    """What a shift of ``t`` on ``d`` changes in a person's work per calendar day (days after
+    ``d``, minutes), counted as the duty-hour engine counts: the union of the rotation's hours
+    and shifts (an overlap counts once), split at midnight, less the rotation hours the
+    shift's rest cancels. ``work``: (start, end, is rotation hours) of the person's rotation
+    hours and fixed in-house shifts (a rest cancels only rotation hours)."""
+    if not t.in_house:
+        return ()
+    begin = datetime.datetime.combine(d, t.start_time)
+    stop = begin + datetime.timedelta(minutes=_length(t))
+    cancelled = stop + datetime.timedelta(minutes=round(Fraction(t.rest_after_hours) * 60))
+    lo, hi = begin - 2 * DAY, cancelled + 2 * DAY
+    near = [(b, e, pattern) for b, e, pattern in work if e > lo and b < hi]
+    before = _day_minutes((b, e) for b, e, _ in near)
+    kept = [(b, e) for b, e, pattern in near if not pattern]
+    kept += [
+        (cb, ce)
+        for b, e, pattern in near
+        if pattern
+        for cb, ce, _ in _cut((b, e, ""), stop, cancelled)
+    ]
+    after = _day_minutes([*kept, (begin, stop)])
+    return tuple(
+        ((day - d).days, after.get(day, 0) - before.get(day, 0))
+        for day in sorted(set(before) | set(after))
+        if after.get(day, 0) != before.get(day, 0)
+    )

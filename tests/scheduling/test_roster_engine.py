@@ -400,3 +400,21 @@ def test_a_shift_reaching_past_midnight_makes_the_next_day_worked_for_free_days(
         result = solve(problem)
         worked = sorted(d for (_p, d) in result.roster)
         assert len(worked) == most, (shift.id, worked)
+
+
+def test_shift_minutes_spread_a_shift_over_days_and_cancel_baseline_hours():
+    # Day 1 carries 10 h of rotation hours. A shift on day 0 whose rest cancels them adds
+    # nothing to day 1, so two shifts fit in a 20 h two-day window; counted on its own day
+    # only, the same shifts make 30 h and only one fits.
+    t = ShiftType(id="T", minutes=600)
+    for spread, most in (({}, 1), ({(0, "T"): ((0, 600), (1, -600))}, 2)):
+        person = Person(id="P0", baseline_minutes={1: 600}, shift_minutes=spread)
+        problem = RosterProblem(
+            days=2,
+            shift_types=(t,),
+            people=(person,),
+            requests=tuple(Request("P0", d, "T", 1, True) for d in (0, 1)),
+            rolling_minutes=(RollingMinutes(window=2, max_minutes=1200),),
+        )
+        result = solve(problem)
+        assert len(result.roster) == most, spread

@@ -219,8 +219,15 @@ def test_duty_hour_rules_and_points_map_onto_the_engine(program):
     assert night.rest_days_after == 1
     assert night.busy_days_after == 1
     assert night.points == 2 and night.minutes == 14 * 60
+    # Minutes per calendar day as the duty-hour engine counts them: Monday's call adds 7 h to
+    # Monday (17:00-24:00 after the 10 h ward day) and on Tuesday its 7 h replace the ward day
+    # its rest cancels (-3 h); Friday's call adds 7 h on Friday and 7 h on Saturday.
+    ward = roster_person(snapshot, program.ward_people[0])
+    assert ward.shift_minutes[snapshot.day_of(START), "NIGHT"] == ((0, 420), (1, -180))
+    friday = snapshot.day_of(START + 4 * DAY)
+    assert ward.shift_minutes[friday, "NIGHT"] == ((0, 420), (1, 420))
     (rolling,) = p.rolling_minutes
-    assert rolling.window == 28 and rolling.max_minutes == 80 * 4 * 60 - 7 * 60
+    assert rolling.window == 28 and rolling.max_minutes == 80 * 4 * 60
     (free,) = p.min_free_days
     assert (free.window, free.min_free) == (28, 4)
     (calls,) = p.window_counts
