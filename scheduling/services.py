@@ -71,8 +71,9 @@ AUTO_PUBLISH_RESOLVES = 2
 
 class GenerationAlreadyRunning(Conflict):
     def __init__(self, run: GenerationRun) -> None:
+        what = "A shifts generation" if run.kind == GenerationRun.Kind.SHIFTS else "A generation"
         super().__init__(
-            f"A generation for {run.academic_year} is already {run.status} (run #{run.pk}). "
+            f"{what} for {run.academic_year} is already {run.status} (run #{run.pk}). "
             "Wait for it to finish or cancel it."
         )
         self.run = run

@@ -15,6 +15,7 @@ person on a date the draft changes was created or edited after the run's ``snaps
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from residency.notifications import notify_people
 from scheduling import services
 from scheduling.models import GenerationRun, ShiftChange
 from scheduling.notifications import generation_run_end_notify
-from scheduling.roster import RosterProgress, RosterResult, RosterSolve
+from scheduling.roster import RosterProgress, RosterResult, RosterSolve, roster_explain
 from scheduling.solver import Progress
 from shifts.dutyhours import fmt_day
 from shifts.models import Shift, ShiftType, shift_times
@@ -201,6 +202,21 @@ def _fail(run: GenerationRun, text: str, **fields) -> None:
     services._finish(run.pk, Status.FAILED, text, **fields)
 
 
+def _precheck(snapshot) -> list[str]:
+    """The engine's counting checks (no solver, a fraction of a second) with people named: a
+    day nobody can cover, a pin the person may not work, hours that cannot be reached. The
+    reader's full explanation also searches rule groups with the solver, which is only
+    meaningful once the solve proved the problem infeasible."""
+    names = {pid: person.name for pid, person in snapshot.people.items()}
+    problem = snapshot.problem
+    shown = dataclasses.replace(
+        problem,
+        people=tuple(dataclasses.replace(p, id=names.get(p.id, p.id)) for p in problem.people),
+        pinned={(names.get(pid, pid), day): code for (pid, day), code in problem.pinned.items()},
+    )
+    return roster_explain(shown, day_label=snapshot.day_label)
+
+
 def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
     """Read the shifts, explain or solve, check the roster with the independent validator,
     and diff it against what was read; None when the run ended here (it says why)."""
@@ -215,7 +231,7 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
         keep=params.get("keep", "changes"),
     )
     GenerationRun.objects.filter(pk=run.pk).update(snapshot_at=snapshot_at)
-    reasons = reader.shift_roster_explain(snapshot)
+    reasons = _precheck(snapshot)
     if reasons:
         _fail(run, services._rules_text(reasons), solver_status="PRECHECK")
         return None
@@ -241,6 +257,9 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
         _fail(run, guard.stopped_because, **figures)
         return None
     if result.status == "INFEASIBLE":
+        guard.report(95, "No roster exists; finding the conflicting rules.")
+        # The reader's explanation: the counts, then rule groups named by the solver (it may
+        # take its own time budget; only ever on a proven-infeasible problem).
         reasons = reader.shift_roster_explain(snapshot) or [
             f"The shift rules cannot all be met from {fmt_day(run.start_date)} to "
             f"{fmt_day(run.end_date)}: no day or person alone is short (coverage, rest, "
@@ -273,18 +292,30 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
 
 
 def shift_diff(*, run_id: int, snapshot, rows: set[tuple[int, datetime.date, int]]) -> ShiftDiff:
-    """Compare the roster's rows with the shifts the solve may change (``snapshot.current``:
-    non-pinned shifts of the generated types in the period). Pinned shifts are constants: the
-    roster holds them, the diff never adds or removes them. Nothing outside the period or of
-    another type is in either side."""
+    """Compare the roster's rows with the shifts of the generated types in the period that the
+    snapshot read (``snapshot.current``, with ids and versions). Shifts the run must keep are
+    constants, never added or removed: pinned shifts (the problem's pins, and every shift
+    marked pinned, e.g. a second one the same day that the roster holds as fixed work) and, with
+    ``keep="all"``, every current shift. Days outside the period and other types are in
+    neither side."""
     problem = snapshot.problem
-    pinned = {
-        (int(pid), snapshot.date_of(day), snapshot.shift_types[code].pk)
-        for (pid, day), code in problem.pinned.items()
-        if code is not None and code in snapshot.shift_types
-    }
     current = snapshot.current
-    after = {row for row in rows if row not in pinned}
+    protected = {
+        (snapshot.people[pid].pk, snapshot.date_of(day), snapshot.shift_types[code].pk)
+        for (pid, day), code in problem.pinned.items()
+        if code is not None and code in snapshot.shift_types and pid in snapshot.people
+    }
+    if getattr(snapshot, "keep", "changes") == "all":
+        protected |= set(current)
+    else:
+        marked = set(
+            Shift.objects.filter(
+                pk__in=[pk for pk, _ in current.values()], pinned=True
+            ).values_list("pk", flat=True)
+        )
+        protected |= {key for key, (pk, _) in current.items() if pk in marked}
+    before = {key: value for key, value in current.items() if key not in protected}
+    after = {row for row in rows if row not in protected}
     changes = [
         ShiftChange(
             run_id=run_id,
@@ -292,18 +323,18 @@ def shift_diff(*, run_id: int, snapshot, rows: set[tuple[int, datetime.date, int
             person_id=person_id,
             date=day,
             shift_type_id=type_id,
-            shift_id=current[person_id, day, type_id][0],
-            version_read=current[person_id, day, type_id][1],
+            shift_id=before[person_id, day, type_id][0],
+            version_read=before[person_id, day, type_id][1],
         )
-        for person_id, day, type_id in sorted(set(current) - after)
+        for person_id, day, type_id in sorted(set(before) - after)
     ]
     changes += [
         ShiftChange(
             run_id=run_id, kind=Kind.ADD, person_id=person_id, date=day, shift_type_id=type_id
         )
-        for person_id, day, type_id in sorted(after - set(current))
+        for person_id, day, type_id in sorted(after - set(before))
     ]
-    return ShiftDiff(changes=changes, kept=len(set(current) & after))
+    return ShiftDiff(changes=changes, kept=len(set(before) & after))
 
 
 class ShiftWork:
@@ -446,6 +477,8 @@ def _stale_rows(run: GenerationRun, changes: list[ShiftChange]) -> list[dict]:
         shift = rows.get(change.shift_id)
         if shift is None:
             stale.append(row(change, "deleted since", version_now=None))
+        elif shift.pinned:  # pinning bumps the version too; never remove a pinned shift
+            stale.append(row(change, "pinned since", version_now=shift.version))
         elif shift.version != change.version_read:
             stale.append(
                 row(

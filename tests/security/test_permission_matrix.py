@@ -73,6 +73,8 @@ class World:
     shift_offer: SwapRequest | None = None
     sick_call: object = None
     wish: RotationWish | None = None  # the resident's, in a year whose wishes are open
+    # A shifts run's draft (issue 16) of an empty year: publishing it writes nothing.
+    shift_draft: GenerationRun | None = None
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +121,11 @@ def world(coordinator) -> World:
     world = World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
                   open_offer, run, staff, draft, shift)  # fmt: skip
     world.wish = wish
+    empty = AcademicYearFactory()
+    world.shift_draft = GenerationRun.objects.create(
+        academic_year=empty, status="ready", kind="shifts", start_date=empty.start_date,
+        end_date=empty.start_date + 6 * DAY,
+    )  # fmt: skip
     _add_shift_trades(world, third)
     return world
 
@@ -210,6 +217,16 @@ MATRIX = {
                 "end": w.year.start_date + 6 * DAY, "keep": "changes", "time_limit_seconds": 5}):
         ("login", "denied", "denied", "denied", "ok"),
     ("generation run page", "GET", lambda w: f"/generation/runs/{w.run.pk}/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    # Shifts runs (issue 16) use the same pages and endpoints, with kind=shifts to start one.
+    ("generation shifts start page", "POST", lambda w: "/generation/",
+     lambda w: {"kind": "shifts", "academic_year": w.year.pk, "start": w.block.start_date,
+                "end": w.block.start_date, "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("generation shifts run page", "GET", lambda w: f"/generation/runs/{w.shift_draft.pk}/",
+     None): ("login", "denied", "denied", "denied", "ok"),
+    ("generation shifts publish page", "POST",
+     lambda w: f"/generation/runs/{w.shift_draft.pk}/publish/", None):
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
@@ -306,6 +323,13 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("api generation run", "GET", lambda w: f"/api/generation-runs/{w.run.pk}", None):
         ("login", "denied", "denied", "denied", "ok"),
+    ("api generation shifts start", "POST", lambda w: "/api/generation-runs",
+     lambda w: {"kind": "shifts", "academic_year": w.year.pk, "start": str(w.block.start_date),
+                "end": str(w.block.start_date), "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation shifts publish", "POST",
+     lambda w: f"/api/generation-runs/{w.shift_draft.pk}/publish", lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
@@ -400,6 +424,9 @@ STAFF = {
     "shift generation page": "denied",
     "shift generation start": "denied",
     "generation run page": "denied",
+    "generation shifts start page": "denied",
+    "generation shifts run page": "denied",
+    "generation shifts publish page": "denied",
     "generation cancel page": "denied",
     "generation publish page": "denied",
     "generation discard page": "denied",
@@ -422,6 +449,8 @@ STAFF = {
     "api swap cancel": "denied",
     "api generation start": "denied",
     "api generation run": "denied",
+    "api generation shifts start": "denied",
+    "api generation shifts publish": "denied",
     "api generation cancel": "denied",
     "api generation publish": "denied",
     "api generation discard": "denied",
