@@ -35,6 +35,7 @@ class PeriodChoice:
     label: str
     start: datetime.date
     end: datetime.date
+    near: bool = True  # shown first; the other blocks of the year are folded away
 
 
 def _month_of(day: datetime.date) -> tuple[datetime.date, datetime.date]:
@@ -53,13 +54,17 @@ def shift_period_choices(*, year: AcademicYear | None, today: datetime.date) -> 
         PeriodChoice(f"This month ({this_first:%B %Y})", this_first, this_last),
         PeriodChoice(f"Next month ({next_first:%B %Y})", next_first, next_last),
     ]
+    blocks = list(Block.objects.filter(academic_year=year).order_by("number"))
+    # Near: the block under way (or the year's first, before it starts) and the one after.
+    current = next((i for i, b in enumerate(blocks) if b.end_date >= today), len(blocks))
     candidates += [
         PeriodChoice(
             f"Block {b.number} ({b.start_date:%-d %b} - {b.end_date:%-d %b})",
             b.start_date,
             b.end_date,
+            near=current <= i <= current + 1,
         )
-        for b in Block.objects.filter(academic_year=year).order_by("number")
+        for i, b in enumerate(blocks)
     ]
     if not (this_first <= year.end_date and next_last >= year.start_date):
         # Neither month touches the year (it lies ahead or behind): offer its first month.
@@ -69,7 +74,7 @@ def shift_period_choices(*, year: AcademicYear | None, today: datetime.date) -> 
     for choice in candidates:
         start, end = max(choice.start, year.start_date), min(choice.end, year.end_date)
         if start <= end:
-            choices.append(PeriodChoice(choice.label, start, end))
+            choices.append(PeriodChoice(choice.label, start, end, choice.near))
     return choices
 
 
