@@ -101,6 +101,12 @@ class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelA
     readonly_fields = [f.name for f in GenerationRun._meta.fields]
     inlines = [GenerationChangeInline, ShiftChangeInline]
 
+    def get_inlines(self, request, obj):
+        """A run's own kind of changes only: a shifts run has no block changes and back."""
+        if obj is None:
+            return self.inlines
+        return [ShiftChangeInline] if obj.is_shifts else [GenerationChangeInline]
+
     def has_add_permission(self, request) -> bool:
         return False  # runs are started from Schedules or /generation/, through the service
 

@@ -412,5 +412,7 @@ def test_the_admin_shows_a_shifts_runs_changes(client, coordinator, draft):
 
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Ben Baker" in html and "Ann Able" in html
-    assert html.count("shiftchange_set-") > 0 or "Shift changes" in html
+    inline = re.search(r'id="shift_changes-group".*?</fieldset>', html, re.S).group(0)
+    assert inline.count("Ben Baker") == 2 and inline.count("Ann Able") == 1
+    assert str(draft.removed.pk) in inline
+    assert 'id="changes-group"' not in html  # no empty block-changes inline on a shifts run
