@@ -10,9 +10,12 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from residency.models import Person
 from scheduling import services
 from scheduling.models import GenerationRun, ShiftChange
 from shifts.models import Shift, ShiftRequest
@@ -416,3 +419,29 @@ def test_the_admin_shows_a_shifts_runs_changes(client, coordinator, draft):
     assert inline.count("Ben Baker") == 2 and inline.count("Ann Able") == 1
     assert str(draft.removed.pk) in inline
     assert 'id="changes-group"' not in html  # no empty block-changes inline on a shifts run
+
+
+def test_the_draft_page_reads_a_fixed_number_of_queries(coordinator_client, draft):
+    url = f"/generation/runs/{draft.run.pk}/"
+    coordinator_client.get(url)  # warm: session, user, content types
+    with CaptureQueriesContext(connection) as few:
+        coordinator_client.get(url)
+    for n in range(6):  # more people, shifts, changes and requests
+        person = PersonFactory(name=f"Extra {n}")
+        ShiftFactory(person=person, shift_type=draft.we, date=draft.start + n * DAY)
+        ShiftChange.objects.create(
+            run=draft.run, kind="add", person=person, date=draft.start + n * DAY,
+            shift_type=draft.nc,
+        )  # fmt: skip
+        ShiftRequest.objects.create(person=person, date=draft.start, kind="off")
+    report = draft.run.report
+    extras = Person.objects.filter(name__startswith="Extra")
+    report["people"] += [
+        {"person": p.pk, "name": p.name, "cohort": "PGY-2", "shifts": {"NC": 1}} for p in extras
+    ]
+    GenerationRun.objects.filter(pk=draft.run.pk).update(report=report)
+    with CaptureQueriesContext(connection) as many:
+        page = coordinator_client.get(url)
+
+    assert page.status_code == 200 and b"Extra 5" in page.content
+    assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
