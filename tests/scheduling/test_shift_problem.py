@@ -18,7 +18,7 @@ from scheduling.shift_problem import (
     shift_rows_validate,
     shift_snapshot_load,
 )
-from scheduling.shift_problem.snapshot import roster_shift_types
+from scheduling.shift_problem.rules import roster_shift_types
 from shifts.dutyhours import Limits
 from shifts.models import CoverageRule, ShiftRequest, ShiftType
 from tests.factories import (
