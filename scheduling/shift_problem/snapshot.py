@@ -347,6 +347,15 @@ def shift_snapshot_load(
     )
 
 
+def _cohort(*, resident: bool, pgy: int | None) -> str | None:
+    """Whom a person's burden is compared with: their PGY level, or the faculty. Someone who
+    may take none of the generated types is compared with nobody (their zero would only
+    stretch the spread)."""
+    if not resident:
+        return FACULTY_COHORT
+    return f"PGY-{pgy}" if pgy else None
+
+
 def _roster_person(
     *,
     pid,
@@ -436,5 +445,5 @@ def _roster_person(
         ineligible=ineligible,
         baseline_minutes=baseline,
         shift_minutes=shift_minutes,
-        cohort=f"PGY-{pgy}" if resident and pgy else (None if resident else FACULTY_COHORT),
+        cohort=_cohort(resident=resident, pgy=pgy) if may else None,
     )
