@@ -373,8 +373,25 @@ def test_nobody_eligible_names_people_reasons_and_a_date_range(program):
     assert not roster_solve(snapshot.problem, time_limit=5, workers=1).found
     messages = shift_roster_explain(snapshot)
     assert messages == [
-        "Nobody eligible for Ward night call on Wed 4 Jul - Thu 5 Jul: Dr A (vacation), "
-        "Dr B (vacation), Dr C (vacation), Dr Clinic (on Clinic), Dr D (vacation)."
+        "Nobody eligible for Ward night call on Wed 4 Jul - Thu 5 Jul: Dr A, Dr B, Dr C, "
+        "Dr D (vacation); Dr Clinic (on Clinic)."
+    ]
+
+
+def test_too_few_people_names_who_can_and_why_the_others_cannot(program):
+    HolidayFactory(date=HOLIDAY, name="Independence Day")
+    CoverageRuleFactory(
+        shift_type=program.night, days=CoverageRule.Days.HOLIDAYS, min_people=2, max_people=2
+    )
+    a, b, c, _d = program.ward_people
+    ShiftFactory(person=a, date=HOLIDAY - DAY, shift_type=program.night, pinned=True)
+    for person in (b, c):
+        AbsenceFactory(person=person, start_date=HOLIDAY, end_date=HOLIDAY)
+    snapshot = program.load()
+    assert shift_roster_explain(snapshot) == [
+        "Ward night call on Wed 4 Jul needs 2 people but only 1 can work it (Dr D): "
+        "Dr A (resting after Ward night call on Tue 3 Jul); Dr B, Dr C (vacation); "
+        "Dr Clinic (on Clinic)."
     ]
 
 
