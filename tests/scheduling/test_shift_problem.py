@@ -352,6 +352,14 @@ def test_validator_catches_80_hours_and_rest_after_a_24_hour_call(program):
     assert not any("h/week" in m for m in calm)
 
 
+def test_validator_refuses_to_remove_a_pinned_shift(program):
+    a, b = program.ward_people[:2]
+    ShiftFactory(person=a, date=START, shift_type=program.night, pinned=True)
+    snapshot = program.load()
+    messages = shift_rows_validate(snapshot=snapshot, rows={(b.pk, START, program.night.pk)})
+    assert "Dr A's pinned Ward night call on 2 Jul 2040 would be removed." in messages
+
+
 def test_validator_applies_the_diff_against_existing_shifts(program):
     a, b = program.ward_people[:2]
     ShiftFactory(person=a, date=START, shift_type=program.night)
