@@ -99,8 +99,8 @@ def shift_request_delete(request: HttpRequest, pk: int) -> HttpResponse:
     except RotaError as error:
         messages.error(request, error.message)
         return _page(request, person, status=error.status_code)
-    if removed:
-        messages.success(request, "Request withdrawn.")
-    else:
-        messages.info(request, "That request was already withdrawn.")
+    if not removed:
+        # Someone else's request answers exactly like one already withdrawn.
+        raise Http404("No such request of yours: it may have been withdrawn already.")
+    messages.success(request, "Request withdrawn.")
     return redirect(reverse("shift_requests"))
