@@ -49,7 +49,7 @@ class ShiftRequestForm(forms.Form):
     kind = forms.ChoiceField(
         choices=ShiftRequest.Kind.choices,
         initial=ShiftRequest.Kind.OFF,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "radio-list"}),
         label="I would like",
     )
     shift_type = forms.ModelChoiceField(
