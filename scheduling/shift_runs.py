@@ -454,6 +454,8 @@ def _stale_rows(run: GenerationRun, changes: list[ShiftChange]) -> list[dict]:
     version, a shift it adds was booked meanwhile, or any shift of a person on a date it
     changes was created or edited after the snapshot. Runs under the people locks, so no edit
     of these people lands between this check and the writes."""
+    if not changes:
+        return []
     people = {p.pk: p.name for p in Person.objects.filter(pk__in={c.person_id for c in changes})}
     types = {t.pk: t for t in ShiftType.objects.filter(pk__in={c.shift_type_id for c in changes})}
     stale: list[dict] = []
@@ -493,7 +495,9 @@ def _stale_rows(run: GenerationRun, changes: list[ShiftChange]) -> list[dict]:
     touched = Shift.objects.filter(
         person_id__in={p for p, _ in person_days},
         date__in={d for _, d in person_days},
-        updated_at__gt=run.snapshot_at,
+        # Every job records snapshot_at before reading; the run's creation is earlier still, so
+        # a run without one (made by hand) is judged conservatively.
+        updated_at__gt=run.snapshot_at or run.created_at,
     ).select_related("shift_type")
     for shift in touched.order_by("date", "person_id", "pk"):
         key = (shift.person_id, shift.date)

@@ -24,20 +24,43 @@ from scheduling.shift_problem.snapshot import ShiftSnapshot
 
 # Day numbers travel through roster_explain's sentences as tokens and become dates at the end.
 _TOKEN = re.compile(r"\[\[(\d+)\]\]")
+# People travel as tokens too, so a list of "person (reason)" can be regrouped by reason.
+_PERSON = re.compile(r"<<(\d+)>>")
+_PERSON_WHY = re.compile(r"<<(\d+)>> \(((?:[^()]|\([^()]*\))*)\)")
 
 CORE_TIME_BUDGET = 30.0  # seconds for the solver-side explanation of one problem
 CORE_SOLVE_LIMIT = 3.0  # seconds per feasibility check
 
 
-def _display_problem(snapshot: ShiftSnapshot, type_code: str | None) -> RosterProblem:
-    """The problem with people and types renamed for sentences; with ``type_code``, only the
-    cover of that type and the people who may ever work it (the others are not its pool)."""
-    names: dict[str, str] = {}
+def _person_names(snapshot: ShiftSnapshot) -> dict[str, str]:
+    """Roster person id -> the name sentences use (with the id when two people share it)."""
     seen: dict[str, int] = defaultdict(int)
     for person in snapshot.people.values():
         seen[person.name] += 1
-    for pid, person in snapshot.people.items():
-        names[pid] = person.name if seen[person.name] == 1 else f"{person.name} (#{person.pk})"
+    return {
+        pid: person.name if seen[person.name] == 1 else f"{person.name} (#{person.pk})"
+        for pid, person in snapshot.people.items()
+    }
+
+
+def _by_reason(message: str) -> str:
+    """ "...: A (vacation), B (vacation), C (on Clinic)." -> "...: A, B (vacation); C (on
+    Clinic)." (people still as tokens); any other sentence unchanged."""
+    head, sep, tail = message.partition(": ")
+    found = _PERSON_WHY.findall(tail)
+    if not sep or not found or ", ".join(f"<<{p}>> ({w})" for p, w in found) + "." != tail:
+        return message
+    groups: dict[str, list[str]] = {}
+    for pid, why in found:
+        groups.setdefault(why, []).append(f"<<{pid}>>")
+    return head + sep + "; ".join(f"{', '.join(who)} ({why})" for why, who in groups.items()) + "."
+
+
+def _display_problem(snapshot: ShiftSnapshot, type_code: str | None) -> RosterProblem:
+    """The problem with people as tokens and types as their names, for sentences; with
+    ``type_code``, only the cover of that type and the people who may ever work it (the others
+    are not its pool)."""
+    names = {pid: f"<<{pid}>>" for pid in snapshot.people}
     type_names: dict[str, str] = {}
     seen_types: dict[str, int] = defaultdict(int)
     for t in snapshot.shift_types.values():
@@ -138,8 +161,10 @@ def shift_roster_explain(snapshot: ShiftSnapshot) -> list[str]:
     counts nor the solver-side search find a reason)."""
     messages: list[str] = []
     token = lambda d: f"[[{d}]]"  # noqa: E731
+    names = _person_names(snapshot)
     for code in snapshot.shift_types:
         for message in roster_explain(_display_problem(snapshot, code), day_label=token):
+            message = _PERSON.sub(lambda m: names[m.group(1)], _by_reason(message))
             if message not in messages:
                 messages.append(message)
     if messages:
@@ -224,7 +249,7 @@ def _group_sentence(snapshot: ShiftSnapshot, group: tuple) -> str:
             amount = f"{cover.min} to {cover.max} people"
         return f"{name} on [[{day}]] needs {amount}."
     _, index, pid = group
-    who = snapshot.people[pid].name
+    who = _person_names(snapshot)[pid]
     limits = snapshot.limits
     if kind == "hours":
         return (

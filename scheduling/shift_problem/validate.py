@@ -28,7 +28,9 @@ def shift_rows_validate(*, snapshot, rows: set[Row]) -> list[str]:
     """Every rule the period breaks once ``rows`` replace the generated types' shifts of the
     snapshot's people in [start, end]; empty when the roster may be written."""
     start, end = snapshot.start, snapshot.end
-    types = {t.pk: t for t in ShiftType.objects.prefetch_related("coverage_rules")}
+    types = {
+        t.pk: t for t in ShiftType.objects.prefetch_related("coverage_rules", "eligible_rotations")
+    }
     generated = {t.pk for t in snapshot.shift_types.values()}
     removed = {shift_pk for key, (shift_pk, _) in snapshot.current.items() if key not in rows}
     added = rows - set(snapshot.current)
@@ -69,7 +71,15 @@ def shift_rows_validate(*, snapshot, rows: set[Row]) -> list[str]:
             "person_id", "date", "shift_type_id"
         )
     )
-    people = {p.pk: p for p in Person.objects.filter(pk__in={r[0] for r in rows})}
+    people = {
+        p.pk: p for p in Person.objects.filter(pk__in={r[0] for r in rows} | {k[0] for k in pinned})
+    }
+    for person_pk, d, type_pk in sorted(pinned - rows, key=lambda r: (r[1], r[0])):
+        if (person_pk, d, type_pk) in snapshot.current:
+            messages.append(
+                f"{people[person_pk].name}'s pinned {types[type_pk].name} on {fmt_day(d)} "
+                "would be removed."
+            )
     for person_pk, d, type_pk in sorted(rows, key=lambda r: (r[1], r[0], r[2])):
         if (person_pk, d, type_pk) in pinned:
             continue

@@ -18,7 +18,7 @@ from scheduling.shift_problem import (
     shift_rows_validate,
     shift_snapshot_load,
 )
-from scheduling.shift_problem.snapshot import roster_shift_types
+from scheduling.shift_problem.rules import roster_shift_types
 from shifts.dutyhours import Limits
 from shifts.models import CoverageRule, ShiftRequest, ShiftType
 from tests.factories import (
@@ -109,8 +109,9 @@ def test_eligibility_by_rotation_and_pgy(program):
     assert clinic.shift_types == frozenset({"NIGHT"})
     assert clinic.ineligible[snapshot.day_of(START), "NIGHT"] == "on Clinic"
     assert clinic.cohort == "PGY-1"
-    # PGY-3 is not in the call pool at all.
-    assert roster_person(snapshot, program.senior).shift_types == frozenset()
+    # PGY-3 is not in the call pool at all, so compared with nobody for fairness.
+    senior = roster_person(snapshot, program.senior)
+    assert senior.shift_types == frozenset() and senior.cohort is None
     ward = roster_person(snapshot, program.ward_people[0])
     assert not any(day == snapshot.day_of(START) for day, _ in ward.ineligible)
 
@@ -351,6 +352,14 @@ def test_validator_catches_80_hours_and_rest_after_a_24_hour_call(program):
     assert not any("h/week" in m for m in calm)
 
 
+def test_validator_refuses_to_remove_a_pinned_shift(program):
+    a, b = program.ward_people[:2]
+    ShiftFactory(person=a, date=START, shift_type=program.night, pinned=True)
+    snapshot = program.load()
+    messages = shift_rows_validate(snapshot=snapshot, rows={(b.pk, START, program.night.pk)})
+    assert "Dr A's pinned Ward night call on 2 Jul 2040 would be removed." in messages
+
+
 def test_validator_applies_the_diff_against_existing_shifts(program):
     a, b = program.ward_people[:2]
     ShiftFactory(person=a, date=START, shift_type=program.night)
@@ -372,8 +381,25 @@ def test_nobody_eligible_names_people_reasons_and_a_date_range(program):
     assert not roster_solve(snapshot.problem, time_limit=5, workers=1).found
     messages = shift_roster_explain(snapshot)
     assert messages == [
-        "Nobody eligible for Ward night call on Wed 4 Jul - Thu 5 Jul: Dr A (vacation), "
-        "Dr B (vacation), Dr C (vacation), Dr Clinic (on Clinic), Dr D (vacation)."
+        "Nobody eligible for Ward night call on Wed 4 Jul - Thu 5 Jul: Dr A, Dr B, Dr C, "
+        "Dr D (vacation); Dr Clinic (on Clinic)."
+    ]
+
+
+def test_too_few_people_names_who_can_and_why_the_others_cannot(program):
+    HolidayFactory(date=HOLIDAY, name="Independence Day")
+    CoverageRuleFactory(
+        shift_type=program.night, days=CoverageRule.Days.HOLIDAYS, min_people=2, max_people=2
+    )
+    a, b, c, _d = program.ward_people
+    ShiftFactory(person=a, date=HOLIDAY - DAY, shift_type=program.night, pinned=True)
+    for person in (b, c):
+        AbsenceFactory(person=person, start_date=HOLIDAY, end_date=HOLIDAY)
+    snapshot = program.load()
+    assert shift_roster_explain(snapshot) == [
+        "Ward night call on Wed 4 Jul needs 2 people but only 1 can work it (Dr D): "
+        "Dr A (resting after Ward night call on Tue 3 Jul); Dr B, Dr C (vacation); "
+        "Dr Clinic (on Clinic)."
     ]
 
 
