@@ -12,7 +12,13 @@ from residency.admin import SafeInputAdminMixin, VersionedAdminMixin
 from residency.errors import RotaError
 from residency.selectors import is_coordinator
 from scheduling import services
-from scheduling.models import CurriculumRequirement, GenerationChange, GenerationRun, ScheduleYear
+from scheduling.models import (
+    CurriculumRequirement,
+    GenerationChange,
+    GenerationRun,
+    ScheduleYear,
+    ShiftChange,
+)
 from scheduling.validator import schedule_validate
 from shifts.validator import shifts_validate_year
 
@@ -59,11 +65,28 @@ class GenerationChangeInline(admin.TabularInline):
         )
 
 
+class ShiftChangeInline(admin.TabularInline):
+    """A shifts run's proposed (or published) changes."""
+
+    model = ShiftChange
+    fields = readonly_fields = ("kind", "date", "person", "shift_type", "shift_id", "version_read")
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("person", "shift_type")
+
+
 @admin.register(GenerationRun)
 class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAdmin):
     list_display = (
         "pk",
         "academic_year",
+        "kind",
         "block_range_label",
         "status",
         "progress",
@@ -72,11 +95,17 @@ class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelA
         "created_at",
         "requested_by",
     )
-    list_filter = ("status", "academic_year")
+    list_filter = ("kind", "status", "academic_year")
     list_select_related = ("academic_year", "requested_by")
     actions = ["cancel_runs", "publish_runs", "discard_runs"]
     readonly_fields = [f.name for f in GenerationRun._meta.fields]
-    inlines = [GenerationChangeInline]
+    inlines = [GenerationChangeInline, ShiftChangeInline]
+
+    def get_inlines(self, request, obj):
+        """A run's own kind of changes only: a shifts run has no block changes and back."""
+        if obj is None:
+            return self.inlines
+        return [ShiftChangeInline] if obj.is_shifts else [GenerationChangeInline]
 
     def has_add_permission(self, request) -> bool:
         return False  # runs are started from Schedules or /generation/, through the service

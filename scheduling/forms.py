@@ -42,6 +42,62 @@ class GenerationStartForm(forms.Form):
         return data
 
 
+class ShiftGenerationStartForm(forms.Form):
+    """A shifts run (``kind=shifts``): a date range of one academic year, what to keep."""
+
+    kind = forms.CharField(widget=forms.HiddenInput, initial="shifts")
+    academic_year = forms.ModelChoiceField(queryset=AcademicYear.objects.all())
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="First day")
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Last day")
+    keep = forms.ChoiceField(
+        choices=[
+            ("changes", "Change as few current shifts as possible"),
+            ("all", "Keep every current shift (fill the gaps)"),
+            ("none", "Start afresh (pinned shifts stay)"),
+        ],
+        initial="changes",
+        required=False,
+    )
+    time_limit_seconds = forms.IntegerField(
+        min_value=1, max_value=MAX_TIME_LIMIT_SECONDS, required=False
+    )
+    seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, required=False, initial=0)
+    workers = forms.IntegerField(min_value=1, max_value=MAX_WORKERS, required=False)
+    auto_publish = forms.BooleanField(required=False, label="Publish automatically")
+
+    def clean_kind(self) -> str:
+        if self.cleaned_data["kind"] != "shifts":
+            raise forms.ValidationError("Only shifts runs use this form.")
+        return "shifts"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", "The last day must not come before the first.")
+        return data
+
+
+class ShiftGenerationPageForm(ShiftGenerationStartForm):
+    """The coordinator's page for a shifts run (scheduling/shift_views.py): the API's fields,
+    what to keep as radio buttons with their consequences, the configured defaults filled in."""
+
+    keep = forms.ChoiceField(
+        choices=ShiftGenerationStartForm.base_fields["keep"].choices,
+        initial="changes",
+        widget=forms.RadioSelect,
+        label="Current shifts",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_limit_seconds"].initial = settings.ROTA_GENERATION_TIME_LIMIT_SECONDS
+        self.fields["time_limit_seconds"].label = "Time limit (seconds)"
+        self.fields["workers"].initial = settings.ROTA_GENERATION_WORKERS
+        self.fields[
+            "auto_publish"
+        ].help_text = "Unticked: the run ends with a draft to review, then publish or discard."
+
+
 class RotationWishForm(forms.Form):
     block = forms.ModelChoiceField(queryset=None)
     rank = forms.TypedChoiceField(

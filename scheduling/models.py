@@ -82,6 +82,10 @@ class GenerationRun(models.Model):
         SUPERSEDED = "superseded", "Superseded"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        BLOCKS = "blocks", "Block schedule"
+        SHIFTS = "shifts", "Shifts"
+
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
     # The job is over (a draft waiting for review is finished as far as the worker goes).
     FINISHED_STATUSES = (
@@ -96,6 +100,12 @@ class GenerationRun(models.Model):
     academic_year = models.ForeignKey(
         AcademicYear, on_delete=models.CASCADE, related_name="generation_runs"
     )
+    # What the run generates: the year's block schedule (rotations per block) or its shifts
+    # over a date range (scheduling/shift_runs.py). One machinery (queue, lock, fence, guard,
+    # reaper, draft, publish) serves both; one active run per year whatever its kind.
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.BLOCKS)
+    start_date = models.DateField(null=True, blank=True, help_text="Shifts runs: first day.")
+    end_date = models.DateField(null=True, blank=True, help_text="Shifts runs: last day.")
     first_block = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Block number; empty with the last block: whole year."
     )
@@ -176,6 +186,20 @@ class GenerationRun(models.Model):
                 name="generation_block_range_ordered",
                 violation_error_message="Give both the first and last block, first <= last.",
             ),
+            models.CheckConstraint(
+                condition=Q(kind="blocks", start_date__isnull=True, end_date__isnull=True)
+                | Q(
+                    kind="shifts",
+                    start_date__isnull=False,
+                    end_date__isnull=False,
+                    start_date__lte=F("end_date"),
+                    first_block__isnull=True,
+                    last_block__isnull=True,
+                ),
+                name="generation_kind_range",
+                violation_error_message="A shifts run has a date range (first <= last day) and "
+                "no blocks; a blocks run has no dates.",
+            ),
             # The database's last word on "one generation per academic year at a time": the
             # start service checks under a row lock on the year and answers 409 first.
             models.UniqueConstraint(
@@ -213,7 +237,14 @@ class GenerationRun(models.Model):
         return self.status == self.Status.READY
 
     @property
+    def is_shifts(self) -> bool:
+        return self.kind == self.Kind.SHIFTS
+
+    @property
     def block_range_label(self) -> str:
+        """What the run generates, in words: blocks, or a shifts run's dates."""
+        if self.kind == self.Kind.SHIFTS:
+            return f"shifts {self.start_date:%d %b %Y} - {self.end_date:%d %b %Y}"
         if self.first_block is None:
             return "whole year"
         return f"blocks {self.first_block}-{self.last_block}"
@@ -269,6 +300,42 @@ class GenerationChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.person_id} block {self.block_id}"
+
+
+class ShiftChange(models.Model):
+    """One proposed change of a shifts run: a shift added or removed (a different type on a
+    person-day is a removal plus an addition). A removal carries the shift row and version the
+    solve read; publishing applies it only if that row is still at that version."""
+
+    class Kind(models.TextChoices):
+        ADD = "add", "Added"
+        REMOVE = "remove", "Removed"
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="shift_changes")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    shift_type = models.ForeignKey("shifts.ShiftType", on_delete=models.CASCADE, related_name="+")
+    # The row read (an id, not a foreign key: the shift may be deleted or replaced meanwhile).
+    shift_id = models.PositiveBigIntegerField(null=True, blank=True)
+    version_read = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "date", "person__name", "kind", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "person", "date", "shift_type"],
+                name="one_shift_change_per_person_date_type_per_run",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="add", shift_id__isnull=True, version_read__isnull=True)
+                | Q(kind="remove", shift_id__isnull=False, version_read__isnull=False),
+                name="shift_change_kind_fields",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.person_id} {self.date} {self.shift_type_id}"
 
 
 class PreferenceWindow(VersionedModel):

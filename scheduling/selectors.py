@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import reverse
 
 from residency.models import Assignment
-from scheduling.models import GenerationChange, GenerationRun
+from scheduling.models import GenerationChange, GenerationRun, ShiftChange
 
 
 def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
@@ -22,8 +22,11 @@ def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
         "url": reverse("scheduling:run", args=[run.pk]),
         "api_url": reverse("scheduling_api:detail", args=[run.pk]),
         "academic_year": {"id": run.academic_year_id, "label": str(run.academic_year)},
+        "kind": run.kind,
         "first_block": run.first_block,
         "last_block": run.last_block,
+        "start_date": iso(run.start_date),
+        "end_date": iso(run.end_date),
         "parameters": run.parameters,
         "status": run.status,
         "finished": run.status in GenerationRun.FINISHED_STATUSES,
@@ -57,6 +60,18 @@ def generation_run_json(*, run: GenerationRun) -> dict[str, Any]:
         # Changes (and the floor), fairness spreads, wishes honoured per person (report.py).
         "report": run.report,
         "error": run.error,
+        # A shifts run's proposed (or, published, applied) changes; [] for a blocks run.
+        "shift_changes": [
+            {
+                "kind": change.kind,
+                "person": {"id": change.person_id, "name": change.person.name},
+                "date": change.date.isoformat(),
+                "shift_type": {"id": change.shift_type_id, "code": change.shift_type.code},
+                "shift_id": change.shift_id,
+                "version_read": change.version_read,
+            }
+            for change in (_shift_changes(run) if run.is_shifts else [])
+        ],
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
@@ -112,6 +127,47 @@ def generation_run_diff(*, run: GenerationRun) -> dict[str, Any]:
         "changed": counts[GenerationChange.Kind.CHANGE],
         "added": counts[GenerationChange.Kind.ADD],
         "removed": counts[GenerationChange.Kind.REMOVE],
+        "total": len(rows),
+        "people": len({row.person for row in rows}),
+    }
+
+
+def _shift_changes(run: GenerationRun):
+    return (
+        ShiftChange.objects.filter(run=run)
+        .select_related("person", "shift_type")
+        .order_by("date", "person__name", "kind", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class ShiftChangeRow:
+    date: object
+    person: str
+    shift_type: str
+    kind: str
+    kind_label: str
+
+
+def generation_run_shift_diff(*, run: GenerationRun) -> dict[str, Any]:
+    """A shifts run's changes per day: who gains or loses which shift."""
+    rows = [
+        ShiftChangeRow(
+            date=change.date,
+            person=change.person.name,
+            shift_type=change.shift_type.name,
+            kind=change.kind,
+            kind_label=change.get_kind_display(),
+        )
+        for change in _shift_changes(run)
+    ]
+    counts = Counter(row.kind for row in rows)
+    return {
+        "days": [
+            {"date": day, "rows": list(group)} for day, group in groupby(rows, key=lambda r: r.date)
+        ],
+        "added": counts[ShiftChange.Kind.ADD],
+        "removed": counts[ShiftChange.Kind.REMOVE],
         "total": len(rows),
         "people": len({row.person for row in rows}),
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import logging
 import threading
 import time
@@ -38,7 +39,7 @@ from residency.hooks import BlockChange, block_changes_problems
 from residency.locking import lock_rows, locked_transaction, schedule_lock_exclusive
 from residency.models import AcademicYear, Assignment, Block
 from scheduling.explain import explain_groups, precheck
-from scheduling.models import GenerationChange, GenerationRun
+from scheduling.models import GenerationChange, GenerationRun, ShiftChange
 from scheduling.notifications import (
     generation_run_end_notify,
     schedule_publish_begin,
@@ -70,8 +71,9 @@ AUTO_PUBLISH_RESOLVES = 2
 
 class GenerationAlreadyRunning(Conflict):
     def __init__(self, run: GenerationRun) -> None:
+        what = "A shifts generation" if run.kind == GenerationRun.Kind.SHIFTS else "A generation"
         super().__init__(
-            f"A generation for {run.academic_year} is already {run.status} (run #{run.pk}). "
+            f"{what} for {run.academic_year} is already {run.status} (run #{run.pk}). "
             "Wait for it to finish or cancel it."
         )
         self.run = run
@@ -178,7 +180,7 @@ def generation_run_start(
         generation_runs_reap(academic_year_id=academic_year_id)
     except RedisError as error:
         raise Busy("The job queue (Redis) is unavailable; try again shortly.") from error
-    return _run_create(
+    return run_create(
         academic_year_id=academic_year_id,
         requested_by=requested_by,
         first_block=first_block,
@@ -225,9 +227,21 @@ def _parameters(
 
 
 @transaction.atomic
-def _run_create(
-    *, academic_year_id, requested_by, first_block, last_block, parameters, auto_publish, enqueue
-):
+def run_create(
+    *,
+    academic_year_id: int,
+    requested_by,
+    parameters: dict,
+    auto_publish: bool,
+    enqueue: bool,
+    first_block: int | None = None,
+    last_block: int | None = None,
+    kind: str = GenerationRun.Kind.BLOCKS,
+    start_date: datetime.date | None = None,
+    end_date: datetime.date | None = None,
+) -> GenerationRun:
+    """Create and queue a run of either kind (its parameters checked by the caller), or raise
+    ``GenerationAlreadyRunning``: one active run per year, whatever its kind."""
     # The year's row lock serialises start requests for one year: without it two requests
     # could both see "no active run" and both queue one.
     years = lock_rows(AcademicYear.objects.filter(pk=academic_year_id))
@@ -249,6 +263,9 @@ def _run_create(
         with transaction.atomic():
             run = GenerationRun.objects.create(
                 academic_year=year,
+                kind=kind,
+                start_date=start_date,
+                end_date=end_date,
                 first_block=first_block,
                 last_block=last_block,
                 requested_by=requested_by,
@@ -395,35 +412,71 @@ def _claim(run_id: int) -> bool:
     return True
 
 
+class _BlockWork:
+    """What a blocks run does at each step of ``_generate``; scheduling/shift_runs.py has the
+    same four for shifts, so both kinds share the loop, the lock, the guard and the fence."""
+
+    @staticmethod
+    def solve(run: GenerationRun, guard: _Guard) -> tuple[Diff, SolveResult] | None:
+        solved = _solve(run, guard)
+        if solved is None:
+            return None
+        problem, result = solved
+        return schedule_diff(run_id=run.pk, problem=problem, result=result), result
+
+    @staticmethod
+    def figures(result: SolveResult) -> dict:
+        return _figures(result)
+
+    @staticmethod
+    def draft(**kwargs) -> None:
+        draft_store(**kwargs)
+
+    @staticmethod
+    def write(**kwargs) -> None:
+        schedule_write(**kwargs)
+
+
+def _work_for(run: GenerationRun):
+    if run.kind == GenerationRun.Kind.SHIFTS:
+        from scheduling.shift_runs import ShiftWork  # imports this module
+
+        return ShiftWork
+    return _BlockWork
+
+
 def _generate(run: GenerationRun, guard: _Guard) -> None:
     """Solve; then leave a draft for review, or (automatic publishing) publish the diff. When
     rows the run would change were changed during the solve, an automatic run solves again from
-    the current schedule, at most AUTO_PUBLISH_RESOLVES times, then leaves a draft naming them."""
+    the current schedule, at most AUTO_PUBLISH_RESOLVES times, then leaves a draft naming them.
+    The same for both kinds of run: ``_work_for`` gives the steps (blocks or shifts)."""
+    work = _work_for(run)
     stale: StaleRows | None = None
     for attempt in range(AUTO_PUBLISH_RESOLVES + 1):
-        solved = _solve(run, guard)
+        solved = work.solve(run, guard)
         if solved is None:
             return  # the run has ended (failed, cancelled); it says why
-        problem, result = solved
-        diff = schedule_diff(run_id=run.pk, problem=problem, result=result)
+        diff, result = solved
         if not run.auto_publish or not diff.changes:
-            _end_with(run, diff=diff, result=result)
+            _end_with(run, functools.partial(work.draft, run=run, diff=diff, result=result))
             return
         guard.report(95, "Publishing the schedule.")
         try:
-            _schedule_write_patiently(run=run, diff=diff, result=result, stale=stale)
+            _write_patiently(
+                functools.partial(work.write, run=run, diff=diff, result=result, stale=stale)
+            )
             return
         except StaleRows as error:
             stale = error
         except _NoLongerRunning:
-            _end_cancelled_or_not(run, result)
+            _end_cancelled_or_not(run, work.figures(result))
             return
         except ScheduleInvalid as error:
             text = "\n".join(str(v) for v in error.violations)
-            _finish(run.pk, Status.FAILED, f"{error.message}\n{text}", **_figures(result))
+            _finish(run.pk, Status.FAILED, f"{error.message}\n{text}", **work.figures(result))
             return
         except RotaError as error:  # StaleFence, Busy
-            _finish(run.pk, Status.FAILED, error.message, **_figures(result))
+            _finish(run.pk, Status.FAILED, error.message, **work.figures(result))
             return
         if attempt < AUTO_PUBLISH_RESOLVES:
             GenerationRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
@@ -431,7 +484,7 @@ def _generate(run: GenerationRun, guard: _Guard) -> None:
             )
             guard.report(5, f"{stale.summary} Solving again from the current schedule.")
     # Still stale after the re-solves: nothing is written; a coordinator decides.
-    _end_with(run, diff=diff, result=result, stale=stale)
+    _end_with(run, functools.partial(work.draft, run=run, diff=diff, result=result, stale=stale))
 
 
 def _solve(run: GenerationRun, guard: _Guard) -> tuple[Problem, SolveResult] | None:
@@ -491,10 +544,11 @@ def _solve(run: GenerationRun, guard: _Guard) -> tuple[Problem, SolveResult] | N
     return problem, result
 
 
-def _end_with(run: GenerationRun, *, diff, result, stale=None) -> None:
-    """End the run with its draft (or "no changes"), saying why if it cannot."""
+def _end_with(run: GenerationRun, store: Callable[[], object]) -> None:
+    """End the run with its draft (or "no changes") through ``store``, saying why if it
+    cannot."""
     try:
-        draft_store(run=run, diff=diff, result=result, stale=stale)
+        store()
     except _NoLongerRunning:
         if _status(run.pk) == Status.CANCELLING:
             _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.")
@@ -502,19 +556,17 @@ def _end_with(run: GenerationRun, *, diff, result, stale=None) -> None:
         _finish(run.pk, Status.FAILED, error.message)
 
 
-def _end_cancelled_or_not(run: GenerationRun, result: SolveResult) -> None:
+def _end_cancelled_or_not(run: GenerationRun, figures: dict) -> None:
     if _status(run.pk) == Status.CANCELLING:
-        _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **_figures(result))
+        _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
 
 
-def _schedule_write_patiently(
-    *, run: GenerationRun, diff: Diff, result: SolveResult, stale: StaleRows | None
-) -> None:
+def _write_patiently(write: Callable[[], object]) -> None:
     """A solve is expensive: if swaps in flight keep the schedule lock past the lock timeout,
     try the write again (each attempt waits up to the lock timeout) before giving up."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            schedule_write(run=run, diff=diff, result=result, stale=stale)
+            write()
             return
         except Busy:
             if attempt == WRITE_ATTEMPTS:
@@ -828,18 +880,34 @@ def _check_job_may_write(year: AcademicYear, current: GenerationRun) -> None:
         raise _NoLongerRunning()
 
 
-@locked_transaction
 def draft_store(
     *, run: GenerationRun, diff: Diff, result: SolveResult, stale: StaleRows | None = None
 ) -> GenerationRun:
     """End the run with its proposed changes stored for review (status ready), or, when it
     changes nothing, succeeded without writing anything. Writes no assignment."""
+    return run_draft_store(
+        run=run,
+        changes=diff.changes,
+        fields={**_figures(result), **diff.figures},
+        summary=diff.summary,
+        stale=stale,
+    )
+
+
+@locked_transaction
+def run_draft_store(
+    *, run: GenerationRun, changes: list, fields: dict, summary: str, stale: StaleRows | None
+) -> GenerationRun:
+    """The draft of either kind of run: ``changes`` (GenerationChange or ShiftChange rows)
+    stored for review under the year's fence, with ``fields`` (figures) on the run."""
     year = lock_rows(AcademicYear.objects.filter(pk=run.academic_year_id))[0]
     current = lock_rows(GenerationRun.objects.filter(pk=run.pk))[0]
     _check_job_may_write(year, current)
-    GenerationChange.objects.filter(run_id=run.pk).delete()  # an earlier attempt's draft
-    fields = {**_figures(result), **diff.figures, "progress": 100, "finished_at": timezone.now()}
-    if not diff.changes:
+    # An earlier attempt's draft (automatic publishing that solved again).
+    GenerationChange.objects.filter(run_id=run.pk).delete()
+    ShiftChange.objects.filter(run_id=run.pk).delete()
+    fields = {**fields, "progress": 100, "finished_at": timezone.now()}
+    if not changes:
         GenerationRun.objects.filter(pk=run.pk).update(
             status=Status.SUCCEEDED,
             progress_message="No changes: the current schedule already is the best one found.",
@@ -853,9 +921,9 @@ def draft_store(
             outcome="finished with no changes",
         )
         return run
-    GenerationChange.objects.bulk_create(diff.changes)
+    type(changes[0]).objects.bulk_create(changes)
     if stale is None:
-        message = f"Ready for review: {diff.summary}"
+        message = f"Ready for review: {summary}"
     else:
         message = (
             f"Needs review: {stale.summary} Solved {AUTO_PUBLISH_RESOLVES + 1} times; "
@@ -938,6 +1006,10 @@ def generation_run_publish(*, run_id: int, by=None) -> GenerationRun:
     run = GenerationRun.objects.filter(pk=run_id).first()
     if run is None:
         raise Gone("No such generation run.")
+    if run.kind == GenerationRun.Kind.SHIFTS:
+        from scheduling.shift_runs import shift_generation_publish  # imports this module
+
+        return shift_generation_publish(run_id=run_id, by=by)
     _publish(run=run, by=by, started=started)
     return GenerationRun.objects.select_related("academic_year").get(pk=run_id)
 

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from scheduling import preference_views, views
+from scheduling import preference_views, shift_views, views
 
 app_name = "scheduling"
 
 urlpatterns = [
     path("", views.run_list, name="runs"),
+    path("shifts/", shift_views.shift_start, name="shift_start"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="cancel"),
     path("wishes/", preference_views.wishes, name="wishes"),

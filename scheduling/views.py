@@ -3,6 +3,7 @@ input, check the caller is a coordinator, and call one service."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,10 +15,15 @@ from redis.exceptions import RedisError
 from residency.errors import RotaError
 from residency.http import BadRequest, api_view, error_json, json_body, rota_error_json
 from residency.selectors import current_academic_year, is_coordinator
-from scheduling import services
-from scheduling.forms import GenerationStartForm
+from scheduling import services, shift_runs, shift_views
+from scheduling.forms import GenerationStartForm, ShiftGenerationStartForm
 from scheduling.models import GenerationRun
-from scheduling.selectors import generation_run_diff, generation_run_json, generation_runs_recent
+from scheduling.selectors import (
+    generation_run_diff,
+    generation_run_json,
+    generation_run_shift_diff,
+    generation_runs_recent,
+)
 
 
 def _coordinator_only(request: HttpRequest) -> None:
@@ -25,7 +31,26 @@ def _coordinator_only(request: HttpRequest) -> None:
         raise PermissionDenied("Only coordinators run schedule generation.")
 
 
+def _start_form(data) -> forms.Form:
+    """The start form for the kind asked for: blocks (the default) or shifts."""
+    if data is not None and data.get("kind") == GenerationRun.Kind.SHIFTS:
+        return ShiftGenerationStartForm(data)
+    return GenerationStartForm(data)
+
+
 def _start(request: HttpRequest, data: dict) -> GenerationRun:
+    if data.get("kind") == GenerationRun.Kind.SHIFTS:
+        return shift_runs.shift_generation_start(
+            academic_year_id=data["academic_year"].pk,
+            start=data["start"],
+            end=data["end"],
+            requested_by=request.user,
+            time_limit_seconds=data.get("time_limit_seconds"),
+            seed=data.get("seed") or 0,
+            workers=data.get("workers"),
+            keep=data.get("keep") or "changes",
+            auto_publish=bool(data.get("auto_publish")),
+        )
     return services.generation_run_start(
         academic_year_id=data["academic_year"].pk,
         requested_by=request.user,
@@ -46,7 +71,9 @@ def _start(request: HttpRequest, data: dict) -> GenerationRun:
 def run_list(request: HttpRequest) -> HttpResponse:
     _coordinator_only(request)
     year = current_academic_year()
-    form = GenerationStartForm(request.POST or None, initial={"academic_year": year})
+    form = _start_form(request.POST or None)
+    if request.method == "GET":
+        form = GenerationStartForm(initial={"academic_year": year})
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -74,14 +101,27 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def _detail(request: HttpRequest, pk: int, *, status: int = 200, refusal=None) -> HttpResponse:
     run = get_object_or_404(GenerationRun.objects.select_related("academic_year"), pk=pk)
     run = _reaped_if_dead(run)
-    again = GenerationStartForm(
-        initial={
-            "academic_year": run.academic_year_id,
-            "first_block": run.first_block,
-            "last_block": run.last_block,
-            **{key: run.parameters.get(key) for key in ("time_limit_seconds", "seed", "workers")},
-        }
-    )
+    same = {key: run.parameters.get(key) for key in ("time_limit_seconds", "seed", "workers")}
+    if run.is_shifts:
+        again = ShiftGenerationStartForm(
+            initial={
+                "academic_year": run.academic_year_id,
+                "start": run.start_date,
+                "end": run.end_date,
+                "keep": run.parameters.get("keep"),
+                **same,
+            }
+        )
+    else:
+        again = GenerationStartForm(
+            initial={
+                "academic_year": run.academic_year_id,
+                "first_block": run.first_block,
+                "last_block": run.last_block,
+                **same,
+            }
+        )
+    stale_rows = getattr(refusal, "rows", None) or run.stale_rows
     return render(
         request,
         "scheduling/run_detail.html",
@@ -89,9 +129,11 @@ def _detail(request: HttpRequest, pk: int, *, status: int = 200, refusal=None) -
             "run": run,
             "run_json": generation_run_json(run=run),
             "diff": generation_run_diff(run=run),
+            "shift_diff": generation_run_shift_diff(run=run) if run.is_shifts else None,
             "refusal": refusal,
-            "stale_rows": getattr(refusal, "rows", None) or run.stale_rows,
+            "stale_rows": stale_rows,
             "again": again,
+            **(shift_views.draft_context(request, run, stale_rows) if run.is_shifts else {}),
         },
         status=status,
     )
@@ -165,7 +207,10 @@ def _api_coordinator_only(request: HttpRequest) -> JsonResponse | None:
 def api_start(request: HttpRequest) -> HttpResponse:
     if denied := _api_coordinator_only(request):
         return denied
-    form = GenerationStartForm(json_body(request))
+    body = json_body(request)
+    if body.get("kind", GenerationRun.Kind.BLOCKS) not in GenerationRun.Kind.values:
+        raise BadRequest("Invalid generation request.", {"kind": ["Use blocks or shifts."]})
+    form = _start_form(body)
     if not form.is_valid():
         raise BadRequest(
             "Invalid generation request.",

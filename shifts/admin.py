@@ -13,10 +13,12 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from residency import services as residency_services
 from residency.admin import SafeInputAdminMixin, VersionedAdminForm, VersionedAdminMixin
 from residency.errors import ConcurrentEdit, Gone, RotaError, RuleViolation
+from residency.http import parse_id
 from shifts import services
 from shifts.errors import DutyHourViolation
 from shifts.models import (
@@ -25,6 +27,8 @@ from shifts.models import (
     DutyHourSettings,
     Holiday,
     Shift,
+    ShiftRequest,
+    ShiftRequestPeriod,
     ShiftType,
     WorkPattern,
 )
@@ -186,11 +190,11 @@ class ShiftAdminForm(forms.ModelForm):
     editor = None
     status_code = 200
 
-    EDITABLE = ("person", "date", "shift_type", "notes")
+    EDITABLE = ("person", "date", "shift_type", "notes", "pinned")
 
     class Meta:
         model = Shift
-        fields = ("person", "date", "shift_type", "notes")
+        fields = ("person", "date", "shift_type", "notes", "pinned")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -209,7 +213,8 @@ class ShiftAdminForm(forms.ModelForm):
             if self.instance._state.adding:
                 self.instance = services.shift_create(
                     person=data["person"], shift_type=data["shift_type"], date=data["date"],
-                    notes=data["notes"], by=self.editor, override_reason=reason,
+                    notes=data["notes"], pinned=data["pinned"], by=self.editor,
+                    override_reason=reason,
                 )  # fmt: skip
                 return
             version = self.cleaned_data.get("expected_version")
@@ -258,8 +263,10 @@ class ShiftAdminForm(forms.ModelForm):
 @admin.register(Shift)
 class ShiftAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     form = ShiftAdminForm
-    list_display = ("date", "shift_type", "person", "version", "updated_by", "updated_at")
-    list_filter = ("shift_type", "person__kind")
+    list_display = (
+        "date", "shift_type", "person", "pinned", "version", "updated_by", "updated_at",
+    )  # fmt: skip
+    list_filter = ("shift_type", "person__kind", "pinned")
     date_hierarchy = "date"
     search_fields = ("person__name", "shift_type__code", "shift_type__name", "notes")
     autocomplete_fields = ("person", "shift_type")
@@ -274,6 +281,7 @@ class ShiftAdmin(SafeInputAdminMixin, admin.ModelAdmin):
                     "date",
                     "shift_type",
                     "notes",
+                    "pinned",
                     "override_reason",
                     "expected_version",
                 )
@@ -315,3 +323,66 @@ class ShiftAdmin(SafeInputAdminMixin, admin.ModelAdmin):
         except RotaError as error:
             self.message_user(request, error.message, messages.ERROR)
         return HttpResponseRedirect(reverse("admin:shifts_shift_change", args=[object_id]))
+
+
+@admin.register(ShiftRequestPeriod)
+class ShiftRequestPeriodAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
+    """Coordinators open days for requests and set the deadline. Saving takes the period row
+    (version-checked), so it waits for requests being written under the old deadline and every
+    later request sees the new one (shifts/requests.py, ``_period_locked``)."""
+
+    list_display = ("__str__", "start_date", "end_date", "deadline", "is_open", "requests")
+    date_hierarchy = "start_date"
+
+    @admin.display(boolean=True, description="open")
+    def is_open(self, obj: ShiftRequestPeriod) -> bool:
+        return obj.is_open
+
+    @admin.display(description="requests")
+    def requests(self, obj: ShiftRequestPeriod) -> str:
+        count = ShiftRequest.objects.filter(date__range=(obj.start_date, obj.end_date)).count()
+        url = reverse("admin:shifts_shiftrequest_changelist") + f"?period={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, count)
+
+
+class RequestPeriodFilter(admin.SimpleListFilter):
+    """Requests whose date lies in a period (requests name a date, not a period)."""
+
+    title = "period"
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        return [(str(p.pk), str(p)) for p in ShiftRequestPeriod.objects.order_by("-start_date")]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        period = ShiftRequestPeriod.objects.filter(pk=parse_id(self.value()) or 0).first()
+        if period is None:
+            return queryset.none()
+        return queryset.filter(date__range=(period.start_date, period.end_date))
+
+
+@admin.register(ShiftRequest)
+class ShiftRequestAdmin(SafeInputAdminMixin, admin.ModelAdmin):
+    """Every request, for the coordinator to read (and delete, e.g. for someone who left).
+    Read only: a request is the person's own words, entered on their page or through the API
+    before the deadline."""
+
+    list_display = ("date", "person", "kind", "shift_type", "priority", "note", "created_at")
+    list_filter = (
+        RequestPeriodFilter,
+        "kind",
+        "priority",
+        "shift_type",
+        ("person", admin.RelatedOnlyFieldListFilter),
+    )
+    date_hierarchy = "date"
+    search_fields = ("person__name", "note")
+    list_select_related = ("person", "shift_type")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -7,6 +7,9 @@ that breaks a duty-hour rule answers 422 with the problems and their numbers; a 
 send ``override_reason`` to make it anyway (recorded).
 
 ``GET /api/people/<id>/duty-hours?from=&to=``: the person's compliance report.
+
+``GET/POST /api/shift-requests``, ``DELETE /api/shift-requests/<id>``: the caller's own shift
+requests (docs/shifts.md, "Requests").
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 
 from residency.api import ETAG_PATTERN
@@ -22,9 +25,10 @@ from residency.errors import ConcurrentEdit
 from residency.http import BadRequest, api_view, error_json, json_body
 from residency.models import Person
 from residency.selectors import is_coordinator, person_for_user
+from shifts import requests as requests_module
 from shifts import selectors, services
 from shifts.errors import DutyHourViolation
-from shifts.models import Shift, ShiftType
+from shifts.models import Shift, ShiftRequest, ShiftRequestPeriod, ShiftType
 
 PATCHABLE: dict[str, type] = {
     "notes": str,
@@ -32,6 +36,7 @@ PATCHABLE: dict[str, type] = {
     "shift_type": int,
     "date": str,
     "override_reason": str,
+    "pinned": bool,
 }
 OWNER_PATCHABLE = {"notes"}
 
@@ -49,6 +54,7 @@ def shift_json(shift: Shift) -> dict[str, Any]:
         "starts_at": shift.starts_at.isoformat(),
         "ends_at": shift.ends_at.isoformat(),
         "notes": shift.notes,
+        "pinned": shift.pinned,
         "updated_by": shift.updated_by.get_username() if shift.updated_by else None,
         "updated_at": shift.updated_at.isoformat(),
     }
@@ -116,7 +122,9 @@ def _shift_patch(request: HttpRequest, shift: Shift) -> HttpResponse:
     if errors:
         return error_json("Some values are not acceptable.", status=422, errors=errors)
     if not changes:
-        raise BadRequest("Name at least one field to change: notes, person, shift_type, date.")
+        raise BadRequest(
+            "Name at least one field to change: notes, pinned, person, shift_type, date."
+        )
     try:
         updated = services.shift_update(
             shift_id=shift.pk, version=version, by=request.user, override_reason=reason,
@@ -140,7 +148,12 @@ def _check_types(data: dict[str, Any], body_version: Any) -> None:
         errors[name] = ["Unknown or read-only field."]
     for name, expected in PATCHABLE.items():
         value = data.get(name)
-        if name in data and (not isinstance(value, expected) or isinstance(value, bool)):
+        if name not in data:
+            continue
+        if expected is bool:
+            if not isinstance(value, bool):
+                errors[name] = ["Must be true or false."]
+        elif not isinstance(value, expected) or isinstance(value, bool):
             errors[name] = [f"Must be {'a string' if expected is str else 'an integer id'}."]
     if body_version is not None and (
         not isinstance(body_version, int) or isinstance(body_version, bool)
@@ -222,3 +235,103 @@ def person_duty_hours(request: HttpRequest, person_id: int) -> HttpResponse:
         )
     report = selectors.duty_hour_report(person=person, start=start, end=end)
     return JsonResponse(report.as_json())
+
+
+# -- shift requests: /api/shift-requests (the caller's own; docs/api.md) ------------------------
+
+REQUEST_FIELDS = {"date", "kind", "shift_type", "priority", "note"}
+
+
+def _requester(request: HttpRequest) -> Person:
+    person = person_for_user(user=request.user)
+    if person is None:
+        raise Http404("Shift requests are made by people of the program linked to this login.")
+    return person
+
+
+def shift_request_json(item: ShiftRequest) -> dict[str, Any]:
+    return {
+        "id": item.pk,
+        "date": item.date.isoformat(),
+        "kind": item.kind,
+        "shift_type": item.shift_type_id,
+        "shift_type_code": item.shift_type.code if item.shift_type_id else None,
+        "priority": item.priority,
+        "weight": item.weight,
+        "note": item.note,
+        "created_at": item.created_at.isoformat(),
+    }
+
+
+def _period_json(period: ShiftRequestPeriod, items: list[ShiftRequest]) -> dict[str, Any]:
+    return {
+        "id": period.pk,
+        "start_date": period.start_date.isoformat(),
+        "end_date": period.end_date.isoformat(),
+        "deadline": period.deadline.isoformat(),
+        "open": period.is_open,
+        "note": period.note,
+        "requests_left": max(0, requests_module.MAX_REQUESTS_PER_PERIOD - len(items)),
+        "requests": [shift_request_json(item) for item in items],
+    }
+
+
+@api_view
+def shift_request_list(request: HttpRequest) -> HttpResponse:
+    """GET: the caller's requests in the current periods; POST {"date", "kind", "shift_type",
+    "priority", "note"}: add one (201; 400 malformed, 422 refused, 409 past the deadline)."""
+    if request.method not in ("GET", "POST"):
+        return _not_allowed(request, "GET, POST")
+    person = _requester(request)
+    if request.method == "GET":
+        periods = requests_module.shift_request_periods_current()
+        mine = requests_module.shift_requests_of(person=person, periods=periods)
+        return JsonResponse({"periods": [_period_json(p, mine[p.pk]) for p in periods]})
+    data = json_body(request)
+    errors: dict[str, list[str]] = {
+        name: ["Unknown field."] for name in sorted(set(data) - REQUEST_FIELDS)
+    }
+    day = _parse_day(data["date"]) if isinstance(data.get("date"), str) else None
+    if day is None:
+        errors["date"] = ["Must be a date like 2041-01-31 (years 1900 to 9000)."]
+    kind = data.get("kind")
+    if kind not in ShiftRequest.Kind.values:
+        errors["kind"] = ['Must be "on" or "off".']
+    type_id = data.get("shift_type")
+    if type_id is not None and (
+        isinstance(type_id, bool) or not isinstance(type_id, int) or not 0 < type_id < 2**63
+    ):
+        errors["shift_type"] = ["Must be a shift type id, or null for the whole day."]
+    priority = data.get("priority", ShiftRequest.Priority.MEDIUM)
+    if isinstance(priority, bool) or priority not in ShiftRequest.Priority.values:
+        errors["priority"] = ["Must be 1 (high), 2 (medium) or 3 (low)."]
+    note = data.get("note", "")
+    if not isinstance(note, str):
+        errors["note"] = ["Must be a string."]
+    if errors:
+        raise BadRequest("Some fields are invalid.", errors=errors)
+    shift_type = None
+    if type_id is not None:
+        shift_type = ShiftType.objects.filter(pk=type_id).first()
+        if shift_type is None:
+            return error_json(
+                "Some values are not acceptable.",
+                status=422,
+                errors={"shift_type": [f"No shift type with id {type_id}."]},
+            )
+    created = requests_module.shift_request_create(
+        person=person, date=day, kind=kind, shift_type=shift_type, priority=priority, note=note
+    )
+    return JsonResponse(shift_request_json(created), status=201)
+
+
+@api_view
+def shift_request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """DELETE: withdraw one of the caller's requests while its period is open (204; 409 past
+    the deadline). Someone else's request is answered like a missing one (404)."""
+    if request.method != "DELETE":
+        return _not_allowed(request, "DELETE")
+    person = _requester(request)
+    if not requests_module.shift_request_delete(person=person, request_id=pk):
+        return error_json(f"No shift request of yours with id {pk}.", status=404)
+    return HttpResponse(status=204)

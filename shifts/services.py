@@ -28,7 +28,7 @@ from shifts.dutyhours import DutyHourProblem, PersonWork, fmt_day
 from shifts.errors import DutyHourViolation
 from shifts.models import DutyHourOverride, DutyHourSettings, Holiday, Shift, ShiftType, shift_times
 
-SHIFT_EDITABLE_FIELDS = ("person", "date", "shift_type", "notes")
+SHIFT_EDITABLE_FIELDS = ("person", "date", "shift_type", "notes", "pinned")
 PLACEMENT_FIELDS = ("person", "date", "shift_type")
 
 
@@ -38,7 +38,7 @@ def _raise_first(problems: list[tuple[str, str]]) -> None:
         raise RuleViolation(message, field=field)
 
 
-def _lock_shift_types(type_ids: Iterable[int]) -> None:
+def lock_shift_types(type_ids: Iterable[int]) -> None:
     # Coverage maximum spans rows (every shift of a type on a date): two coordinators filling the
     # last slot would both count one free place and both insert. The type row is the owner of
     # that count; holding it (no-key, so inserting shifts that reference it is not blocked)
@@ -149,6 +149,7 @@ def shift_create(
     shift_type: ShiftType,
     date: datetime.date,
     notes: str = "",
+    pinned: bool = False,
     by=None,
     override_reason: str = "",
 ) -> Shift:
@@ -158,7 +159,7 @@ def shift_create(
     # person (a coordinator's call on the 3rd, a swap's shift on the 5th) could each pass alone
     # and together break the 80-hour rule. Serialise on the person row, then check.
     lock_people([person.pk])
-    _lock_shift_types([shift_type.pk])
+    lock_shift_types([shift_type.pk])
     _raise_first(
         _placement_problems(person=person, shift_type=shift_type, day=date, ignore_shift_id=None)
     )
@@ -169,7 +170,14 @@ def shift_create(
         by=by,
         override_reason=override_reason,
     )
-    shift = Shift(person=person, shift_type=shift_type, date=date, notes=notes, updated_by=by)
+    shift = Shift(
+        person=person,
+        shift_type=shift_type,
+        date=date,
+        notes=notes,
+        pinned=pinned,
+        updated_by=by,
+    )
     try:
         with transaction.atomic():
             shift.save()
@@ -202,7 +210,7 @@ def shift_update(
     if moved:
         # Same order as shift_create (people, then types): see the write-skew note there.
         lock_people([current.person_id, merged["person"].pk])
-        _lock_shift_types([current.shift_type_id, merged["shift_type"].pk])
+        lock_shift_types([current.shift_type_id, merged["shift_type"].pk])
         current = _shift_or_gone(shift_id)
         if current.version != version:
             raise ConcurrentEdit(current)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shifts import views
+from shifts import request_views, views
 
 urlpatterns = [
     path("calendar/", views.month_calendar, name="shift_calendar"),
@@ -10,5 +10,12 @@ urlpatterns = [
     path("<int:shift_id>/edit/", views.shift_edit, name="shift_edit"),
     path("<int:shift_id>/delete/", views.shift_delete, name="shift_delete"),
     path("compliance/", views.compliance_program, name="compliance_program"),
+    path("requests/", request_views.my_shift_requests, name="shift_requests"),
+    path("requests/add/", request_views.shift_request_add, name="shift_request_add"),
+    path(
+        "requests/<int:pk>/delete/",
+        request_views.shift_request_delete,
+        name="shift_request_delete",
+    ),
     path("compliance/export.csv", views.compliance_csv, name="compliance_csv"),
 ]

@@ -69,6 +69,7 @@ def month_calendar(request: HttpRequest) -> HttpResponse:
         "shifts/calendar.html",
         {
             "first": first,
+            "last": last,
             "types": types,
             "days": days,
             "editable": is_coordinator(request.user),
@@ -166,7 +167,7 @@ def shift_new(request: HttpRequest) -> HttpResponse:
             try:
                 shift = services.shift_create(
                     person=data["person"], shift_type=data["shift_type"], date=data["date"],
-                    notes=data["notes"], by=request.user,
+                    notes=data["notes"], pinned=data["pinned"], by=request.user,
                     override_reason=data["override_reason"],
                 )  # fmt: skip
             except RotaError as error:
@@ -203,6 +204,7 @@ def shift_edit(request: HttpRequest, shift_id: int) -> HttpResponse:
                 "date": shift.date,
                 "shift_type": shift.shift_type,
                 "notes": shift.notes,
+                "pinned": shift.pinned,
             }
         )
         return _render_edit(request, shift, form)
@@ -285,6 +287,7 @@ def shift_delete(request: HttpRequest, shift_id: int) -> HttpResponse:
                 "date": current.date,
                 "shift_type": current.shift_type_id,
                 "notes": current.notes,
+                "pinned": current.pinned,
             }
         )
         edit.is_valid()

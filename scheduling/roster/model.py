@@ -251,22 +251,46 @@ class RosterModel:
         for rule in p.rolling_minutes:
             for i in self._people(rule.people):
                 person = p.people[i]
-                daily = []
+                terms: list[list] = [[] for _ in range(D)]
                 for d in range(D):
-                    terms = [
-                        types[t.id].minutes * self.x[i, d, t.id]
-                        for t in p.shift_types
-                        if (i, d, t.id) in self.x
-                    ]
-                    daily.append((sum(terms) if terms else 0) + person.baseline_minutes.get(d, 0))
+                    for t in p.shift_types:
+                        v = self.x.get((i, d, t.id))
+                        if v is None:
+                            continue
+                        spread = person.shift_minutes.get((d, t.id)) or ((0, types[t.id].minutes),)
+                        for offset, minutes in spread:
+                            if minutes and 0 <= d + offset < D:
+                                terms[d + offset].append(minutes * v)
+                daily = [
+                    (sum(terms[d]) if terms[d] else 0) + person.baseline_minutes.get(d, 0)
+                    for d in range(D)
+                ]
                 for s in range(max(1, D - rule.window + 1)):
                     m.add(sum(daily[s : s + rule.window]) <= rule.max_minutes)
+        spill = [t for t in p.shift_types if t.busy_days_after]
         for rule in p.min_free_days:
             for i in self._people(rule.people):
                 person = p.people[i]
                 busy = []
                 for d in range(D):
-                    busy.append(1 if person.baseline_minutes.get(d, 0) > 0 else self._w(i, d))
+                    if person.baseline_minutes.get(d, 0) > 0:
+                        busy.append(1)
+                        continue
+                    # Shifts of earlier days that reach into d make it a worked day too.
+                    reach = [
+                        self.x[i, d - k, t.id]
+                        for t in spill
+                        for k in range(1, t.busy_days_after + 1)
+                        if (i, d - k, t.id) in self.x
+                    ]
+                    if not reach:
+                        busy.append(self._w(i, d))
+                        continue
+                    b = m.new_bool_var(f"busy_{person.id}_{d}")
+                    for lit in [self._w(i, d), *reach]:
+                        if not isinstance(lit, int):
+                            m.add_implication(lit, b)
+                    busy.append(b)
                 for s in range(max(1, D - rule.window + 1)):
                     window = busy[s : s + rule.window]
                     m.add(len(window) - sum(window) >= min(rule.min_free, len(window)))

@@ -22,6 +22,9 @@ class ShiftType:
     rest_days_after: int = 0
     # Burden points one shift of this type is worth (fairness).
     points: int = 0
+    # Calendar days after its day that the shift still reaches (an overnight shift ending 07:00
+    # reaches one): they count as worked for ``MinFreeDays``, as the duty-hour rules count them.
+    busy_days_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class Person:
     baseline_minutes: dict[int, int] = field(default_factory=dict)
     # Fairness cohort (a PGY level, a call pool); None = not compared with anyone.
     cohort: str | None = None
+    # (day, shift type) -> ((days after ``day``, minutes), ...): what a shift of that type that
+    # day changes in this person's work per calendar day, for ``RollingMinutes``: an overnight
+    # shift split at midnight, rotation hours it overlaps counted once, rotation hours its rest
+    # cancels taken off (negative). Missing: the type's minutes, all on its own day.
+    shift_minutes: dict[tuple[int, str], tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     def may_work(self, day: int, shift_type: str) -> bool:
         if day in self.unavailable:

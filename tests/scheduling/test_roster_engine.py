@@ -381,3 +381,40 @@ def test_person_by_person_first_roster_fills_soft_cover_greedily():
     assert max(counts) <= 2
     hard = RosterProblem(days=7, shift_types=(DAY,), people=people(3), cover=need(7, "DAY", 1))
     assert not separable(hard)
+
+
+def test_a_shift_reaching_past_midnight_makes_the_next_day_worked_for_free_days():
+    # An overnight shift touches two calendar days (as the duty-hour engine counts them): with
+    # 4 free days needed in 7 and shifts wanted on days 0, 2 and 4, all three day shifts fit
+    # (3 worked days) but only one night (two nights on those days make 4 worked days).
+    night = ShiftType(id="N", minutes=12 * 60, busy_days_after=1)
+    day = ShiftType(id="D", minutes=8 * 60)
+    for shift, most in ((night, 1), (day, 3)):
+        problem = RosterProblem(
+            days=7,
+            shift_types=(shift,),
+            people=people(1),
+            requests=tuple(Request("P0", d, shift.id, 1, True) for d in (0, 2, 4)),
+            min_free_days=(MinFreeDays(window=7, min_free=4),),
+        )
+        result = solve(problem)
+        worked = sorted(d for (_p, d) in result.roster)
+        assert len(worked) == most, (shift.id, worked)
+
+
+def test_shift_minutes_spread_a_shift_over_days_and_cancel_baseline_hours():
+    # Day 1 carries 10 h of rotation hours. A shift on day 0 whose rest cancels them adds
+    # nothing to day 1, so two shifts fit in a 20 h two-day window; counted on its own day
+    # only, the same shifts make 30 h and only one fits.
+    t = ShiftType(id="T", minutes=600)
+    for spread, most in (({}, 1), ({(0, "T"): ((0, 600), (1, -600))}, 2)):
+        person = Person(id="P0", baseline_minutes={1: 600}, shift_minutes=spread)
+        problem = RosterProblem(
+            days=2,
+            shift_types=(t,),
+            people=(person,),
+            requests=tuple(Request("P0", d, "T", 1, True) for d in (0, 1)),
+            rolling_minutes=(RollingMinutes(window=2, max_minutes=1200),),
+        )
+        result = solve(problem)
+        assert len(result.roster) == most, spread

@@ -84,6 +84,7 @@ def test_admin_works_under_the_csp(live_server, data, coordinator):
         "/admin/residency/absence/",
         "/admin/axes/accessattempt/",
         "/generation/",
+        "/generation/shifts/",
         f"/schedule/block/{data.block_id}/",
     ]
 

@@ -13,12 +13,14 @@ import os
 import pytest
 from django.contrib import admin
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from residency.models import Assignment, RotationTemplate
 from scheduling.models import GenerationRun
-from shifts.models import Shift, SickCall
+from shifts import requests as shift_requests
+from shifts.models import Shift, ShiftRequest, SickCall
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
@@ -139,8 +141,11 @@ def state() -> dict:
         "runs": sorted(GenerationRun.objects.values_list("pk", "status")),
         "shifts": sorted(
             Shift.objects.values_list(
-                "pk", "person_id", "date", "shift_type_id", "notes", "version"
+                "pk", "person_id", "date", "shift_type_id", "notes", "pinned", "version"
             )
+        ),
+        "shift_requests": sorted(
+            ShiftRequest.objects.values_list("pk", "person_id", "date", "kind", "priority")
         ),
     }
 
@@ -469,7 +474,7 @@ def test_fuzz_admin_actions(world, redis_conn, page, action, fields):
 
 @FUZZ
 @given(body=st.one_of(json_objects(["notes", "person", "shift_type", "date", "override_reason",
-                                    "version"]), bodies_or_garbage),
+                                    "pinned", "version"]), bodies_or_garbage),
        if_match=st.one_of(st.none(), st.text(max_size=20), st.sampled_from(['"v1"', "*"])),
        coordinator=st.booleans())  # fmt: skip
 @example(body={"date": "0001-01-01", "version": 1}, if_match=None, coordinator=True)
@@ -512,6 +517,37 @@ def test_fuzz_shift_forms_and_pages(world, data, edit, query):
         assert response.status_code < 500
     response = client.post(f"/shifts/{world['shift'].pk}/delete/", {"version": query})
     assert response.status_code < 500
+
+
+REQUEST_FIELDS = ["date", "kind", "shift_type", "priority", "note"]
+
+
+@pytest.fixture
+def request_period(world):
+    """An open period for shift requests (issue 16) starting 2 Jul 2040."""
+    return shift_requests.shift_request_period_create(
+        start_date=datetime.date(2040, 7, 2), end_date=datetime.date(2040, 7, 29),
+        deadline=timezone.now() + datetime.timedelta(days=7),
+    )  # fmt: skip
+
+
+@FUZZ
+@given(body=st.one_of(json_objects(REQUEST_FIELDS), bodies_or_garbage),
+       data=form_data(REQUEST_FIELDS), request_id=ids)  # fmt: skip
+@example(body={"date": "2040-07-03", "kind": "off"}, data={"date": "2040-07-04", "kind": "off",
+         "priority": "1"}, request_id=1)  # fmt: skip
+def test_fuzz_shift_requests(world, request_period, body, data, request_id):
+    client = client_for(world["resident"].user)
+    before = state()
+    response = send_json(client, "POST", "/api/shift-requests", body)
+    assert_clear_refusal_or_success(response, before, api=True)
+    before = state()
+    response = client.post("/shifts/requests/add/", data)
+    assert_clear_refusal_or_success(response, before, api=False)
+    before = state()
+    response = send_json(client, "DELETE", f"/api/shift-requests/{request_id}", {})
+    assert_clear_refusal_or_success(response, before, api=True)
+    assert client.get("/shifts/requests/").status_code == 200
 
 
 # --- shift trades, the open pool and sick calls (issue 13) ----------------------------------

@@ -52,6 +52,8 @@ JSON_ENDPOINTS = [
     ("other", "POST", "/api/swaps", ["message", "kind", "offered", "wanted", "counterpart"]),
     ("coordinator", "POST", "/api/generation-runs",
      ["academic_year", "seed", "first_block", "last_block", "time_limit_seconds", "workers"]),
+    ("resident", "POST", "/api/shift-requests",
+     ["date", "kind", "shift_type", "priority", "note"]),
 ]  # fmt: skip
 
 JSON_CASES = [
@@ -123,6 +125,7 @@ FORMS = [
      ["person", "block", "rotation", "role", "notes", "expected_version", "values_read"]),
     ("coordinator", "/admin/residency/rotationtemplate/add/", ["name", "code", "max_people"]),
     (None, "/accounts/login/", ["username", "password", "next"]),
+    ("resident", "/shifts/requests/add/", ["date", "kind", "shift_type", "priority", "note"]),
 ]  # fmt: skip
 
 FORM_CASES = [(who, path, field) for who, path, fields in FORMS for field in fields]

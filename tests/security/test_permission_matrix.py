@@ -31,7 +31,8 @@ from django.utils import timezone
 from residency.models import Absence, Assignment, RotationTemplate
 from residency.services import calendar_token_regenerate
 from scheduling.models import GenerationRun, PreferenceWindow, RotationWish
-from shifts.models import Shift
+from shifts import requests as requests_module
+from shifts.models import Shift, ShiftRequest
 from swaps import services as swap_services
 from swaps.models import SwapRequest
 from tests.factories import (
@@ -73,6 +74,9 @@ class World:
     shift_offer: SwapRequest | None = None
     sick_call: object = None
     wish: RotationWish | None = None  # the resident's, in a year whose wishes are open
+    # A shifts run's draft (issue 16) of an empty year: publishing it writes nothing.
+    shift_draft: GenerationRun | None = None
+    shift_request: ShiftRequest | None = None  # the faculty member's, in an open period
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +123,19 @@ def world(coordinator) -> World:
     world = World(year, block, clinic, other_clinic, resident, faculty, other, mine, swap,
                   open_offer, run, staff, draft, shift)  # fmt: skip
     world.wish = wish
+    empty = AcademicYearFactory()
+    world.shift_draft = GenerationRun.objects.create(
+        academic_year=empty, status="ready", kind="shifts", start_date=empty.start_date,
+        end_date=empty.start_date + 6 * DAY,
+    )  # fmt: skip
+    period_start = timezone.localdate() + 10 * DAY
+    requests_module.shift_request_period_create(
+        start_date=period_start, end_date=period_start + 27 * DAY,
+        deadline=timezone.now() + datetime.timedelta(days=7),
+    )  # fmt: skip
+    world.shift_request = requests_module.shift_request_create(
+        person=faculty, date=period_start, kind="off"
+    )
     _add_shift_trades(world, third)
     return world
 
@@ -203,7 +220,23 @@ MATRIX = {
     ("generation start page", "POST", lambda w: "/generation/",
      lambda w: {"academic_year": w.year.pk, "time_limit_seconds": 5}):
         ("login", "denied", "denied", "denied", "ok"),
+    ("shift generation page", "GET", lambda w: "/generation/shifts/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("shift generation start", "POST", lambda w: "/generation/shifts/",
+     lambda w: {"kind": "shifts", "academic_year": w.year.pk, "start": w.year.start_date,
+                "end": w.year.start_date + 6 * DAY, "keep": "changes", "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
     ("generation run page", "GET", lambda w: f"/generation/runs/{w.run.pk}/", None):
+        ("login", "denied", "denied", "denied", "ok"),
+    # Shifts runs (issue 16) use the same pages and endpoints, with kind=shifts to start one.
+    ("generation shifts start page", "POST", lambda w: "/generation/",
+     lambda w: {"kind": "shifts", "academic_year": w.year.pk, "start": w.block.start_date,
+                "end": w.block.start_date, "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("generation shifts run page", "GET", lambda w: f"/generation/runs/{w.shift_draft.pk}/",
+     None): ("login", "denied", "denied", "denied", "ok"),
+    ("generation shifts publish page", "POST",
+     lambda w: f"/generation/runs/{w.shift_draft.pk}/publish/", None):
         ("login", "denied", "denied", "denied", "ok"),
     ("generation cancel page", "POST", lambda w: f"/generation/runs/{w.run.pk}/cancel/", None):
         ("login", "denied", "denied", "denied", "ok"),
@@ -300,6 +333,13 @@ MATRIX = {
         ("login", "denied", "denied", "denied", "ok"),
     ("api generation run", "GET", lambda w: f"/api/generation-runs/{w.run.pk}", None):
         ("login", "denied", "denied", "denied", "ok"),
+    ("api generation shifts start", "POST", lambda w: "/api/generation-runs",
+     lambda w: {"kind": "shifts", "academic_year": w.year.pk, "start": str(w.block.start_date),
+                "end": str(w.block.start_date), "time_limit_seconds": 5}):
+        ("login", "denied", "denied", "denied", "ok"),
+    ("api generation shifts publish", "POST",
+     lambda w: f"/api/generation-runs/{w.shift_draft.pk}/publish", lambda w: {}):
+        ("login", "denied", "denied", "denied", "ok"),
     ("api generation cancel", "POST", lambda w: f"/api/generation-runs/{w.run.pk}/cancel",
      lambda w: {}):
         ("login", "denied", "denied", "denied", "ok"),
@@ -345,6 +385,24 @@ MATRIX = {
         ("login", "ok", "denied", "denied", "denied"),
     ("api wish delete", "DELETE", lambda w: f"/api/wishes/{w.wish.pk}", None):
         ("login", "ok", "denied", "denied", "denied"),
+    # Shift requests (issue 16): everyone with a person of their own asks; coordinators without
+    # one are sent to the admin's list.
+    ("shift requests page", "GET", lambda w: "/shifts/requests/", None):
+        ("login", "ok", "ok", "ok", "ok"),
+    ("shift request add", "POST", lambda w: "/shifts/requests/add/",
+     lambda w: {"date": w.shift_request.date + DAY, "kind": "off", "priority": 2}):
+        ("login", "ok", "ok", "ok", "denied"),
+    ("shift request delete", "POST",
+     lambda w: f"/shifts/requests/{w.shift_request.pk}/delete/", None):
+        ("login", "denied", "ok", "denied", "denied"),
+    ("api shift requests", "GET", lambda w: "/api/shift-requests", None):
+        ("login", "ok", "ok", "ok", "denied"),
+    ("api shift request add", "POST", lambda w: "/api/shift-requests",
+     lambda w: {"date": (w.shift_request.date + DAY).isoformat(), "kind": "off"}):
+        ("login", "ok", "ok", "ok", "denied"),
+    ("api shift request delete", "DELETE",
+     lambda w: f"/api/shift-requests/{w.shift_request.pk}", None):
+        ("login", "denied", "ok", "denied", "denied"),
     # --- admin ---
     ("admin index", "GET", lambda w: "/admin/", None):
         ("login", "login", "login", "login", "ok"),
@@ -391,7 +449,12 @@ STAFF = {
     "swap cancel page": "denied",
     "generation page": "denied",
     "generation start page": "denied",
+    "shift generation page": "denied",
+    "shift generation start": "denied",
     "generation run page": "denied",
+    "generation shifts start page": "denied",
+    "generation shifts run page": "denied",
+    "generation shifts publish page": "denied",
     "generation cancel page": "denied",
     "generation publish page": "denied",
     "generation discard page": "denied",
@@ -414,6 +477,8 @@ STAFF = {
     "api swap cancel": "denied",
     "api generation start": "denied",
     "api generation run": "denied",
+    "api generation shifts start": "denied",
+    "api generation shifts publish": "denied",
     "api generation cancel": "denied",
     "api generation publish": "denied",
     "api generation discard": "denied",
@@ -442,6 +507,13 @@ STAFF = {
     "api shift": "denied",
     "api shift patch": "denied",
     "api duty hours": "denied",
+    # Shift requests: nobody's person, and no coordinator to be sent to the admin.
+    "shift requests page": "denied",
+    "shift request add": "denied",
+    "shift request delete": "denied",
+    "api shift requests": "denied",
+    "api shift request add": "denied",
+    "api shift request delete": "denied",
     # Shift trades and sick calls (issue 13): nobody's person, no coordinator.
     "shift trades": "ok",
     "shift trade builder": "denied",
@@ -512,6 +584,9 @@ def state() -> dict:
         ),
         "wishes": sorted(RotationWish.objects.values_list("pk", "person_id", "rank")),
         "absences": sorted(Absence.objects.values_list("pk", "person_id", "status")),
+        "shift requests": sorted(
+            ShiftRequest.objects.values_list("pk", "person_id", "date", "kind", "priority")
+        ),
     }
 
 
