@@ -394,12 +394,22 @@ class RotationWish(models.Model):
 
 class FairnessGroup(VersionedModel):
     """Rotations whose blocks should be shared evenly within each PGY cohort (nights, ICU...).
-    Heavy rotations are always balanced; each active group adds its own balance term."""
+    Heavy rotations are always balanced; each active group adds its own balance term. A
+    holiday group counts only the blocks that contain a program holiday (shifts' Holiday
+    dates), so holiday work is shared evenly too."""
 
     name = models.CharField(max_length=80, unique=True)
     rotations = models.ManyToManyField(RotationTemplate, related_name="fairness_groups")
     weight = models.PositiveSmallIntegerField(
         default=5, help_text="Cost of one block of spread (max - min) within a PGY cohort."
+    )
+    holiday_blocks_only = models.BooleanField(
+        "holiday blocks only",
+        default=False,
+        help_text=(
+            "Count only blocks that contain a program holiday (Shifts > Holidays), so that "
+            "working over the holidays is shared evenly. Choose the rotations that work then."
+        ),
     )
     active = models.BooleanField(default=True)
 

@@ -41,8 +41,8 @@ class RotationWishAdmin(SafeInputAdminMixin, admin.ModelAdmin):
 
 @admin.register(FairnessGroup)
 class FairnessGroupAdmin(SafeInputAdminMixin, VersionedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "weight", "active", "rotation_codes")
-    list_filter = ("active",)
+    list_display = ("name", "weight", "holiday_blocks_only", "active", "rotation_codes")
+    list_filter = ("active", "holiday_blocks_only")
     filter_horizontal = ("rotations",)
 
     @admin.display(description="Rotations")

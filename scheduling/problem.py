@@ -23,6 +23,7 @@ from residency.models import (
 )
 from residency.selectors import is_unavailable_for_block
 from scheduling.models import CurriculumRequirement, FairnessGroup, RotationWish
+from shifts.models import Holiday
 
 Key = tuple[int, int]  # (person_id, block_id)
 
@@ -48,6 +49,18 @@ class Rotation:
     @property
     def is_leave(self) -> bool:
         return self.kind == RotationTemplate.Kind.LEAVE
+
+
+@dataclass(frozen=True)
+class FairnessTerm:
+    """A fairness group as the solver balances it: blocks of ``rotation_ids`` per resident,
+    counted over ``block_ids`` only (the blocks containing a program holiday) or, when None,
+    over every block of the year."""
+
+    name: str
+    rotation_ids: frozenset[int]
+    weight: int
+    block_ids: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +94,8 @@ class Problem:
     # blocks a resident asked (not yet approved) vacation in.
     wishes: dict[Key, list[tuple[int, int]]] = field(default_factory=dict)  # -> [(rank, rot)]
     vacation_requests: set[Key] = field(default_factory=set)
-    # Extra fairness groups: (name, rotation ids, weight), balanced within each PGY cohort.
-    fairness_groups: list[tuple[str, frozenset[int], int]] = field(default_factory=list)
+    # Extra fairness groups, balanced within each PGY cohort.
+    fairness_groups: list[FairnessTerm] = field(default_factory=list)
 
     @property
     def individual(self) -> set[int]:
@@ -216,9 +229,26 @@ def problem_load(
         if open_cell((person_id, block.pk))
         and any(a.start_date <= block.end_date and a.end_date >= block.start_date for a in theirs)
     }
+    # Holiday groups count the blocks that contain a program holiday. The holidays belong to
+    # the shifts app (one list per program, seeded by country); this is scheduling's one read
+    # of it, of dates only.
+    groups = list(FairnessGroup.objects.filter(active=True).prefetch_related("rotations"))
+    holiday_block_ids: frozenset[int] = frozenset()
+    if blocks and any(group.holiday_blocks_only for group in groups):
+        dates = Holiday.objects.filter(
+            date__gte=blocks[0].start_date, date__lte=blocks[-1].end_date
+        ).values_list("date", flat=True)
+        holiday_block_ids = frozenset(
+            b.pk for b in blocks if any(b.start_date <= d <= b.end_date for d in dates)
+        )
     fairness_groups = [
-        (group.name, frozenset(r.pk for r in group.rotations.all()), group.weight)
-        for group in FairnessGroup.objects.filter(active=True).prefetch_related("rotations")
+        FairnessTerm(
+            name=group.name,
+            rotation_ids=frozenset(r.pk for r in group.rotations.all()),
+            weight=group.weight,
+            block_ids=holiday_block_ids if group.holiday_blocks_only else None,
+        )
+        for group in groups
     ]
 
     curriculum = {

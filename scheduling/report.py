@@ -40,7 +40,13 @@ def result_report(*, problem: Problem, result: SolveResult) -> dict:
         {"person_id": pid, "person": p.person_name(pid), **row}
         for pid, row in sorted(people.items(), key=lambda item: p.person_name(item[0]))
     ]
+    # The blocks holiday fairness groups count (those with a program holiday), so the
+    # coordinator can see which blocks "holiday" meant.
+    holiday_blocks = sorted(
+        {p.block_numbers[bid] for g in p.fairness_groups if g.block_ids for bid in g.block_ids}
+    )
     return {
+        "holiday_blocks": holiday_blocks,
         "changes": result.changes,
         "changes_at_least": result.changes_at_least,
         "fairness_spread": result.group_spreads,

@@ -9,7 +9,8 @@ Hard rules: capacity min/max per rotation and block (people of the staffing kind
 eligibility, curriculum min/max blocks per resident, absences (leave rotation), no more than
 ``max_consecutive_heavy`` heavy blocks in a row, supervision ratio.
 Objective (minimised): WEIGHT_FAIRNESS x (max - min heavy blocks, per PGY cohort)
-+ WEIGHT_STABILITY x (person-blocks that change vs the current schedule).
++ each fairness group's weight x its spread (holiday groups: holiday blocks only)
++ WEIGHT_STABILITY x (person-blocks that change vs the current schedule) + wish points.
 Supervisors are exactly ceil(residents / ratio) (pinned extra supervisors stay).
 """
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from residency.models import Assignment
-from scheduling.problem import Problem, Rotation
+from scheduling.problem import FairnessTerm, Problem, Rotation
 
 WEIGHT_FAIRNESS = 10  # per block of heavy-rotation spread within a PGY cohort
 WEIGHT_STABILITY = 1  # per person-block changed from the current schedule
@@ -240,25 +241,31 @@ class ScheduleModel:
 
         # Objective. Fairness: the spread (max - min) of heavy blocks, and of each fairness
         # group's blocks, within each PGY cohort.
+        # A holiday group counts only the blocks that contain a program holiday.
         terms = []
-        groups = [(HEAVY_GROUP, frozenset(heavy_ids), WEIGHT_FAIRNESS), *p.fairness_groups]
-        for name, rotation_ids, weight in groups:
+        heavy = FairnessTerm(HEAVY_GROUP, frozenset(heavy_ids), WEIGHT_FAIRNESS)
+        for group in [heavy, *p.fairness_groups]:
+            block_ids = [
+                bid for bid in p.block_ids if group.block_ids is None or bid in group.block_ids
+            ]
+            if group.name != HEAVY_GROUP and not (group.rotation_ids and block_ids):
+                continue
             for pgy in sorted({level for _, level in p.residents.values()}):
                 cohort = p.cohort(pgy)
-                if len(cohort) < 2 or (not rotation_ids and name != HEAVY_GROUP):
+                if len(cohort) < 2:
                     continue
                 counts = [
                     sum(
                         t
-                        for bid in p.block_ids
+                        for bid in block_ids
                         for k, t in self.resident_slot[rid, bid].items()
-                        if k in rotation_ids
+                        if k in group.rotation_ids
                     )
                     for rid in cohort
                 ]
-                spread = self._spread(f"{name}_{pgy}", counts)
-                self.spreads[name, pgy] = spread
-                terms.append(weight * spread)
+                spread = self._spread(f"{group.name}_{pgy}", counts)
+                self.spreads[group.name, pgy] = spread
+                terms.append(group.weight * spread)
         terms.extend(self._wish_terms())
 
         # Stability: every person-block of the current schedule that changes costs 1. Those
@@ -458,9 +465,10 @@ def phase_parameters(
     """Search parameters per phase and worker count (docs/scheduling.md, "Search").
 
     Feasibility: CP-SAT's local search only (feasibility jump, violation LS), from the hint
-    (current schedule, wishes), stopping at the first schedule. Used with one worker (where
-    CP-SAT would otherwise run only the tree search, which on tight programs can need minutes)
-    and, for any worker count, for the try with every first wish imposed.
+    (current schedule, wishes), stopping at the first schedule, with every worker on local
+    search. Used for any worker count: with one worker CP-SAT would otherwise run only the tree
+    search (on tight programs it can need minutes), and with two its portfolio gives local
+    search one thread beside the tree search, which a loaded host starves.
     Optimisation: CP-SAT's default portfolio for the worker count (measured on planted
     programs, interleaving all subsolvers on one thread improved the schedule more slowly than
     one tree-search worker started afresh; a hint of the incumbent slowed it too).
@@ -571,11 +579,11 @@ class ScheduleSolve:
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 take(solver, "feasibility")
                 result.status = "FEASIBLE"
-        # With one worker, a local-search phase (see phase_parameters). With more, CP-SAT's
-        # portfolio already runs local search beside the tree search, and splitting its time
-        # into two solves would only restart both from scratch (measured: it then missed
-        # schedules that one 30 s solve finds).
-        if not result.found and not self.stop_requested.is_set() and self.workers == 1:
+        # Then a local-search phase for any worker count (see phase_parameters): every worker
+        # runs local search from the hint. CP-SAT's two-worker portfolio runs local search on
+        # one thread beside the tree search, and on a loaded (or one-core) host that thread
+        # gets too little CPU: first schedules on tight programs took 9-22 s instead of 2-6 s.
+        if not result.found and not self.stop_requested.is_set():
             left = budget - (time.monotonic() - solving_since)
             solver, status = self._solve(built.model, "feasibility", max(left, 1.0))
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

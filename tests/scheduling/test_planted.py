@@ -74,6 +74,31 @@ def test_one_worker_finds_a_valid_schedule_for_a_tight_program(seed, redis_conn)
 
 
 @pytest.mark.django_db
+def test_two_workers_start_with_local_search_on_both_threads(monkeypatch):
+    # CP-SAT's two-worker portfolio gives local search one thread beside the tree search; on a
+    # loaded host that thread starved and first schedules took up to 22 s (L). So two workers
+    # run the same local-search phase as one, on both threads, before the portfolio.
+    planted = planted_program_create(size="S", seed=6)
+    planted_current_schedule_create(planted=planted, seed=6, mode="perturbed")
+    problem = problem_load(academic_year=planted.year)
+    phases = []
+    solve = ScheduleSolve._solve
+
+    def spy(self, model, phase, limit, better_than=None):
+        solver, status = solve(self, model, phase, limit, better_than)
+        params = solver.parameters
+        phases.append((phase, params.num_workers, params.use_ls_only))
+        return solver, status
+
+    monkeypatch.setattr(ScheduleSolve, "_solve", spy)
+    result = ScheduleSolve(problem, time_limit=15, workers=2, seed=6).run()
+
+    assert phases[0] == ("feasibility", 2, True)
+    assert result.found and result.first_solution_seconds < 5
+    assert result.changes_at_least <= result.changes
+
+
+@pytest.mark.django_db
 def test_one_worker_regenerates_against_a_random_current_schedule_reporting_the_floor():
     planted = planted_program_create(size="S", seed=4)
     planted_current_schedule_create(planted=planted, seed=4, mode="random")

@@ -22,7 +22,9 @@ from tests.concurrency import Outcome, join_all, run_in_thread, wait_for_lock_wa
 from tests.factories import (
     AbsenceFactory,
     AcademicYearFactory,
+    AssignmentFactory,
     BlockFactory,
+    HolidayFactory,
     PersonFactory,
     ResidentYearFactory,
     RotationTemplateFactory,
@@ -112,6 +114,49 @@ def test_a_fairness_group_is_balanced_within_the_cohort(db):
     assert result.group_spreads["Nights PGY-1"] == 0
 
 
+@pytest.mark.parametrize("holiday_blocks_only", [False, True])
+def test_a_holiday_group_shares_the_nights_that_fall_on_holidays(db, holiday_blocks_only):
+    # Ada has the nights of blocks 1 and 3, both with a holiday; Ben those of 2 and 4. Both
+    # have two nights, so a plain "Nights" group keeps the current schedule; counted over the
+    # holiday blocks only, Ada has 2 and Ben 0 (spread 2 x weight 5 = 10 outweighs the 2
+    # person-blocks that change), so the holiday group gives each one holiday night.
+    year = AcademicYearFactory()
+    blocks = [BlockFactory(academic_year=year) for _ in range(4)]
+    nights = RotationTemplateFactory(name="Nights", min_people=1, max_people=1,
+                                     allowed_pgy_levels=[1])  # fmt: skip
+    clinic = RotationTemplateFactory(name="Clinic", min_people=1, max_people=1,
+                                     allowed_pgy_levels=[1])  # fmt: skip
+    ada, ben = PersonFactory(name="Ada"), PersonFactory(name="Ben")
+    for person in (ada, ben):
+        ResidentYearFactory(person=person, academic_year=year, pgy_level=1)
+    for i, block in enumerate(blocks):
+        on_nights, on_clinic = (ada, ben) if i % 2 == 0 else (ben, ada)
+        AssignmentFactory(person=on_nights, block=block, rotation=nights)
+        AssignmentFactory(person=on_clinic, block=block, rotation=clinic)
+    for block in (blocks[0], blocks[2]):
+        HolidayFactory(date=block.start_date + datetime.timedelta(days=3))
+    group = FairnessGroup.objects.create(
+        name="Holiday nights", weight=5, holiday_blocks_only=holiday_blocks_only
+    )
+    group.rotations.add(nights)
+
+    given, result = _solve(year)
+
+    holiday_nights = {
+        person.name: sum(given[person.pk, b.pk] == nights.pk for b in (blocks[0], blocks[2]))
+        for person in (ada, ben)
+    }
+    if holiday_blocks_only:
+        assert holiday_nights == {"Ada": 1, "Ben": 1}
+        assert result.group_spreads["Holiday nights PGY-1"] == 0
+        assert result.changes == 2  # Ada and Ben trade one holiday block
+        assert result.report["holiday_blocks"] == [1, 3]
+    else:
+        assert holiday_nights == {"Ada": 2, "Ben": 0}
+        assert result.changes == 0
+        assert result.report["holiday_blocks"] == []
+
+
 # -- entering wishes ------------------------------------------------------------------------
 
 
@@ -190,6 +235,21 @@ def test_admin_lists_wishes_and_windows(client, two, window):
         response = client.get(url)
         assert response.status_code == 200, url
     assert "Ada" in client.get("/admin/scheduling/rotationwish/").content.decode()
+
+
+def test_coordinator_adds_a_holiday_fairness_group_in_the_admin(client, two):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    form = client.get("/admin/scheduling/fairnessgroup/add/").content.decode()
+    assert "holiday_blocks_only" in form
+    response = client.post("/admin/scheduling/fairnessgroup/add/", {
+        "name": "Holiday wards", "rotations": [two["ward"].pk], "weight": 5,
+        "holiday_blocks_only": "on", "active": "on",
+    })  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    group = FairnessGroup.objects.get(name="Holiday wards")
+    assert group.holiday_blocks_only and list(group.rotations.all()) == [two["ward"]]
+    listing = client.get("/admin/scheduling/fairnessgroup/?holiday_blocks_only__exact=1")
+    assert "Holiday wards" in listing.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
