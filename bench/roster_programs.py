@@ -52,11 +52,11 @@ from scheduling.roster import (  # noqa: E402
     Request,
     RollingMinutes,
     RosterProblem,
+    RosterSolve,
     Runs,
     SameShiftDays,
     ShiftType,
     WindowCount,
-    roster_solve,
 )
 
 BLOCK = 28
@@ -272,9 +272,10 @@ def run(size: str, horizon: str, *, time_limit: float, workers: int, seed: int) 
         if not first:
             first.append(p.wall_seconds)
 
-    result = roster_solve(
+    solve = RosterSolve(
         problem, time_limit=time_limit, workers=workers, seed=seed, on_progress=progress
     )
+    result = solve.run()
     row = {
         "program": program.name,
         "residents": len(program.residents),
@@ -288,6 +289,7 @@ def run(size: str, horizon: str, *, time_limit: float, workers: int, seed: int) 
         "map": mapped,
         "violations": None,
         "spread": None,
+        "trace": solve.trace,
     }
     if result.roster is not None:
         report = residency_check.check(program, result.roster)
@@ -329,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         for v in row.get("violation_examples", []):
             print(f"    violation: {v}")
+        phases = ", ".join(
+            f"{name} until {t:.1f} s ({'-' if out is None else out})"
+            for name, t, out in row["trace"]
+        )
+        print(f"    model built in {row['map']:.1f} s (data) ; search: {phases}", flush=True)
     return 0
 
 

@@ -6,17 +6,17 @@ returns within a fraction of a second, and a stopped solve returns status ``CANC
 roster, so nothing of a cancelled run can be written by mistake.
 
 Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio on the whole
-model for the whole time. With ``lns=True`` (the default) three phases: the portfolio for a
-short share (a first roster; small problems are proved optimal here), then our own
-large-neighbourhood search (free a few people, or a window of days, fix the rest to the best
-roster, re-solve with the objective capped below the best), which improves a poor roster fast,
-then the portfolio again started from the best roster (a full hint), whose own LNS does better
-near the optimum.
+model for the whole time. With ``lns=True`` (the default): for a long horizon with hard cover,
+a first roster month by month; then the portfolio for a short share (a first roster; small
+problems are proved optimal here; person by person when people share no hard rule and the
+portfolio found nothing), then our own large-neighbourhood search (free some people, or a
+window of days, partly chosen where the best roster pays its costs; fix the rest to the best
+roster; re-solve with the objective capped below the best) for as long as it improves, then
+the portfolio again started from the best roster (a full hint) for the rest of the time.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -30,13 +30,12 @@ from scheduling.roster.problem import Roster, RosterProblem
 
 CANCELLED = "CANCELLED"
 PORTFOLIO_SHARE = 0.1  # phase 1 (portfolio) gets this fraction of the time limit (>= 1 s)
-LNS_SHARE = float(os.environ.get("ROTA_LNS_SHARE", 0.85))  # phase 2 ends by this fraction
+LNS_SHARE = 0.85  # phase 2 (own LNS) ends by this fraction of the time limit ...
 # ... or earlier, once it has not improved for this fraction of the time limit (at least 2 s).
-LNS_STALL = float(os.environ.get("ROTA_LNS_STALL", 0.1))
-LNS_FIRST = os.environ.get("ROTA_LNS_FIRST", "0") == "1"
+LNS_STALL = 0.1
 LNS_LIMIT = 0.5  # seconds per LNS sub-solve
 GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
-WINDOW_SHARE = 0.8  # of the remaining time, at most, for a month-by-month first roster
+WINDOW_SHARE = 0.9  # of the remaining time, at most, for a month-by-month first roster
 WINDOW_DAYS = 28  # days decided per step of the month-by-month first roster
 
 
@@ -114,6 +113,8 @@ class RosterSolve:
         # LNS sub-solves per neighbourhood kind, and how many improved ("kind+").
         self.lns_stats: dict[str, int] = {}
         self._last_improved = 0.0
+        # (phase, seconds since the start when it ended, outcome): what the time went to.
+        self.trace: list[tuple[str, float, object]] = []
 
     # -- cancellation -----------------------------------------------------------------------
     def stop(self) -> None:
@@ -223,6 +224,23 @@ class RosterSolve:
         return status
 
     def _search(self) -> str:
+        if (
+            self.lns
+            and not self.hint
+            and long_horizon(self.problem)
+            and not separable(self.problem)
+        ):
+            # A year with hard cover: the whole model rarely yields a first roster in time
+            # (a year for 150 residents found none in 120 s); build it month by month, each
+            # month seeing the month before as fixed history, then improve the whole (built
+            # after it: the first roster should not wait for the year-long model).
+            start = self._window_by_window(WINDOW_SHARE * self._remaining())
+            self.trace.append(("month by month", self._elapsed(), start is not None))
+            if start is not None:
+                # Met every rule by construction (each rolling window lies inside a step);
+                # its cost is counted here, as a full solve of a year-long model to price it
+                # could take longer than the time left.
+                self._improved(roster_cost(self.problem, start), lambda: start)
         try:
             built = RosterModel(self.problem, stopped=self._stop.is_set)
         except BuildStopped:
@@ -238,26 +256,20 @@ class RosterSolve:
         # Phase 1: the portfolio until a first roster (or a proof) and a short share of the
         # time; phase 2: our own LNS, strong far from the optimum; phase 3: the portfolio again,
         # started from the best roster (hinted), whose own LNS is stronger near the optimum.
-        if long_horizon(self.problem) and not separable(self.problem):
-            # A year with hard cover: the whole model rarely yields a first roster in time
-            # (a year for 150 residents found none in 120 s); build it month by month, each
-            # month seeing the month before as fixed history, then improve the whole.
-            start = self._window_by_window(WINDOW_SHARE * self._remaining())
-            self.window_seconds = self._elapsed()
-            if start is not None:
-                self._improved_from_roster(built, start)
         status = self._portfolio(
             built,
             self._hinted(built, self.best) if self.best else built.model,
             max(1.0, PORTFOLIO_SHARE * self.time_limit),
             self.seed,
         )
+        self.trace.append(("portfolio", self._elapsed(), self.best_objective))
         if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
             return cp_model.CpSolver().status_name(status)
         if self.best is None and separable(self.problem) and not self._stop.is_set():
             # No roster from the whole model yet (large instances): build one person by person
             # and give it to the portfolio as a hint.
             start = self._person_by_person(GREEDY_SHARE * self._remaining())
+            self.trace.append(("person by person", self._elapsed(), start is not None))
             if start is not None:
                 hinted = self._hinted(built, start)
                 status = self._portfolio(
@@ -269,7 +281,9 @@ class RosterSolve:
             return cp_model.CpSolver().status_name(status)
         if self.best is None:
             return "UNKNOWN"
-        if self._lns(built, until=self.time_limit * LNS_SHARE):
+        proved = self._lns(built, until=self.time_limit * LNS_SHARE)
+        self.trace.append(("own LNS", self._elapsed(), self.best_objective))
+        if proved:
             return "OPTIMAL"
         if self._remaining() > 1.0 and not self._stop.is_set():
             final = built.model.clone()
@@ -281,6 +295,7 @@ class RosterSolve:
             else:  # the best came from a callback: hint its shifts (the rest follows)
                 final = self._hinted(built, self.best)
             status = self._portfolio(built, final, self._remaining(), self.seed + 2)
+            self.trace.append(("hinted portfolio", self._elapsed(), self.best_objective))
             if status == cp_model.OPTIMAL:
                 return "OPTIMAL"
         if self.best_objective is not None and self.best_objective <= self.bound + 1e-6:
@@ -320,7 +335,15 @@ class RosterSolve:
             model = RosterModel(sub, stopped=self._stop.is_set)
             limit = max(1.0, left * (hi - lo) / (p.days - lo))
             solver = self._new_solver(limit, self.workers, self.seed + k)
-            status = self._run_solver(solver, model.model, lambda o, b, v: None)
+            # A step is done once it has a roster and a third of its time has passed: the
+            # first rosters improve fast (fairness, requests); the whole year is what counts.
+            step_started = time.monotonic()
+
+            def enough(_o, _b, _v, solver=solver, started=step_started, limit=limit) -> None:
+                if time.monotonic() - started > limit / 3:
+                    solver.stop_search()
+
+            status = self._run_solver(solver, model.model, enough)
             if status == cp_model.UNKNOWN and ends - time.monotonic() > limit:
                 # Out of time, not a dead end: once more with what is left for two steps.
                 limit = max(limit, 0.5 * (ends - time.monotonic()))
@@ -342,26 +365,6 @@ class RosterSolve:
                     roster[pid, day + offset] = t
             k += 1
         return roster
-
-    def _improved_from_roster(self, built: RosterModel, roster: Roster) -> None:
-        """Record ``roster`` as the best with its exact objective (a solve of the whole model
-        with every shift fixed: instant, and it checks the roster against every rule)."""
-        model = built.model.clone()
-        model.clear_hints()
-        variables = model.proto.variables
-        people = [person.id for person in self.problem.people]
-        for (i, d, t), v in built.x.items():
-            val = 1 if roster.get((people[i], d)) == t else 0
-            variables[v.index].domain[0] = val
-            variables[v.index].domain[1] = val
-        solver = self._new_solver(max(1.0, 0.1 * self._remaining()), self.workers, self.seed)
-        status = self._run_solver(solver, model, lambda o, b, v: None)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            self._improved(
-                solver.objective_value,
-                lambda: built.roster(solver.boolean_value),
-                lambda: list(solver.response_proto.solution),
-            )
 
     # -- a first roster, person by person -----------------------------------------------------
     def _person_by_person(self, budget: float) -> Roster | None:
@@ -530,7 +533,6 @@ class RosterSolve:
             objective.domain.extend([-(1 << 60), cap])
             limit = min(until - self._elapsed(), LNS_LIMIT)
             solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
-            solver.parameters.stop_after_first_solution = LNS_FIRST
             started = time.monotonic()
             status = self._run_solver(solver, sub, lambda o, b, v: None)
             took = time.monotonic() - started
@@ -546,6 +548,47 @@ class RosterSolve:
                 sizes[kind] = min(1.0, sizes[kind] * 1.15)
             elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
                 sizes[kind] = max(0.02, sizes[kind] / 1.15)
+
+
+def roster_cost(problem: RosterProblem, roster: Roster) -> int:
+    """The objective of ``roster`` as the model counts it (requests, soft cover, stability,
+    fairness), for a roster built outside the whole model."""
+    cost = 0
+    counts: dict[tuple[int, str], int] = {}
+    for (_pid, d), t in roster.items():
+        counts[d, t] = counts.get((d, t), 0) + 1
+    for c in problem.cover:
+        if c.preferred is None:
+            continue
+        k = counts.get((c.day, c.shift_type), 0)
+        cost += (c.preferred - k) * c.under_weight if k < c.preferred else 0
+        cost += (k - c.preferred) * c.over_weight if k > c.preferred else 0
+    for r in problem.requests:
+        got = roster.get((r.person, r.day))
+        worked = got is not None if r.shift_type is None else got == r.shift_type
+        cost += r.weight if worked != r.on else 0
+    if problem.stability_weight:
+        for person in problem.people:
+            for d in range(problem.days):
+                if roster.get((person.id, d)) != problem.current.get((person.id, d)):
+                    cost += problem.stability_weight
+    for rule in problem.fairness:
+        points = rule.points or {t.id: t.points for t in problem.shift_types}
+        totals: dict[str, int] = {}
+        for person in problem.people:
+            if person.cohort is not None:
+                totals[person.id] = rule.history.get(person.id, 0)
+        for (pid, d), t in roster.items():
+            if pid in totals and (rule.days is None or d in rule.days):
+                totals[pid] += points.get(t, 0)
+        cohorts: dict[str, list[int]] = {}
+        for person in problem.people:
+            if person.cohort is not None:
+                cohorts.setdefault(person.cohort, []).append(totals[person.id])
+        for members in cohorts.values():
+            if len(members) > 1:
+                cost += rule.weight * (max(members) - min(members))
+    return cost
 
 
 def long_horizon(problem: RosterProblem) -> bool:
