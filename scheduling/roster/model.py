@@ -89,6 +89,7 @@ class RosterModel:
         self._cover()
         self._requests()
         self._windows()
+        self._runs()
         self._same_shift_days()
         self._stability()
         self._fairness()
@@ -252,6 +253,7 @@ class RosterModel:
             for i in self._people(rule.people):
                 person = p.people[i]
                 terms: list[list] = [[] for _ in range(D)]
+                most_from: list[dict[int, int]] = [{} for _ in range(D)]
                 for d in range(D):
                     for t in p.shift_types:
                         v = self.x.get((i, d, t.id))
@@ -261,11 +263,21 @@ class RosterModel:
                         for offset, minutes in spread:
                             if minutes and 0 <= d + offset < D:
                                 terms[d + offset].append(minutes * v)
+                                # At most one shift a day: per source day, its largest share.
+                                source = most_from[d + offset]
+                                source[d] = max(source.get(d, 0), minutes)
                 daily = [
                     (sum(terms[d]) if terms[d] else 0) + person.baseline_minutes.get(d, 0)
                     for d in range(D)
                 ]
+                # Skip windows that cannot exceed the limit even with the longest allowed
+                # shift every day (a year-long model has hundreds of windows per person).
+                most = [
+                    sum(most_from[d].values()) + person.baseline_minutes.get(d, 0) for d in range(D)
+                ]
                 for s in range(max(1, D - rule.window + 1)):
+                    if sum(most[s : s + rule.window]) <= rule.max_minutes:
+                        continue
                     m.add(sum(daily[s : s + rule.window]) <= rule.max_minutes)
         spill = [t for t in p.shift_types if t.busy_days_after]
         for rule in p.min_free_days:
@@ -293,7 +305,11 @@ class RosterModel:
                     busy.append(b)
                 for s in range(max(1, D - rule.window + 1)):
                     window = busy[s : s + rule.window]
-                    m.add(len(window) - sum(window) >= min(rule.min_free, len(window)))
+                    need = min(rule.min_free, len(window))
+                    # Days surely free (no baseline, no shift possible) satisfy it already.
+                    if sum(1 for b in window if isinstance(b, int) and b == 0) >= need:
+                        continue
+                    m.add(len(window) - sum(window) >= need)
         for rule in p.window_counts:
             for i in self._people(rule.people):
                 daily = []
@@ -302,6 +318,48 @@ class RosterModel:
                     daily.append(sum(vs) if vs else 0)
                 for s in range(max(1, D - rule.window + 1)):
                     m.add(sum(daily[s : s + rule.window]) <= rule.max_count)
+
+    def _runs(self) -> None:
+        """Runs of some shift types: a maximum is a sliding window; a minimum is the
+        forbidden pattern "not on, 1..k-1 on, not on" (interior runs only, as for person runs);
+        rest after a run is "on today, not on tomorrow -> no shift on each of the rest days"."""
+        p, m = self.problem, self.model
+        D = p.days
+        for rule in p.runs:
+            for i in self._people(rule.people):
+                on = []
+                for d in range(D):
+                    vs = [self.x[i, d, t] for t in rule.shift_types if (i, d, t) in self.x]
+                    if not vs:
+                        on.append(0)
+                    elif len(vs) == 1:
+                        on.append(vs[0])
+                    else:
+                        b = m.new_bool_var(f"run_{i}_{d}")
+                        m.add(sum(vs) == b)
+                        on.append(b)
+                if all(isinstance(v, int) for v in on):
+                    continue
+                k = rule.max_length
+                if k is not None and k < D:
+                    for s in range(D - k):
+                        window = on[s : s + k + 1]
+                        if sum(1 for v in window if not isinstance(v, int)) > k:
+                            m.add(sum(window) <= k)
+                self._min_runs(on, rule.min_length, on=True)
+                for d in range(D - 1):
+                    if isinstance(on[d], int):
+                        continue
+                    for j in range(1, rule.rest_after + 1):
+                        if d + j >= D:
+                            break
+                        w = self._w(i, d + j)
+                        if isinstance(w, int) or (isinstance(on[d + 1], int) and on[d + 1]):
+                            continue
+                        clause = [on[d].Not(), w.Not()]
+                        if not isinstance(on[d + 1], int):
+                            clause.append(on[d + 1])
+                        m.add_bool_or(clause)
 
     def _same_shift_days(self) -> None:
         m = self.model

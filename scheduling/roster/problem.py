@@ -122,6 +122,21 @@ class WindowCount:
 
 
 @dataclass(frozen=True)
+class Runs:
+    """Days on ``shift_types`` come in runs of ``min_length`` to ``max_length`` consecutive
+    days, each followed by at least ``rest_after`` days with no shift at all (night float:
+    runs of 5-6 nights, then two days off). A run touching the first or last day of the
+    horizon is exempt from the minimum (it continues outside the horizon), as for
+    ``Person.min_consecutive_shifts``."""
+
+    shift_types: frozenset[str]
+    min_length: int = 1
+    max_length: int | None = None
+    rest_after: int = 0
+    people: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class SameShiftDays:
     """For each group of days, a person works ``shift_type`` on every day of the group or on
     none of them: weekend call paired Friday to Sunday to one person, groups = each
@@ -161,6 +176,7 @@ class RosterProblem:
     rolling_minutes: tuple[RollingMinutes, ...] = ()
     min_free_days: tuple[MinFreeDays, ...] = ()
     window_counts: tuple[WindowCount, ...] = ()
+    runs: tuple[Runs, ...] = ()
     same_shift_days: tuple[SameShiftDays, ...] = ()
     fairness: tuple[Fairness, ...] = ()
 

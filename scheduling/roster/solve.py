@@ -6,12 +6,13 @@ returns within a fraction of a second, and a stopped solve returns status ``CANC
 roster, so nothing of a cancelled run can be written by mistake.
 
 Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio on the whole
-model for the whole time. With ``lns=True`` (the default) three phases: the portfolio for a
-short share (a first roster; small problems are proved optimal here), then our own
-large-neighbourhood search (free a few people, or a window of days, fix the rest to the best
-roster, re-solve with the objective capped below the best), which improves a poor roster fast,
-then the portfolio again started from the best roster (a full hint), whose own LNS does better
-near the optimum.
+model for the whole time. With ``lns=True`` (the default): for a long horizon with hard cover,
+a first roster month by month; then the portfolio for a short share (a first roster; small
+problems are proved optimal here; person by person when people share no hard rule and the
+portfolio found nothing), then our own large-neighbourhood search (free some people, or a
+window of days, partly chosen where the best roster pays its costs; fix the rest to the best
+roster; re-solve with the objective capped below the best) for as long as it improves, then
+the portfolio again started from the best roster (a full hint) for the rest of the time.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ from scheduling.roster.problem import Roster, RosterProblem
 
 CANCELLED = "CANCELLED"
 PORTFOLIO_SHARE = 0.1  # phase 1 (portfolio) gets this fraction of the time limit (>= 1 s)
-LNS_SHARE = 0.4  # phase 2 (own LNS) ends at this fraction of the time limit
+LNS_SHARE = 0.85  # phase 2 (own LNS) ends by this fraction of the time limit ...
+# ... or earlier, once it has not improved for this fraction of the time limit (at least 2 s).
+LNS_STALL = 0.1
 LNS_LIMIT = 0.5  # seconds per LNS sub-solve
 GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
+WINDOW_SHARE = 0.9  # of the remaining time, at most, for a month-by-month first roster
+WINDOW_DAYS = 28  # days decided per step of the month-by-month first roster
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,12 @@ class RosterSolve:
         self.best: Roster | None = None
         self.best_objective: float | None = None
         self.bound: float = float("-inf")
+        self._index = {person.id: i for i, person in enumerate(problem.people)}
+        # LNS sub-solves per neighbourhood kind, and how many improved ("kind+").
+        self.lns_stats: dict[str, int] = {}
+        self._last_improved = 0.0
+        # (phase, seconds since the start when it ended, outcome): what the time went to.
+        self.trace: list[tuple[str, float, object]] = []
 
     # -- cancellation -----------------------------------------------------------------------
     def stop(self) -> None:
@@ -163,6 +174,7 @@ class RosterSolve:
             # came from a callback mid-search.
             self.best_values = values_of() if values_of is not None else None
             self.solutions += 1
+            self._last_improved = self._elapsed()
         if self.first_solution_seconds is None:
             self.first_solution_seconds = self._elapsed()
         if self.on_progress is not None:
@@ -212,6 +224,23 @@ class RosterSolve:
         return status
 
     def _search(self) -> str:
+        if (
+            self.lns
+            and not self.hint
+            and long_horizon(self.problem)
+            and not separable(self.problem)
+        ):
+            # A year with hard cover: the whole model rarely yields a first roster in time
+            # (a year for 150 residents found none in 120 s); build it month by month, each
+            # month seeing the month before as fixed history, then improve the whole (built
+            # after it: the first roster should not wait for the year-long model).
+            start = self._window_by_window(WINDOW_SHARE * self._remaining())
+            self.trace.append(("month by month", self._elapsed(), start is not None))
+            if start is not None:
+                # Met every rule by construction (each rolling window lies inside a step);
+                # its cost is counted here, as a full solve of a year-long model to price it
+                # could take longer than the time left.
+                self._improved(roster_cost(self.problem, start), lambda: start)
         try:
             built = RosterModel(self.problem, stopped=self._stop.is_set)
         except BuildStopped:
@@ -228,14 +257,19 @@ class RosterSolve:
         # time; phase 2: our own LNS, strong far from the optimum; phase 3: the portfolio again,
         # started from the best roster (hinted), whose own LNS is stronger near the optimum.
         status = self._portfolio(
-            built, built.model, max(1.0, PORTFOLIO_SHARE * self.time_limit), self.seed
+            built,
+            self._hinted(built, self.best) if self.best else built.model,
+            max(1.0, PORTFOLIO_SHARE * self.time_limit),
+            self.seed,
         )
+        self.trace.append(("portfolio", self._elapsed(), self.best_objective))
         if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
             return cp_model.CpSolver().status_name(status)
         if self.best is None and separable(self.problem) and not self._stop.is_set():
             # No roster from the whole model yet (large instances): build one person by person
             # and give it to the portfolio as a hint.
             start = self._person_by_person(GREEDY_SHARE * self._remaining())
+            self.trace.append(("person by person", self._elapsed(), start is not None))
             if start is not None:
                 hinted = self._hinted(built, start)
                 status = self._portfolio(
@@ -247,7 +281,9 @@ class RosterSolve:
             return cp_model.CpSolver().status_name(status)
         if self.best is None:
             return "UNKNOWN"
-        if self._lns(built, until=self.time_limit * LNS_SHARE):
+        proved = self._lns(built, until=self.time_limit * LNS_SHARE)
+        self.trace.append(("own LNS", self._elapsed(), self.best_objective))
+        if proved:
             return "OPTIMAL"
         if self._remaining() > 1.0 and not self._stop.is_set():
             final = built.model.clone()
@@ -259,6 +295,7 @@ class RosterSolve:
             else:  # the best came from a callback: hint its shifts (the rest follows)
                 final = self._hinted(built, self.best)
             status = self._portfolio(built, final, self._remaining(), self.seed + 2)
+            self.trace.append(("hinted portfolio", self._elapsed(), self.best_objective))
             if status == cp_model.OPTIMAL:
                 return "OPTIMAL"
         if self.best_objective is not None and self.best_objective <= self.bound + 1e-6:
@@ -273,6 +310,61 @@ class RosterSolve:
         for (i, d, t), v in built.x.items():
             model.add_hint(v, roster.get((people[i], d)) == t)
         return model
+
+    # -- a first roster, month by month ------------------------------------------------------
+    def _window_by_window(self, budget: float) -> Roster | None:
+        """A starting roster for a long horizon: days are decided ``WINDOW_DAYS`` at a time,
+        each step a sub-problem of the same engine (``problem_window``) over the new days plus
+        enough earlier days to see every window rule, those earlier days pinned to what was
+        decided; fairness counts the earlier points as history. Every rule of the whole
+        problem is then met (each rolling window lies inside some step); None if a step finds
+        nothing in its share of ``budget`` (a dead end: the whole model goes on)."""
+        p = self.problem
+        ends = time.monotonic() + budget
+        back = lookback(p)
+        roster: Roster = {}
+        steps = [(lo, min(p.days, lo + WINDOW_DAYS)) for lo in range(0, p.days, WINDOW_DAYS)]
+        merged: set[int] = set()  # steps that are two steps decided together
+        k = 0
+        while k < len(steps):
+            lo, hi = steps[k]
+            left = ends - time.monotonic()
+            if self._stop.is_set() or left <= 0:
+                return None
+            sub = problem_window(p, max(0, lo - back), hi, roster, decided=lo, ahead=back)
+            model = RosterModel(sub, stopped=self._stop.is_set)
+            limit = max(1.0, left * (hi - lo) / (p.days - lo))
+            solver = self._new_solver(limit, self.workers, self.seed + k)
+            # A step is done once it has a roster and a third of its time has passed: the
+            # first rosters improve fast (fairness, requests); the whole year is what counts.
+            step_started = time.monotonic()
+
+            def enough(_o, _b, _v, solver=solver, started=step_started, limit=limit) -> None:
+                if time.monotonic() - started > limit / 3:
+                    solver.stop_search()
+
+            status = self._run_solver(solver, model.model, enough)
+            if status == cp_model.UNKNOWN and ends - time.monotonic() > limit:
+                # Out of time, not a dead end: once more with what is left for two steps.
+                limit = max(limit, 0.5 * (ends - time.monotonic()))
+                solver = self._new_solver(limit, self.workers, self.seed + 31 * k)
+                status = self._run_solver(solver, model.model, lambda o, b, v: None)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                if k == 0 or k in merged or k - 1 in merged:
+                    return None
+                # A dead end: what the previous step decided leaves no roster for these days.
+                # Decide the two steps again together (once).
+                steps[k - 1 : k + 1] = [(steps[k - 1][0], hi)]
+                k -= 1
+                merged.add(k)
+                roster = {key: t for key, t in roster.items() if key[1] < steps[k][0]}
+                continue
+            offset = max(0, lo - back)
+            for (pid, day), t in model.roster(solver.boolean_value).items():
+                if day + offset >= lo:
+                    roster[pid, day + offset] = t
+            k += 1
+        return roster
 
     # -- a first roster, person by person -----------------------------------------------------
     def _person_by_person(self, budget: float) -> Roster | None:
@@ -329,7 +421,9 @@ class RosterSolve:
         A neighbourhood frees some (person, day) cells and fixes every other cell to the best
         roster, in a copy of the whole model (so every rule and the objective are exactly the
         same), with the objective capped below the best: any solution is a complete, better
-        roster, whichever thread finds it."""
+        roster, whichever thread finds it. It ends early once no thread has improved the best
+        for ``LNS_STALL`` of the time limit (at least 2 s)."""
+        self._last_improved = self._elapsed()
         threads = [
             threading.Thread(target=self._lns_worker, args=(built, self.seed * 7919 + k, until))
             for k in range(self.workers)
@@ -340,18 +434,61 @@ class RosterSolve:
             t.join()
         return self.best_objective is not None and self.best_objective <= self.bound + 1e-6
 
-    def _neighbourhood(self, rng: random.Random, kind: str, size: float):
+    def _costs(self, best: Roster) -> tuple[list[int], list[int]]:
+        """Per day and per person, the soft cost ``best`` pays there (cover and requests):
+        where the roster is bad, so the neighbourhoods that look there find improvements."""
+        p = self.problem
+        day_cost = [0] * p.days
+        person_cost = [0] * len(p.people)
+        counts: dict[tuple[int, str], int] = {}
+        for (_pid, d), t in best.items():
+            counts[d, t] = counts.get((d, t), 0) + 1
+        for c in p.cover:
+            if c.preferred is None:
+                continue
+            k = counts.get((c.day, c.shift_type), 0)
+            if k < c.preferred:
+                day_cost[c.day] += (c.preferred - k) * c.under_weight
+            else:
+                day_cost[c.day] += (k - c.preferred) * c.over_weight
+        for r in p.requests:
+            got = best.get((r.person, r.day))
+            worked = got is not None if r.shift_type is None else got == r.shift_type
+            if worked != r.on:
+                person_cost[self._index[r.person]] += r.weight
+                day_cost[r.day] += r.weight
+        return day_cost, person_cost
+
+    def _neighbourhood(self, rng: random.Random, kind: str, size: float, best: Roster):
         """Cells (person index, day) -> free? for one neighbourhood of ``kind`` and ``size``
-        (a fraction of the whole roster, roughly)."""
+        (a fraction of the whole roster, roughly). "hot" kinds centre on where the best
+        roster pays: a day window around a costly day (weighted by its cost), or people whose
+        requests are broken (weighted) together with random others to trade with."""
         p = self.problem
         n, days = len(p.people), p.days
+        if kind in ("hot-days", "hot-people"):
+            day_cost, person_cost = self._costs(best)
         if kind == "people":
             k = max(2, min(n, round(size * n)))
             chosen = set(rng.sample(range(n), k))
             return lambda i, d: i in chosen
+        if kind == "hot-people":
+            k = max(2, min(n, round(size * n)))
+            chosen = set()
+            if sum(person_cost):
+                chosen.add(rng.choices(range(n), weights=person_cost)[0])
+            chosen.update(rng.sample(range(n), k))
+            while len(chosen) > k:
+                chosen.pop()
+            return lambda i, d: i in chosen
         if kind == "days":
             span = max(2, min(days, round(size * days)))
             start = rng.randrange(0, days - span + 1)
+            return lambda i, d: start <= d < start + span
+        if kind == "hot-days":
+            span = max(2, min(days, round(size * days)))
+            centre = rng.choices(range(days), weights=[c + 1 for c in day_cost])[0]
+            start = min(max(0, centre - rng.randrange(span)), days - span)
             return lambda i, d: start <= d < start + span
         # A block: half the people over a window twice as long as "days" would free.
         k = max(2, n // 2)
@@ -367,15 +504,18 @@ class RosterSolve:
         x_items = list(built.x.items())
         # Per kind, the fraction freed; it grows while sub-solves finish (proved) within their
         # time and shrinks when they run out of time, so each stays a fast, complete search.
-        sizes = {"people": 0.15, "days": 0.2, "block": 0.2}
+        sizes = {"people": 0.15, "days": 0.2, "block": 0.2, "hot-days": 0.2, "hot-people": 0.15}
         kinds = list(sizes)
+        stall = max(2.0, LNS_STALL * self.time_limit)
         while not self._stop.is_set() and self._elapsed() < until - 0.1:
+            if self._elapsed() - self._last_improved > stall:
+                return  # stalled: the hinted portfolio does better from here
             with self._lock:
                 best, best_objective = self.best, self.best_objective
             if best_objective <= self.bound + 1e-6:
                 return
             kind = rng.choice(kinds)
-            free = self._neighbourhood(rng, kind, sizes[kind])
+            free = self._neighbourhood(rng, kind, sizes[kind], best)
             sub = built.model.clone()
             sub.clear_hints()
             variables = sub.proto.variables
@@ -396,7 +536,9 @@ class RosterSolve:
             started = time.monotonic()
             status = self._run_solver(solver, sub, lambda o, b, v: None)
             took = time.monotonic() - started
+            self.lns_stats[kind] = self.lns_stats.get(kind, 0) + 1
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.lns_stats[kind + "+"] = self.lns_stats.get(kind + "+", 0) + 1
                 self._improved(
                     solver.objective_value,
                     lambda s=solver: built.roster(s.boolean_value),
@@ -406,6 +548,166 @@ class RosterSolve:
                 sizes[kind] = min(1.0, sizes[kind] * 1.15)
             elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
                 sizes[kind] = max(0.02, sizes[kind] / 1.15)
+
+
+def roster_cost(problem: RosterProblem, roster: Roster) -> int:
+    """The objective of ``roster`` as the model counts it (requests, soft cover, stability,
+    fairness), for a roster built outside the whole model."""
+    cost = 0
+    counts: dict[tuple[int, str], int] = {}
+    for (_pid, d), t in roster.items():
+        counts[d, t] = counts.get((d, t), 0) + 1
+    for c in problem.cover:
+        if c.preferred is None:
+            continue
+        k = counts.get((c.day, c.shift_type), 0)
+        cost += (c.preferred - k) * c.under_weight if k < c.preferred else 0
+        cost += (k - c.preferred) * c.over_weight if k > c.preferred else 0
+    for r in problem.requests:
+        got = roster.get((r.person, r.day))
+        worked = got is not None if r.shift_type is None else got == r.shift_type
+        cost += r.weight if worked != r.on else 0
+    if problem.stability_weight:
+        for person in problem.people:
+            for d in range(problem.days):
+                if roster.get((person.id, d)) != problem.current.get((person.id, d)):
+                    cost += problem.stability_weight
+    for rule in problem.fairness:
+        points = rule.points or {t.id: t.points for t in problem.shift_types}
+        totals: dict[str, int] = {}
+        for person in problem.people:
+            if person.cohort is not None:
+                totals[person.id] = rule.history.get(person.id, 0)
+        for (pid, d), t in roster.items():
+            if pid in totals and (rule.days is None or d in rule.days):
+                totals[pid] += points.get(t, 0)
+        cohorts: dict[str, list[int]] = {}
+        for person in problem.people:
+            if person.cohort is not None:
+                cohorts.setdefault(person.cohort, []).append(totals[person.id])
+        for members in cohorts.values():
+            if len(members) > 1:
+                cost += rule.weight * (max(members) - min(members))
+    return cost
+
+
+def long_horizon(problem: RosterProblem) -> bool:
+    return problem.days > 2 * WINDOW_DAYS
+
+
+def lookback(problem: RosterProblem) -> int:
+    """Days before a step of the month-by-month roster that its rules can see."""
+    spans = [r.window for r in problem.rolling_minutes + problem.min_free_days]
+    spans += [r.window for r in problem.window_counts]
+    spans += [(r.max_length or r.min_length) + r.rest_after + 1 for r in problem.runs]
+    for person in problem.people:
+        spans.append((person.max_consecutive_shifts or 0) + 1)
+        spans.append(person.min_consecutive_shifts + 1)
+        spans.append(person.min_consecutive_days_off + 1)
+    spans += [max(t.rest_days_after for t in problem.shift_types) + 1, 7]
+    return max(spans) - 1
+
+
+def problem_window(
+    problem: RosterProblem, lo: int, hi: int, before: Roster, *, decided: int, ahead: int = 0
+) -> RosterProblem:
+    """The sub-problem of days ``lo``..``hi - 1`` (renumbered from 0), with every person-day
+    before ``decided`` pinned to ``before`` (the roster of the days already decided), then
+    ``ahead`` days with no shift for anyone and no cover (so the window rules see the work
+    already fixed after ``hi``: a rotation's baseline days; without them a step could leave
+    the next one no free day in a four-week window), and
+    horizon totals (per-type maxima, minutes, weekends, fairness points) reduced by what the
+    days before ``lo`` already used. Minimum totals are only required of the last window."""
+    types = {t.id: t for t in problem.shift_types}
+    last = hi == problem.days
+    end = min(problem.days, hi + ahead)
+
+    def inside(mapping: dict) -> dict:
+        return {k - lo: v for k, v in mapping.items() if lo <= k < end}
+
+    earlier_of: dict[str, list[tuple[int, str]]] = {}
+    for (pid, d), t in before.items():
+        if d < lo:
+            earlier_of.setdefault(pid, []).append((d, t))
+    people = []
+    for person in problem.people:
+        earlier = earlier_of.get(person.id, [])
+        used_minutes = sum(types[t].minutes for _d, t in earlier) + sum(
+            m for d, m in person.baseline_minutes.items() if d < lo
+        )
+        max_shifts = {
+            t: max(0, n - sum(1 for _d, s in earlier if s == t))
+            for t, n in person.max_shifts.items()
+        }
+        max_weekends = person.max_weekends
+        if max_weekends is not None:
+            worked = {d for d, _t in earlier}
+            gone = sum(
+                1
+                for days in problem.weekends()
+                if max(days) < lo and any(d in worked for d in days)
+            )
+            max_weekends = max(0, max_weekends - gone)
+        people.append(
+            replace(
+                person,
+                max_shifts=max_shifts,
+                max_minutes=None
+                if person.max_minutes is None
+                else max(0, person.max_minutes - used_minutes),
+                min_minutes=max(0, person.min_minutes - used_minutes) if last else 0,
+                max_weekends=max_weekends,
+                unavailable=inside(person.unavailable),
+                ineligible={
+                    (d - lo, t): why for (d, t), why in person.ineligible.items() if lo <= d < end
+                },
+                baseline_minutes=inside(person.baseline_minutes),
+            )
+        )
+    pinned = {(pid, d - lo): t for (pid, d), t in problem.pinned.items() if lo <= d < hi}
+    for person in problem.people:
+        for d in range(lo, min(hi, decided)):
+            pinned[person.id, d - lo] = before.get((person.id, d))
+        for d in range(hi, end):
+            pinned[person.id, d - lo] = None
+    fairness = []
+    for rule in problem.fairness:
+        points = rule.points or {t.id: t.points for t in problem.shift_types}
+        history = dict(rule.history)
+        for (pid, d), t in before.items():
+            if d < lo and (rule.days is None or d in rule.days):
+                history[pid] = history.get(pid, 0) + points.get(t, 0)
+        fairness.append(
+            replace(
+                rule,
+                history=history,
+                days=None
+                if rule.days is None
+                else frozenset(d - lo for d in rule.days if lo <= d < hi),
+            )
+        )
+    return replace(
+        problem,
+        days=end - lo,
+        first_weekday=(problem.first_weekday + lo) % 7,
+        people=tuple(people),
+        cover=tuple(replace(c, day=c.day - lo) for c in problem.cover if lo <= c.day < hi),
+        requests=tuple(replace(r, day=r.day - lo) for r in problem.requests if lo <= r.day < hi),
+        pinned=pinned,
+        current={(pid, d - lo): t for (pid, d), t in problem.current.items() if lo <= d < hi},
+        same_shift_days=tuple(
+            replace(
+                rule,
+                groups=tuple(
+                    tuple(d - lo for d in g if lo <= d < hi)
+                    for g in rule.groups
+                    if sum(1 for d in g if lo <= d < hi) > 1
+                ),
+            )
+            for rule in problem.same_shift_days
+        ),
+        fairness=tuple(fairness),
+    )
 
 
 def separable(problem: RosterProblem) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from dataclasses import replace
 
 from scheduling.roster import (
     CANCELLED,
@@ -18,6 +19,7 @@ from scheduling.roster import (
     RollingMinutes,
     RosterProblem,
     RosterSolve,
+    Runs,
     SameShiftDays,
     ShiftType,
     WindowCount,
@@ -25,6 +27,7 @@ from scheduling.roster import (
     roster_solve,
 )
 from scheduling.roster.solve import (
+    roster_cost,
     separable,
 )
 
@@ -418,3 +421,75 @@ def test_shift_minutes_spread_a_shift_over_days_and_cancel_baseline_hours():
         )
         result = solve(problem)
         assert len(result.roster) == most, spread
+
+
+def test_night_float_runs_of_three_to_four_then_two_days_off():
+    nf = ShiftType(id="NF", minutes=12 * 60)
+    problem = RosterProblem(
+        days=16,
+        shift_types=(nf,),
+        people=people(3),
+        cover=need(16, "NF", 1),
+        runs=(Runs(shift_types=frozenset({"NF"}), min_length=3, max_length=4, rest_after=2),),
+    )
+    result = solve(problem)
+    for p in ("P0", "P1", "P2"):
+        nights = sorted(shifts_of(result.roster, p))
+        runs = []
+        for d in nights:
+            if runs and runs[-1][1] == d - 1:
+                runs[-1][1] = d
+            else:
+                runs.append([d, d])
+        for start, end in runs:
+            assert end - start + 1 <= 4
+            if start > 0 and end < 15:
+                assert end - start + 1 >= 3
+            assert not any(end < d <= end + 2 for d in nights)
+
+
+def test_runs_too_short_for_the_cover_are_infeasible():
+    # Two people, a night each for 6 nights, runs of at least 4 then 2 days off: impossible.
+    nf = ShiftType(id="NF", minutes=12 * 60)
+    problem = RosterProblem(
+        days=8,
+        shift_types=(nf,),
+        people=people(2),
+        cover=tuple(Cover(day=d, shift_type="NF", min=1, max=1) for d in range(1, 7)),
+        runs=(Runs(shift_types=frozenset({"NF"}), min_length=4, max_length=4, rest_after=2),),
+        pinned={("P0", 0): None, ("P1", 0): None, ("P0", 7): None, ("P1", 7): None},
+    )
+    assert roster_solve(problem, time_limit=10, workers=1).status == "INFEASIBLE"
+
+
+def test_a_long_horizon_is_built_month_by_month_and_meets_every_rule():
+    # 70 days, one call a night from 4 people, q3 and 80 h in 28 days (about 9 calls), a
+    # weekend-points fairness with history: the month-by-month start (three steps) must give
+    # a roster the whole model accepts.
+    days = 70
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(4)),
+        cover=need(days, "CALL", 1),
+        rolling_minutes=(RollingMinutes(window=28, max_minutes=80 * 4 * 60),),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=1, history={"P0": 6}),),
+    )
+    solver = RosterSolve(problem, time_limit=30, workers=1, seed=1)
+    start = solver._window_by_window(20)
+    assert start is not None
+    assert sorted({d for (_p, d) in start}) == list(range(days))
+    result = roster_solve(problem, time_limit=10, workers=1, hint=start)
+    assert result.found
+    for p in ("P0", "P1", "P2", "P3"):
+        calls = sorted(shifts_of(start, p))
+        assert all(b - a >= 3 for a, b in itertools.pairwise(calls))
+        for s in range(days - 27):
+            assert sum(1 for d in calls if s <= d < s + 28) * 24 <= 80 * 4
+    # The whole model with every person-day pinned to the month-by-month roster is feasible,
+    # and its objective is the cost the search recorded for that roster.
+    pins = {(p.id, d): start.get((p.id, d)) for p in problem.people for d in range(days)}
+    fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1)
+    assert fixed.status == "OPTIMAL"
+    assert fixed.objective == roster_cost(problem, start)
