@@ -40,6 +40,11 @@ def test_the_demo_month_is_covered_eligible_and_compliant():
     assert timezone.localtime(period.deadline).date() == datetime.date(2041, 11, 19)
     assert created["shift requests"] == ShiftRequest.objects.count() >= 10
     assert set(ShiftRequest.objects.values_list("kind", flat=True)) == {"on", "off"}
+    days_off = set(
+        ShiftRequest.objects.filter(kind="off", shift_type=None).values_list("person", "date")
+    )
+    wished = set(ShiftRequest.objects.filter(kind="on").values_list("person", "date"))
+    assert wished and not wished & days_off  # nobody asks for call on their own day off
     again = demo_shifts_seed(year=summary.year, today=TODAY)
     assert again["shifts"] == 0 and again["shift types"] == 0
     assert again["shift requests"] == 0 and ShiftRequestPeriod.objects.count() == 1
