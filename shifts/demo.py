@@ -19,11 +19,19 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from residency.models import Absence, AcademicYear, Assignment, Person, ResidentYear
 from residency.models import RotationTemplate as Rotation
 from shifts import dutyhours, selectors, services
-from shifts.models import CoverageRule, Shift, ShiftType, WorkPattern
+from shifts.models import (
+    CoverageRule,
+    Shift,
+    ShiftRequest,
+    ShiftRequestPeriod,
+    ShiftType,
+    WorkPattern,
+)
 
 T = ShiftType.Kind
 D = CoverageRule.Days
@@ -100,6 +108,7 @@ def demo_shifts_seed(*, year: AcademicYear, today: datetime.date) -> dict[str, i
         types[code] = shift_type
     for calendar_year in {year.start_date.year, year.end_date.year}:
         created["holidays"] += len(services.holidays_seed(year=calendar_year))
+    created["shift requests"] = demo_shift_requests_seed(types=types, today=today)
 
     first = today.replace(day=1)
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
@@ -203,3 +212,39 @@ def _month_plan(*, types: dict[str, ShiftType], first: datetime.date, last: date
         shift.set_times()
     Shift.objects.bulk_create(plan)
     return len(plan)
+
+
+def demo_shift_requests_seed(*, types: dict[str, ShiftType], today: datetime.date) -> int:
+    """A request period for next month (deadline a week from ``today``, noon) and a few requests
+    from the first residents and a faculty member: a day off, "not overnight call", "weekend
+    call, please". Skipped when any period already covers next month."""
+    first = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    if ShiftRequestPeriod.objects.filter(start_date__lte=last, end_date__gte=first).exists():
+        return 0
+    deadline = datetime.datetime.combine(today + datetime.timedelta(days=7), datetime.time(12))
+    ShiftRequestPeriod.objects.create(
+        start_date=first, end_date=last,
+        deadline=timezone.make_aware(deadline, timezone.get_default_timezone()),
+        note="Requests for next month's call schedule: high priority for what really matters.",
+    )  # fmt: skip
+    residents = Person.objects.filter(kind=Person.Kind.RESIDENT, active=True).order_by("pk")[:6]
+    faculty = Person.objects.filter(kind=Person.Kind.FACULTY, active=True).order_by("pk").first()
+    wishes: list[ShiftRequest] = []
+    for n, person in enumerate(residents):
+        day_off = first + datetime.timedelta(days=4 + n)
+        wishes.append(ShiftRequest(person=person, date=day_off, kind="off", priority=1,
+                                   note="Family event"))  # fmt: skip
+        wishes.append(ShiftRequest(person=person, date=first + datetime.timedelta(days=11 + n),
+                                   kind="off", shift_type=types["NIGHT"], priority=2))  # fmt: skip
+        if n % 2:
+            saturday = first + datetime.timedelta(days=(5 - first.weekday()) % 7 + 7 * (n // 2))
+            if saturday == day_off:  # never a day off and a call wish on one day
+                saturday += datetime.timedelta(days=7)
+            wishes.append(ShiftRequest(person=person, date=saturday, kind="on",
+                                       shift_type=types["WKND"], priority=3))  # fmt: skip
+    if faculty is not None:
+        wishes.append(ShiftRequest(person=faculty, date=first + datetime.timedelta(days=9),
+                                   kind="off", priority=1, note="Conference"))  # fmt: skip
+    ShiftRequest.objects.bulk_create(wishes)
+    return len(wishes)

@@ -67,7 +67,7 @@ def _problems_on(live_server, username: str, paths: list[str], interact=None) ->
 @pytest.mark.django_db(transaction=True)
 def test_main_pages_have_no_csp_violation(live_server, data):
     pages = ["/", "/schedule/", "/swaps/", "/swaps/marketplace/", "/swaps/new/",
-             f"/assignments/{data.pk}/edit/"]  # fmt: skip
+             f"/assignments/{data.pk}/edit/", "/shifts/requests/"]  # fmt: skip
     assert _problems_on(live_server, data.person.user.username, pages) == []
 
 
@@ -83,6 +83,8 @@ def test_admin_works_under_the_csp(live_server, data, coordinator):
         f"/admin/residency/rotationtemplate/{data.rotation_id}/change/",
         "/admin/residency/absence/",
         "/admin/axes/accessattempt/",
+        "/admin/shifts/shiftrequest/",
+        "/admin/shifts/shiftrequestperiod/add/",
         "/generation/",
         "/generation/shifts/",
         f"/schedule/block/{data.block_id}/",

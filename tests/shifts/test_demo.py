@@ -5,11 +5,12 @@ import datetime
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from residency.demo import demo_program_seed
 from shifts import selectors
 from shifts.demo import demo_shifts_seed
-from shifts.models import Shift
+from shifts.models import Shift, ShiftRequest, ShiftRequestPeriod
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2041, 11, 12)
@@ -32,8 +33,21 @@ def test_the_demo_month_is_covered_eligible_and_compliant():
             )
             == []
         )
+    # Next month is open for requests until a week from "today", with a few requests in it.
+    period = ShiftRequestPeriod.objects.get()
+    assert (period.start_date, period.end_date) == (datetime.date(2041, 12, 1),
+                                                    datetime.date(2041, 12, 31))  # fmt: skip
+    assert timezone.localtime(period.deadline).date() == datetime.date(2041, 11, 19)
+    assert created["shift requests"] == ShiftRequest.objects.count() >= 10
+    assert set(ShiftRequest.objects.values_list("kind", flat=True)) == {"on", "off"}
+    days_off = set(
+        ShiftRequest.objects.filter(kind="off", shift_type=None).values_list("person", "date")
+    )
+    wished = set(ShiftRequest.objects.filter(kind="on").values_list("person", "date"))
+    assert wished and not wished & days_off  # nobody asks for call on their own day off
     again = demo_shifts_seed(year=summary.year, today=TODAY)
     assert again["shifts"] == 0 and again["shift types"] == 0
+    assert again["shift requests"] == 0 and ShiftRequestPeriod.objects.count() == 1
     assert Shift.objects.count() == created["shifts"]
 
 

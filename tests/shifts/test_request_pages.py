@@ -287,6 +287,8 @@ def test_coordinator_pins_a_shift_on_the_edit_form_and_the_api_shows_it(coordina
     assert response.status_code == 302
     shift = Shift.objects.get(pk=shift.pk)
     assert shift.pinned and shift.version == 2
+    month = f"/shifts/calendar/?month={shift.date:%Y-%m}"
+    assert '<span class="pin">pinned</span></div>' in client.get(month).content.decode()
     body = client.get(f"/api/shifts/{shift.pk}").json()
     assert body["pinned"] is True
     unpin = client.patch(f"/api/shifts/{shift.pk}", json.dumps({"pinned": False, "version": 2}),
