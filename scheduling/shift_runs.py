@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -162,7 +163,7 @@ class ShiftSolved:
     report: dict
 
 
-def _progress_to_guard(guard) -> callable:
+def _progress_to_guard(guard) -> Callable[[RosterProgress], None]:
     """The roster engine's progress, in the form the guard writes (scheduling.solver.Progress).
     Before any bound the engine reports -inf; costs are never negative, so 0 is a true bound
     (and keeps -Infinity out of the database and the JSON)."""
@@ -265,6 +266,9 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
             f"{fmt_day(run.end_date)}: no day or person alone is short (coverage, rest, "
             "duty hours and requests together are)."
         ]
+        if services._status(run.pk) == Status.CANCELLING:  # cancelled while it explained
+            services._finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
+            return None
         _fail(run, services._rules_text(reasons), **figures)
         return None
     if not result.found:
@@ -419,8 +423,8 @@ def _job_write(
     """Automatic publishing from the job: the same write, under the year's generation fence,
     and the run marked succeeded, in one transaction."""
     started = time.monotonic()
-    _year, current = _lock_for_write(run, diff.changes)
-    services._check_job_may_write(_year, current)
+    year, current = _lock_for_write(run, diff.changes)
+    services._check_job_may_write(year, current)
     if services.hooks.in_write_phase is not None:
         services.hooks.in_write_phase(run.pk)
     ShiftChange.objects.filter(run_id=run.pk).delete()
