@@ -559,7 +559,7 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
         # constraint): a shift the snapshot did not have, outside what the checks above see
         # (e.g. a neighbouring day's overlapping shift, created meanwhile).
         raise services.StaleRows(
-            [{"text": f"a shift it adds overlaps one booked meanwhile ({error.__cause__})"}]
+            [{"text": "a shift it adds overlaps one booked meanwhile for the same person"}]
         ) from error
     introduced = [
         v for v in shifts_validate(start=run.start_date, end=run.end_date) if str(v) not in known

@@ -462,6 +462,31 @@ def test_a_shift_created_after_the_snapshot_on_a_changed_day_refuses_the_publish
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_overlapping_shift_booked_on_another_day_is_a_409_not_a_500(
+    ward, coordinator, redis_conn
+):
+    run = _draft(ward)
+    # Meanwhile Ben gets an early shift the next morning (05:00-09:00). Ben's night call the
+    # draft adds (17:00-07:00) would overlap it; that day is not one the draft changes, so only
+    # the database's exclusion constraint sees it.
+    early = ShiftTypeFactory(
+        code="EM", name="Early", start_time=datetime.time(5, 0), length_hours=4
+    )
+    shift_services.shift_create(person=ward.ben, shift_type=early, date=ward.leave_day + DAY)
+    before = ward.rows()
+
+    client = Client()
+    client.force_login(coordinator)
+    response = client.post(f"/api/generation-runs/{run.pk}/publish")
+
+    assert response.status_code == 409
+    assert "overlaps one booked meanwhile" in response.json()["error"]
+    assert ward.rows() == before
+    run.refresh_from_db()
+    assert run.status == Status.READY
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_edit_waiting_on_the_publish_lands_after_it_and_is_not_lost(
     ward, coordinator, redis_conn
 ):
