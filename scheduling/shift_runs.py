@@ -555,12 +555,12 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
         with transaction.atomic():
             Shift.objects.bulk_create(added)
     except IntegrityError as error:
-        # One shift per person, date and type; no overlap per person (the exclusion
-        # constraint): a shift the snapshot did not have, outside what the checks above see
-        # (e.g. a neighbouring day's overlapping shift, created meanwhile).
-        raise services.StaleRows(
-            [{"text": "a shift it adds overlaps one booked meanwhile for the same person"}]
-        ) from error
+        # No overlap per person (the exclusion constraint): a shift the snapshot did not have,
+        # outside what the checks above see (a neighbouring day's shift, created meanwhile).
+        rows = _overlapping(added) or [
+            {"text": "a shift it adds overlaps one booked meanwhile for the same person"}
+        ]
+        raise services.StaleRows(rows) from error
     introduced = [
         v for v in shifts_validate(start=run.start_date, end=run.end_date) if str(v) not in known
     ]
@@ -568,6 +568,34 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
         raise services.ScheduleInvalid(introduced)  # rolls the whole write back
     _notify(run=run, changes=changes, types=types)
     return len(changes)
+
+
+def _overlapping(added: list[Shift]) -> list[dict]:
+    """The shifts to add that overlap a shift a person holds now, named."""
+    rows = []
+    for shift in added:
+        other = (
+            Shift.objects.filter(
+                person_id=shift.person_id, starts_at__lt=shift.ends_at, ends_at__gt=shift.starts_at
+            )
+            .select_related("person", "shift_type")
+            .first()
+        )
+        if other is not None:
+            rows.append(
+                {
+                    "person": other.person.name,
+                    "person_id": other.person_id,
+                    "date": other.date.isoformat(),
+                    "shift_type": other.shift_type.name,
+                    "shift_id": other.pk,
+                    "version_now": other.version,
+                    "text": f"{other.person.name}, {other.shift_type.name} on "
+                    f"{fmt_day(other.date)} (booked since; it overlaps the shift this run adds "
+                    f"on {fmt_day(shift.date)})",
+                }
+            )
+    return rows
 
 
 def _notify(*, run: GenerationRun, changes: list[ShiftChange], types: dict) -> None:

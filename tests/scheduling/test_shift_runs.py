@@ -480,7 +480,10 @@ def test_an_overlapping_shift_booked_on_another_day_is_a_409_not_a_500(
     response = client.post(f"/api/generation-runs/{run.pk}/publish")
 
     assert response.status_code == 409
-    assert "overlaps one booked meanwhile" in response.json()["error"]
+    day, next_day = (f"{d.day} {d:%b %Y}" for d in (ward.leave_day, ward.leave_day + DAY))
+    assert [row["text"] for row in response.json()["stale_rows"]] == [
+        f"Ben, Early on {next_day} (booked since; it overlaps the shift this run adds on {day})"
+    ]
     assert ward.rows() == before
     run.refresh_from_db()
     assert run.status == Status.READY
