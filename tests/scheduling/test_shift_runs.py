@@ -564,6 +564,40 @@ def test_an_edit_during_the_solve_makes_the_draft_refuse_to_publish(ward, coordi
 
 
 @pytest.mark.django_db(transaction=True)
+def test_automatic_publishing_solves_again_after_an_edit_during_the_solve(
+    ward, coordinator, redis_conn
+):
+    annes_night = ward.shift(ward.ann, ward.leave_day)
+    read, release = threading.Event(), threading.Event()
+
+    def hold(run_id: int) -> None:  # only the first solve is held
+        if not read.is_set():
+            read.set()
+            assert release.wait(60), "the held solve was never released"
+
+    services.hooks.on_solution = hold
+    run = _start(ward, enqueue=False, auto_publish=True)
+    solving = Outcome()
+    job = run_in_thread(lambda: services.generation_run_execute(run_id=run.pk), solving)
+    assert read.wait(60), "the solve never found a roster"
+    shift_services.shift_update(shift_id=annes_night.pk, version=1, notes="Cover arranged")
+    release.set()
+    join_all([job])
+
+    assert solving.error is None, solving.error
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
+    assert run.resolves == 1
+    assert "Solved again 1 time(s) from the current shifts" in run.progress_message
+    assert "Ann, Night call on" in run.progress_message
+    # The second solve read the edited row (version 2) and removed that one, knowingly.
+    assert _changes(run)[1] == ("remove", "Ann", ward.leave_day, "NC", annes_night.pk, 2)
+    assert list(
+        Shift.objects.filter(date=ward.leave_day).values_list("person__name", flat=True)
+    ) == ["Ben"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_violation_the_publish_would_introduce_rolls_it_back(ward, coordinator, redis_conn):
     run = _draft(ward)
     # Ben's leave is approved after the draft: no shift changed, so nothing is stale, but Ben
