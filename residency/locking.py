@@ -122,3 +122,18 @@ def lock_people(person_ids: Iterable[int]) -> None:
             .select_for_update(no_key=True, of=("self",))
             .values_list("pk", flat=True)
         )
+
+
+def lock_people_shared() -> None:
+    """Share-lock every Person row (``FOR SHARE``, primary-key order) for the transaction.
+
+    For a reader that must see every write to anyone's shifts that began before it: those
+    writers hold ``lock_people`` (``FOR NO KEY UPDATE``, which ``FOR SHARE`` conflicts with),
+    so this waits for them to commit, and a writer that comes later waits until the reader's
+    transaction ends. Same primary-key order as ``lock_people``, so the two never deadlock.
+    """
+    from residency.models import Person
+
+    # Django's select_for_update has no FOR SHARE mode.
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT id FROM "{Person._meta.db_table}" ORDER BY id FOR SHARE')

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from residency.errors import Busy, Gone, RuleViolation
 from residency.history import SOURCE_GENERATION, history_context_set
-from residency.locking import lock_people, lock_rows, locked_transaction
+from residency.locking import lock_people, lock_people_shared, lock_rows, locked_transaction
 from residency.models import AcademicYear, Person
 from residency.notification_models import Notification
 from residency.notifications import notify_people
@@ -218,20 +218,33 @@ def _precheck(snapshot) -> list[str]:
     return roster_explain(shown, day_label=snapshot.day_label)
 
 
+def shift_snapshot_read(*, run: GenerationRun):
+    """Read the run's period and record ``snapshot_at``: every shift written before that moment
+    is in the snapshot, and every shift written after it has a later ``updated_at`` (what the
+    publish refuses to overwrite)."""
+    with transaction.atomic():
+        # Shift writers stamp updated_at after they lock their people (lock_people). Without
+        # this lock an edit stamped before snapshot_at but committed after the read would be in
+        # neither the snapshot nor "changed after it", and the publish could overwrite it: the
+        # share lock waits for writers in flight and holds back new ones until the read ends.
+        lock_people_shared()
+        snapshot_at = timezone.now()
+        snapshot = _reader().shift_snapshot_load(
+            academic_year=run.academic_year,
+            start=run.start_date,
+            end=run.end_date,
+            keep=run.parameters.get("keep", "changes"),
+        )
+        GenerationRun.objects.filter(pk=run.pk).update(snapshot_at=snapshot_at)
+    return snapshot
+
+
 def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
     """Read the shifts, explain or solve, check the roster with the independent validator,
     and diff it against what was read; None when the run ended here (it says why)."""
     reader = _reader()
     params = run.parameters
-    # Before the first read: any shift created or edited after this moment is caught at publish.
-    snapshot_at = timezone.now()
-    snapshot = reader.shift_snapshot_load(
-        academic_year=run.academic_year,
-        start=run.start_date,
-        end=run.end_date,
-        keep=params.get("keep", "changes"),
-    )
-    GenerationRun.objects.filter(pk=run.pk).update(snapshot_at=snapshot_at)
+    snapshot = shift_snapshot_read(run=run)
     reasons = _precheck(snapshot)
     if reasons:
         _fail(run, services._rules_text(reasons), solver_status="PRECHECK")

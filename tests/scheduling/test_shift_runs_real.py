@@ -7,16 +7,20 @@ program's month is generated and published with no violation the validator did n
 from __future__ import annotations
 
 import datetime
+import threading
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection, transaction
 
 from residency.demo import demo_program_seed
 from scheduling import services, shift_runs
 from scheduling.models import GenerationRun, ShiftChange
+from shifts import services as shift_services
 from shifts.demo import demo_shifts_seed
 from shifts.models import Shift
 from shifts.validator import shifts_validate
+from tests.concurrency import JOIN_TIMEOUT, join_all, wait_for_lock_waiters
 from tests.factories import (
     AbsenceFactory,
     AcademicYearFactory,
@@ -138,3 +142,53 @@ def test_the_demo_programs_month_is_generated_and_published(redis_conn):
     assert added <= now
     assert not Shift.objects.filter(pk__in=removed).exists()
     assert {str(v) for v in shifts_validate(start=start, end=end)} <= before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shift_written_while_the_snapshot_is_read_is_in_the_snapshot(ward):
+    # The gap the share lock closes: an edit stamped (updated_at) before snapshot_at but
+    # committed after the read would be in neither the snapshot nor "changed after it". The
+    # writer holds its transaction open after writing; the read must wait for it and see it.
+    w = ward
+    day = w.start + DAY
+    clinic = ShiftTypeFactory(code="CL", name="Clinic")  # night call that day is full
+    CoverageRuleFactory(shift_type=clinic)
+    run = shift_runs.shift_generation_start(
+        academic_year_id=w.year.pk, start=w.start, end=w.end, enqueue=False
+    )
+    written, release = threading.Event(), threading.Event()
+    snapshots = []
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                shift_services.shift_create(
+                    person=w.ben, shift_type=clinic, date=day, override_reason="test"
+                )
+                written.set()
+                assert release.wait(JOIN_TIMEOUT)
+        finally:
+            connection.close()
+
+    def reader() -> None:
+        try:
+            snapshots.append(shift_runs.shift_snapshot_read(run=run))
+        finally:
+            connection.close()
+
+    writing = threading.Thread(target=writer)
+    writing.start()
+    assert written.wait(JOIN_TIMEOUT)
+    reading = threading.Thread(target=reader)
+    reading.start()
+    try:
+        wait_for_lock_waiters(1)  # the read waits for the writer's person lock
+    finally:
+        release.set()
+        join_all([writing, reading])
+
+    assert len(snapshots) == 1
+    ben_shift = Shift.objects.get(person=w.ben, date=day)
+    assert snapshots[0].current[w.ben.pk, day, clinic.pk] == (ben_shift.pk, ben_shift.version)
+    run.refresh_from_db()
+    assert run.snapshot_at > ben_shift.updated_at
