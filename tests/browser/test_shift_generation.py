@@ -83,7 +83,12 @@ def test_coordinator_generates_reviews_and_publishes_a_week_of_shifts(open_tab, 
     phone.login("coordinator", PASSWORD)
     phone.go(f"/generation/runs/{run.pk}/")
     phone.assert_fits()
+    phone.assert_tap_targets()
     assert phone.page.locator(".draft-calendar thead").first.is_hidden()  # a list of days
+
+    phone.go("/generation/shifts/")
+    phone.assert_fits()
+    phone.assert_tap_targets()
 
     with tab.page.expect_navigation():
         tab.page.click("#publish")

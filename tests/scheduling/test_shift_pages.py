@@ -287,7 +287,10 @@ def test_the_draft_shows_month_calendars_with_the_changes_marked(coordinator_cli
     html = page.content.decode()
     assert page.status_code == 200
     year = draft.start.year
-    assert f"<h3>July {year}</h3>" in html and f"<h3>August {year}</h3>" in html
+    assert (
+        f'<h3>July {year} <a class="month-link" href="/shifts/calendar/?month={year}-07">' in html
+    )
+    assert f"<h3>August {year} " in html
     first = _day(html, draft.start)
     assert (
         '<div class="entry removed"><del>Ann Able</del> <span class="tag">removed</span>' in first
