@@ -136,6 +136,10 @@ class DraftDay:
     def changed(self) -> bool:
         return any(c.changed for c in self.cells)
 
+    @property
+    def has_entries(self) -> bool:
+        return any(c.entries for c in self.cells)
+
 
 @dataclass
 class DraftMonth:
