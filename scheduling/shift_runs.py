@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -162,7 +163,7 @@ class ShiftSolved:
     report: dict
 
 
-def _progress_to_guard(guard) -> callable:
+def _progress_to_guard(guard) -> Callable[[RosterProgress], None]:
     """The roster engine's progress, in the form the guard writes (scheduling.solver.Progress).
     Before any bound the engine reports -inf; costs are never negative, so 0 is a true bound
     (and keeps -Infinity out of the database and the JSON)."""
@@ -265,6 +266,9 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
             f"{fmt_day(run.end_date)}: no day or person alone is short (coverage, rest, "
             "duty hours and requests together are)."
         ]
+        if services._status(run.pk) == Status.CANCELLING:  # cancelled while it explained
+            services._finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
+            return None
         _fail(run, services._rules_text(reasons), **figures)
         return None
     if not result.found:
@@ -419,8 +423,8 @@ def _job_write(
     """Automatic publishing from the job: the same write, under the year's generation fence,
     and the run marked succeeded, in one transaction."""
     started = time.monotonic()
-    _year, current = _lock_for_write(run, diff.changes)
-    services._check_job_may_write(_year, current)
+    year, current = _lock_for_write(run, diff.changes)
+    services._check_job_may_write(year, current)
     if services.hooks.in_write_phase is not None:
         services.hooks.in_write_phase(run.pk)
     ShiftChange.objects.filter(run_id=run.pk).delete()
@@ -551,12 +555,12 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
         with transaction.atomic():
             Shift.objects.bulk_create(added)
     except IntegrityError as error:
-        # One shift per person, date and type; no overlap per person (the exclusion
-        # constraint): a shift the snapshot did not have, outside what the checks above see
-        # (e.g. a neighbouring day's overlapping shift, created meanwhile).
-        raise services.StaleRows(
-            [{"text": f"a shift it adds overlaps one booked meanwhile ({error.__cause__})"}]
-        ) from error
+        # No overlap per person (the exclusion constraint): a shift the snapshot did not have,
+        # outside what the checks above see (a neighbouring day's shift, created meanwhile).
+        rows = _overlapping(added) or [
+            {"text": "a shift it adds overlaps one booked meanwhile for the same person"}
+        ]
+        raise services.StaleRows(rows) from error
     introduced = [
         v for v in shifts_validate(start=run.start_date, end=run.end_date) if str(v) not in known
     ]
@@ -564,6 +568,34 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
         raise services.ScheduleInvalid(introduced)  # rolls the whole write back
     _notify(run=run, changes=changes, types=types)
     return len(changes)
+
+
+def _overlapping(added: list[Shift]) -> list[dict]:
+    """The shifts to add that overlap a shift a person holds now, named."""
+    rows = []
+    for shift in added:
+        other = (
+            Shift.objects.filter(
+                person_id=shift.person_id, starts_at__lt=shift.ends_at, ends_at__gt=shift.starts_at
+            )
+            .select_related("person", "shift_type")
+            .first()
+        )
+        if other is not None:
+            rows.append(
+                {
+                    "person": other.person.name,
+                    "person_id": other.person_id,
+                    "date": other.date.isoformat(),
+                    "shift_type": other.shift_type.name,
+                    "shift_id": other.pk,
+                    "version_now": other.version,
+                    "text": f"{other.person.name}, {other.shift_type.name} on "
+                    f"{fmt_day(other.date)} (booked since; it overlaps the shift this run adds "
+                    f"on {fmt_day(shift.date)})",
+                }
+            )
+    return rows
 
 
 def _notify(*, run: GenerationRun, changes: list[ShiftChange], types: dict) -> None:

@@ -462,6 +462,34 @@ def test_a_shift_created_after_the_snapshot_on_a_changed_day_refuses_the_publish
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_overlapping_shift_booked_on_another_day_is_a_409_not_a_500(
+    ward, coordinator, redis_conn
+):
+    run = _draft(ward)
+    # Meanwhile Ben gets an early shift the next morning (05:00-09:00). Ben's night call the
+    # draft adds (17:00-07:00) would overlap it; that day is not one the draft changes, so only
+    # the database's exclusion constraint sees it.
+    early = ShiftTypeFactory(
+        code="EM", name="Early", start_time=datetime.time(5, 0), length_hours=4
+    )
+    shift_services.shift_create(person=ward.ben, shift_type=early, date=ward.leave_day + DAY)
+    before = ward.rows()
+
+    client = Client()
+    client.force_login(coordinator)
+    response = client.post(f"/api/generation-runs/{run.pk}/publish")
+
+    assert response.status_code == 409
+    day, next_day = (f"{d.day} {d:%b %Y}" for d in (ward.leave_day, ward.leave_day + DAY))
+    assert [row["text"] for row in response.json()["stale_rows"]] == [
+        f"Ben, Early on {next_day} (booked since; it overlaps the shift this run adds on {day})"
+    ]
+    assert ward.rows() == before
+    run.refresh_from_db()
+    assert run.status == Status.READY
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_edit_waiting_on_the_publish_lands_after_it_and_is_not_lost(
     ward, coordinator, redis_conn
 ):
@@ -533,6 +561,40 @@ def test_an_edit_during_the_solve_makes_the_draft_refuse_to_publish(ward, coordi
     assert "changed since (version 1 -> 2)" in refused.value.rows[0]["text"]
     assert ward.rows() == before
     assert ward.shift(ward.ann, ward.leave_day).notes == "Cover arranged"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_automatic_publishing_solves_again_after_an_edit_during_the_solve(
+    ward, coordinator, redis_conn
+):
+    annes_night = ward.shift(ward.ann, ward.leave_day)
+    read, release = threading.Event(), threading.Event()
+
+    def hold(run_id: int) -> None:  # only the first solve is held
+        if not read.is_set():
+            read.set()
+            assert release.wait(60), "the held solve was never released"
+
+    services.hooks.on_solution = hold
+    run = _start(ward, enqueue=False, auto_publish=True)
+    solving = Outcome()
+    job = run_in_thread(lambda: services.generation_run_execute(run_id=run.pk), solving)
+    assert read.wait(60), "the solve never found a roster"
+    shift_services.shift_update(shift_id=annes_night.pk, version=1, notes="Cover arranged")
+    release.set()
+    join_all([job])
+
+    assert solving.error is None, solving.error
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
+    assert run.resolves == 1
+    assert "Solved again 1 time(s) from the current shifts" in run.progress_message
+    assert "Ann, Night call on" in run.progress_message
+    # The second solve read the edited row (version 2) and removed that one, knowingly.
+    assert _changes(run)[1] == ("remove", "Ann", ward.leave_day, "NC", annes_night.pk, 2)
+    assert list(
+        Shift.objects.filter(date=ward.leave_day).values_list("person__name", flat=True)
+    ) == ["Ben"]
 
 
 @pytest.mark.django_db(transaction=True)
