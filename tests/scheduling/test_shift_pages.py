@@ -314,7 +314,9 @@ def test_the_fairness_table_shows_points_requests_and_the_cohort_spread(coordina
 
     table = re.search(r'<table class="fairness".*?</table>', html, re.S).group(0)
     rows = {
-        name: re.search(rf"<tr[^>]*>\s*<th scope=\"row\">{name}</th>.*?</tr>", table, re.S)
+        name: re.search(
+            rf"<tr[^>]*>\s*<th scope=\"row\"><a [^>]*>{name}</a></th>.*?</tr>", table, re.S
+        )
         for name in ("Ann Able", "Ben Baker", "Cal Cole")
     }
     ben = rows["Ben Baker"].group(0)
@@ -323,6 +325,7 @@ def test_the_fairness_table_shows_points_requests_and_the_cohort_spread(coordina
     assert f"{draft.start + 4 * DAY:%a %-d %b}: off the whole day (high)" in ben
     ann = rows["Ann Able"].group(0)
     assert 'class="lowest"' in ann and "1 / 1" in ann and "all honoured" in ann
+    assert f'href="?person={draft.ben.pk}#shift-draft"' in ben
     cal = rows["Cal Cole"].group(0)
     assert cal.count('<td class="num">-</td>') >= 3 and '<td class="unmet-cell">-</td>' in cal
     assert "PGY-1: spread 1 point(s) this period (1 to 2), 1 over the year so far (2 to 3)" in table
