@@ -105,10 +105,9 @@ class DraftCell:
     entries: list[DraftEntry]
     needed: int
     maximum: int | None
-
-    @property
-    def holders(self) -> int:
-        return sum(1 for e in self.entries if e.state != REMOVED)
+    # Who holds the shift once the draft is applied (removed ones do not), counted before any
+    # person filter hides entries: coverage is the cell's, not the filtered view's.
+    holders: int = 0
 
     @property
     def missing(self) -> int:
@@ -136,6 +135,10 @@ class DraftDay:
     @property
     def changed(self) -> bool:
         return any(c.changed for c in self.cells)
+
+    @property
+    def has_entries(self) -> bool:
+        return any(c.entries for c in self.cells)
 
 
 @dataclass
@@ -219,6 +222,7 @@ def shift_draft_calendar(
                     entries=entries,
                     needed=cell.needed,
                     maximum=cell.maximum,
+                    holders=sum(1 for e in entries if e.state != REMOVED),
                 )
             )
         draft_day = DraftDay(day=day.day, holiday=day.holiday, cells=cells)

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scheduling', '0005_fairness_group_holiday_blocks_only'),
-        ('scheduling', '0005_shift_runs'),
+        ("scheduling", "0005_fairness_group_holiday_blocks_only"),
+        ("scheduling", "0005_shift_runs"),
     ]
 
-    operations = [
-    ]
+    operations = []

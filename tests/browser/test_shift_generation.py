@@ -54,7 +54,15 @@ def test_coordinator_generates_reviews_and_publishes_a_week_of_shifts(open_tab, 
     _year, start, ann, ben = ward
     tab = open_tab(DESKTOP)
     tab.login("coordinator", PASSWORD)
-    tab.go(f"/generation/shifts/?start={start}&end={start + 6 * DAY}")
+    tab.go("/generation/shifts/")
+    # A quick choice fills both dates in place (shift_start.js).
+    chip = tab.page.locator("a.quick").first
+    chip.click()
+    assert tab.page.input_value("#id_start") == chip.get_attribute("data-start")
+    assert tab.page.input_value("#id_end") == chip.get_attribute("data-end")
+    assert tab.page.url == f"{tab.base}/generation/shifts/"  # no reload
+    tab.page.fill("#id_start", str(start))
+    tab.page.fill("#id_end", str(start + 6 * DAY))
     tab.page.fill("#id_time_limit_seconds", "10")
     with tab.page.expect_navigation():
         tab.page.click("#generate-shifts")
@@ -75,7 +83,12 @@ def test_coordinator_generates_reviews_and_publishes_a_week_of_shifts(open_tab, 
     phone.login("coordinator", PASSWORD)
     phone.go(f"/generation/runs/{run.pk}/")
     phone.assert_fits()
+    phone.assert_tap_targets()
     assert phone.page.locator(".draft-calendar thead").first.is_hidden()  # a list of days
+
+    phone.go("/generation/shifts/")
+    phone.assert_fits()
+    phone.assert_tap_targets()
 
     with tab.page.expect_navigation():
         tab.page.click("#publish")

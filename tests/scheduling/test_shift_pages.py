@@ -287,7 +287,10 @@ def test_the_draft_shows_month_calendars_with_the_changes_marked(coordinator_cli
     html = page.content.decode()
     assert page.status_code == 200
     year = draft.start.year
-    assert f"<h3>July {year}</h3>" in html and f"<h3>August {year}</h3>" in html
+    assert (
+        f'<h3>July {year} <a class="month-link" href="/shifts/calendar/?month={year}-07">' in html
+    )
+    assert f"<h3>August {year} " in html
     first = _day(html, draft.start)
     assert (
         '<div class="entry removed"><del>Ann Able</del> <span class="tag">removed</span>' in first
@@ -311,7 +314,9 @@ def test_the_fairness_table_shows_points_requests_and_the_cohort_spread(coordina
 
     table = re.search(r'<table class="fairness".*?</table>', html, re.S).group(0)
     rows = {
-        name: re.search(rf"<tr[^>]*>\s*<th scope=\"row\">{name}</th>.*?</tr>", table, re.S)
+        name: re.search(
+            rf"<tr[^>]*>\s*<th scope=\"row\"><a [^>]*>{name}</a></th>.*?</tr>", table, re.S
+        )
         for name in ("Ann Able", "Ben Baker", "Cal Cole")
     }
     ben = rows["Ben Baker"].group(0)
@@ -320,6 +325,7 @@ def test_the_fairness_table_shows_points_requests_and_the_cohort_spread(coordina
     assert f"{draft.start + 4 * DAY:%a %-d %b}: off the whole day (high)" in ben
     ann = rows["Ann Able"].group(0)
     assert 'class="lowest"' in ann and "1 / 1" in ann and "all honoured" in ann
+    assert f'href="?person={draft.ben.pk}#shift-draft"' in ben
     cal = rows["Cal Cole"].group(0)
     assert cal.count('<td class="num">-</td>') >= 3 and '<td class="unmet-cell">-</td>' in cal
     assert "PGY-1: spread 1 point(s) this period (1 to 2), 1 over the year so far (2 to 3)" in table
@@ -346,7 +352,11 @@ def test_the_filters_narrow_the_calendar(coordinator_client, draft):
     changed = coordinator_client.get(f"{url}?changed=1").content.decode()
     junk = coordinator_client.get(f"{url}?type=x&person=99999999999999999999")
 
-    assert "Ann Able</div>" not in _day(ben, draft.start + DAY)
+    ann = coordinator_client.get(f"{url}?person={draft.ann.pk}").content.decode()
+    assert f'id="d{draft.start + 2 * DAY:%Y-%m-%d}"' not in ben  # nothing of Ben's that day
+    # Day one in Ann's view: only her removed shift shows, yet Ben (hidden) covers it.
+    assert "<del>Ann Able</del>" in _day(ann, draft.start)
+    assert "uncovered" not in _day(ann, draft.start)
     assert "Ben Baker" in _day(ben, draft.start)
     assert "Cal Cole</div>" not in night and '<th scope="col">Weekend call' not in night
     assert f'id="d{draft.start + DAY:%Y-%m-%d}"' not in changed  # nothing changes that day

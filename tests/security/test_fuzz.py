@@ -308,6 +308,15 @@ def test_fuzz_generation_form(world, data, redis_conn):
 
 
 @FUZZ
+@given(data=form_data(["kind", "academic_year", "start", "end", "keep", "time_limit_seconds",
+                       "seed", "workers", "auto_publish"]))  # fmt: skip
+def test_fuzz_shift_generation_form(world, data, redis_conn):
+    before = state()
+    response = client_for(world["coordinator"]).post("/generation/shifts/", data)
+    assert_clear_refusal_or_success(response, before, api=False)
+
+
+@FUZZ
 @given(data=form_data(["from_rotation", "to_rotation"]), block_id=st.one_of(ids, st.just(None)))
 def test_fuzz_bulk_reassign_form(world, data, block_id):
     block_id = world["block"].pk if block_id is None else block_id
@@ -339,6 +348,7 @@ CSRF_PROTECTED = [
     ("POST", "/swaps/new/", None),
     ("POST", "/swaps/{swap}/cancel/", None),
     ("POST", "/generation/", None),
+    ("POST", "/generation/shifts/", None),
 ]
 
 

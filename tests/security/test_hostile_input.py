@@ -120,6 +120,8 @@ FORMS = [
     ("other", "/swaps/new/", ["offered", "kind", "counterpart", "wanted", "message"]),
     ("coordinator", "/generation/", ["academic_year", "first_block", "last_block",
                                      "time_limit_seconds", "seed", "workers"]),
+    ("coordinator", "/generation/shifts/", ["kind", "academic_year", "start", "end", "keep",
+                                           "time_limit_seconds", "seed", "workers"]),
     ("coordinator", "/schedule/block/{block}/reassign/", ["from_rotation", "to_rotation"]),
     ("coordinator", "/admin/residency/assignment/{mine}/change/",
      ["person", "block", "rotation", "role", "notes", "expected_version", "values_read"]),
