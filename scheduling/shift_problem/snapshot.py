@@ -10,7 +10,7 @@ touch the period see the weeks around it, as the duty-hour engine does.
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from residency.models import Absence, AcademicYear, Assignment, Person, ResidentYear
@@ -260,12 +260,18 @@ def shift_snapshot_load(
         )
 
     cover = []
+    held = Counter((d, type_pk) for (_person, d, type_pk) in current)
     for d in in_period:
         for t in types:
             rule: CoverageRule | None = selectors.coverage_rule_pick(
                 rules=t.coverage_rules.all(), day=d, is_holiday=d in holidays
             )
             if rule is None:
+                # No rule asks for this type that day: generation adds none (a weekend call on
+                # a Tuesday to even out points would be nonsense); the ones people hold may stay.
+                cover.append(
+                    roster.Cover(day=(d - first_day).days, shift_type=t.code, max=held[d, t.pk])
+                )
                 continue
             have = outside[d, t.pk]
             cover.append(

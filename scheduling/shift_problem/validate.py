@@ -54,6 +54,11 @@ def shift_rows_validate(*, snapshot, rows: set[Row]) -> list[str]:
                 rules=shift_type.coverage_rules.all(), day=d, is_holiday=d in holidays
             )
             have = count[d, type_pk]
+            if rule is None and any(a[1] == d and a[2] == type_pk for a in added):
+                messages.append(
+                    f"{shift_type.name} on {fmt_day(d)}: added although no coverage rule asks "
+                    "for it that day."
+                )
             if rule and have < rule.min_people:
                 messages.append(
                     f"{shift_type.name} on {fmt_day(d)}: {have} of at least "

@@ -211,6 +211,26 @@ def test_cover_per_day_with_holiday_precedence(program):
     assert len(cover) == 14
 
 
+def test_a_type_no_rule_asks_for_on_a_day_gets_none_added_that_day(program):
+    # Weekend call is wanted on weekends only: on a weekday generation must not hand one out
+    # (to even out points, say); one a person already holds that day may stay.
+    weekend = ShiftTypeFactory(code="WKND", name="Weekend call", start_time=datetime.time(8))
+    CoverageRuleFactory(shift_type=weekend, days=CoverageRule.Days.WEEKENDS)
+    tuesday = START + DAY
+    ShiftFactory(person=program.ward_people[0], date=tuesday, shift_type=weekend)
+    snapshot = program.load()
+    cover = {(c.day, c.shift_type): (c.min, c.max) for c in snapshot.problem.cover}
+    assert cover[snapshot.day_of(START), "WKND"] == (0, 0)  # Monday: nobody holds one
+    assert cover[snapshot.day_of(tuesday), "WKND"] == (0, 1)  # the one held may stay
+    assert cover[snapshot.day_of(START + 5 * DAY), "WKND"] == (1, 1)  # Saturday: the rule
+    # The independent validator refuses one added on a weekday.
+    extra = (program.ward_people[1].pk, START, weekend.pk)
+    problems = shift_rows_validate(snapshot=snapshot, rows=set(snapshot.current) | {extra})
+    assert any("Weekend call on" in p and "no coverage rule asks for it" in p for p in problems), (
+        problems
+    )
+
+
 def test_duty_hour_rules_and_points_map_onto_the_engine(program):
     snapshot = program.load()
     p = snapshot.problem
