@@ -5,6 +5,7 @@ from django.conf import settings
 
 from residency.models import AcademicYear, RotationTemplate
 from scheduling.services import MAX_BLOCK_NUMBER, MAX_SEED, MAX_TIME_LIMIT_SECONDS, MAX_WORKERS
+from shifts.models import ShiftType
 
 
 class GenerationStartForm(forms.Form):
@@ -63,6 +64,13 @@ class ShiftGenerationStartForm(forms.Form):
     )
     seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, required=False, initial=0)
     workers = forms.IntegerField(min_value=1, max_value=MAX_WORKERS, required=False)
+    shift_types = forms.ModelMultipleChoiceField(
+        queryset=ShiftType.objects.filter(active=True).order_by("start_time", "code"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Shift types to generate",
+        help_text="None ticked: every active type. The others' shifts stay as they are.",
+    )
     auto_publish = forms.BooleanField(required=False, label="Publish automatically")
 
     def clean_kind(self) -> str:

@@ -68,6 +68,7 @@ def shift_generation_start(
     seed: int = 0,
     workers: int | None = None,
     keep: str = "changes",
+    shift_type_ids: list[int] | None = None,
     auto_publish: bool = False,
     enqueue: bool = True,
 ) -> GenerationRun:
@@ -75,7 +76,8 @@ def shift_generation_start(
     ``GenerationAlreadyRunning`` (409) while any run of the year is active, ``RuleViolation``
     (422, with the field) for input the worker could not use. ``keep``: which current shifts
     the solve must keep ("changes": prefer few changes; "all": keep every current shift;
-    "none": start afresh; pinned shifts are always kept)."""
+    "none": start afresh; pinned shifts are always kept). ``shift_type_ids``: the active shift
+    types to generate (None or empty: every active type; the others' shifts stay as they are)."""
     year = AcademicYear.objects.filter(pk=academic_year_id).first()
     if year is None:
         raise RuleViolation("No such academic year.", "academic_year")
@@ -108,6 +110,14 @@ def shift_generation_start(
     )
     parameters.pop("max_consecutive_heavy")
     parameters["keep"] = keep
+    if shift_type_ids:
+        wanted = sorted({int(pk) for pk in shift_type_ids})
+        active = set(
+            ShiftType.objects.filter(pk__in=wanted, active=True).values_list("pk", flat=True)
+        )
+        if active != set(wanted):
+            raise RuleViolation("Choose active shift types only.", "shift_types")
+        parameters["shift_type_ids"] = wanted
     try:
         services.generation_runs_reap(academic_year_id=academic_year_id)
     except RedisError as error:
@@ -234,6 +244,7 @@ def shift_snapshot_read(*, run: GenerationRun):
             start=run.start_date,
             end=run.end_date,
             keep=run.parameters.get("keep", "changes"),
+            shift_type_ids=run.parameters.get("shift_type_ids"),
         )
         GenerationRun.objects.filter(pk=run.pk).update(snapshot_at=snapshot_at)
     return snapshot

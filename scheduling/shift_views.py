@@ -89,6 +89,7 @@ def shift_start(request: HttpRequest) -> HttpResponse:
                     seed=data.get("seed") or 0,
                     workers=data.get("workers"),
                     keep=data.get("keep") or "changes",
+                    shift_type_ids=[t.pk for t in data.get("shift_types") or []],
                     auto_publish=bool(data.get("auto_publish")),
                 )
             except services.GenerationAlreadyRunning as error:

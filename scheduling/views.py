@@ -49,6 +49,7 @@ def _start(request: HttpRequest, data: dict) -> GenerationRun:
             seed=data.get("seed") or 0,
             workers=data.get("workers"),
             keep=data.get("keep") or "changes",
+            shift_type_ids=[t.pk for t in data.get("shift_types") or []],
             auto_publish=bool(data.get("auto_publish")),
         )
     return services.generation_run_start(

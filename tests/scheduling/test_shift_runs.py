@@ -129,6 +129,8 @@ def _changes(run) -> list[tuple]:
         (lambda w: {"time_limit_seconds": 3601}, "time_limit_seconds"),
         (lambda w: {"workers": 17}, "workers"),
         (lambda w: {"seed": -1}, "seed"),
+        (lambda w: {"shift_type_ids": [w.nc.pk + 1000]}, "shift_types"),
+        (lambda w: {"shift_type_ids": [ShiftTypeFactory(active=False).pk]}, "shift_types"),
     ],
 )
 def test_start_refuses_what_the_worker_could_not_use(ward, change, field):

@@ -192,3 +192,16 @@ def test_a_shift_written_while_the_snapshot_is_read_is_in_the_snapshot(ward):
     assert snapshots[0].current[w.ben.pk, day, clinic.pk] == (ben_shift.pk, ben_shift.version)
     run.refresh_from_db()
     assert run.snapshot_at > ben_shift.updated_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_chosen_shift_types_are_generated(ward, redis_conn):
+    w = ward
+    clinic = ShiftTypeFactory(code="CL", name="Clinic", start_time=datetime.time(8))
+    CoverageRuleFactory(shift_type=clinic)  # nobody holds one: a full run would add some
+    run = _execute(w.year, w.start, w.end, shift_type_ids=[w.nc.pk])
+
+    assert run.status == Status.READY, run.error
+    assert run.parameters["shift_type_ids"] == [w.nc.pk]
+    changed_types = set(ShiftChange.objects.filter(run=run).values_list("shift_type", flat=True))
+    assert changed_types == {w.nc.pk}
