@@ -285,7 +285,9 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
         guard.report(95, "No roster exists; finding the conflicting rules.")
         # The reader's explanation: the counts, then rule groups named by the solver (it may
         # take its own time budget; only ever on a proven-infeasible problem).
-        reasons = reader.shift_roster_explain(snapshot) or [
+        reasons = reader.shift_roster_explain(
+            snapshot, should_stop=lambda: bool(guard.stopped_because)  # the guard saw a cancel
+        ) or [
             f"The shift rules cannot all be met from {fmt_day(run.start_date)} to "
             f"{fmt_day(run.end_date)}: no day or person alone is short (coverage, rest, "
             "duty hours and requests together are)."

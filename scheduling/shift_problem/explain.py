@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
 from scheduling.roster import RosterProblem, roster_explain
 from scheduling.roster.model import RosterModel
 from scheduling.shift_problem.snapshot import ShiftSnapshot
+
+StopAsked = Callable[[], bool] | None
 
 # Day numbers travel through roster_explain's sentences as tokens and become dates at the end.
 _TOKEN = re.compile(r"\[\[(\d+)\]\]")
@@ -156,9 +160,10 @@ def _merge_days(snapshot: ShiftSnapshot, messages: list[str]) -> list[str]:
     return result
 
 
-def shift_roster_explain(snapshot: ShiftSnapshot) -> list[str]:
+def shift_roster_explain(snapshot: ShiftSnapshot, *, should_stop: StopAsked = None) -> list[str]:
     """Sentences naming the people, dates and rules that leave no roster (empty if neither the
-    counts nor the solver-side search find a reason)."""
+    counts nor the solver-side search find a reason). ``should_stop`` (a cancelled run) ends
+    the solver-side search within a fraction of a second."""
     messages: list[str] = []
     token = lambda d: f"[[{d}]]"  # noqa: E731
     names = _person_names(snapshot)
@@ -169,7 +174,7 @@ def shift_roster_explain(snapshot: ShiftSnapshot) -> list[str]:
                 messages.append(message)
     if messages:
         return _merge_days(snapshot, messages)
-    return shift_roster_core(snapshot)
+    return shift_roster_core(snapshot, should_stop=should_stop)
 
 
 # --- The solver side: a deletion filter over rule groups -------------------------------------
@@ -219,14 +224,31 @@ def _with_groups(problem: RosterProblem, groups: set[tuple]) -> RosterProblem:
     )
 
 
-def _feasible(problem: RosterProblem, limit: float) -> bool | None:
-    """True / False, or None when the solver could not tell in time."""
+def _feasible(problem: RosterProblem, limit: float, should_stop: StopAsked = None) -> bool | None:
+    """True / False, or None when the solver could not tell in time (or was asked to stop)."""
+    if should_stop is not None and should_stop():
+        return None
     built = RosterModel(problem)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = limit
     solver.parameters.num_workers = 1
     solver.parameters.stop_after_first_solution = True
-    status = solver.solve(built.model)
+    done = threading.Event()
+
+    def watch() -> None:
+        # A cancelled run must not wait out the check: stop the search within 0.1 s.
+        while not done.wait(0.1):
+            if should_stop is not None and should_stop():
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        status = solver.solve(built.model)
+    finally:
+        done.set()
+        watcher.join(timeout=1)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return True
     if status == cp_model.INFEASIBLE:
@@ -264,14 +286,16 @@ def _group_sentence(snapshot: ShiftSnapshot, group: tuple) -> str:
     return f"{who} may take at most {rule.max_count} shifts of {names} in any {rule.window} days."
 
 
-def shift_roster_core(snapshot: ShiftSnapshot, *, budget: float = CORE_TIME_BUDGET) -> list[str]:
+def shift_roster_core(
+    snapshot: ShiftSnapshot, *, budget: float = CORE_TIME_BUDGET, should_stop: StopAsked = None
+) -> list[str]:
     """A set of rule groups that cannot all hold, found by dropping each group in turn and
     keeping the drop when the rest is still infeasible (whole kinds first: cheap when a single
     kind of rule is at fault). What is left is named; if the time runs out it is a superset."""
     problem = snapshot.problem
     deadline = time.monotonic() + budget
     groups = _groups(problem)
-    if _feasible(_with_groups(problem, set()), CORE_SOLVE_LIMIT) is False:
+    if _feasible(_with_groups(problem, set()), CORE_SOLVE_LIMIT, should_stop) is False:
         facts = [
             "The fixed facts alone leave no roster: pinned shifts (including the shifts worked "
             "in the four weeks around the period), eligibility, absences and rest after shifts."
@@ -283,14 +307,14 @@ def shift_roster_core(snapshot: ShiftSnapshot, *, budget: float = CORE_TIME_BUDG
         if (
             trial != keep
             and time.monotonic() < deadline
-            and _feasible(_with_groups(problem, trial), CORE_SOLVE_LIMIT) is False
+            and _feasible(_with_groups(problem, trial), CORE_SOLVE_LIMIT, should_stop) is False
         ):
             keep = trial
     for group in sorted(keep, key=groups.index):
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (should_stop is not None and should_stop()):
             break
         trial = keep - {group}
-        if _feasible(_with_groups(problem, trial), CORE_SOLVE_LIMIT) is False:
+        if _feasible(_with_groups(problem, trial), CORE_SOLVE_LIMIT, should_stop) is False:
             keep = trial
     if not keep:
         return []

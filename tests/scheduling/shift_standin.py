@@ -92,7 +92,7 @@ def shift_snapshot_load(*, academic_year, start, end, keep="changes", shift_type
     return snapshot
 
 
-def shift_roster_explain(snapshot) -> list[str]:
+def shift_roster_explain(snapshot, *, should_stop=None) -> list[str]:
     return roster_explain(snapshot.problem, day_label=snapshot.day_label)
 
 

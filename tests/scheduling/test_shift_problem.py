@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime
 import json
+from unittest import mock
 
 import pytest
+from ortools.sat.python import cp_model
 
 from residency.models import Absence
 from scheduling.roster import roster_solve
@@ -445,3 +447,21 @@ def test_the_solver_side_explanation_names_the_rules_and_people(program):
         "Short night on Fri 6 Jul - Sun 15 Jul needs 1 person.",
         "Dr Solo may take at most 9 shifts of Short night in any 28 days.",
     ]
+
+    # A cancelled run's explanation stops: asked to stop during the first check, it runs no
+    # further check (the watcher stops the solve in progress within 0.1 s).
+    asked = []
+    solves = []
+    real_solve = cp_model.CpSolver.solve
+
+    def counting_solve(self, *args, **kwargs):
+        solves.append(1)
+        return real_solve(self, *args, **kwargs)
+
+    def stop_after_first_check() -> bool:
+        asked.append(1)
+        return bool(solves)
+
+    with mock.patch.object(cp_model.CpSolver, "solve", counting_solve):
+        shift_roster_explain(snapshot, should_stop=stop_after_first_check)
+    assert len(solves) == 1 and asked
