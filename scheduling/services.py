@@ -1142,10 +1142,12 @@ class _Guard:
         percent = 10 + int(80 * min(1.0, fraction))
         # No gap here: the objective's bound is weak, so a percentage would alarm for nothing
         # (the finished run reports changes, fairness and wishes: scheduling/report.py).
-        message = (
-            f"{latest.solutions} schedule(s) found meeting every rule; improving it "
-            f"(cost {latest.objective:g})."
+        changed = (
+            ""
+            if latest.changes is None
+            else f" the best changes {latest.changes} person-block(s) of the current schedule;"
         )
+        message = f"{latest.solutions} schedule(s) found meeting every rule;{changed} improving it."
         GenerationRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
             progress=percent, progress_message=message, objective=latest.objective,
             best_bound=latest.best_bound, gap=latest.gap,

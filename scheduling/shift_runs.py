@@ -286,7 +286,8 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
         # The reader's explanation: the counts, then rule groups named by the solver (it may
         # take its own time budget; only ever on a proven-infeasible problem).
         reasons = reader.shift_roster_explain(
-            snapshot, should_stop=lambda: bool(guard.stopped_because)  # the guard saw a cancel
+            snapshot,
+            should_stop=lambda: bool(guard.stopped_because),  # the guard saw a cancel
         ) or [
             f"The shift rules cannot all be met from {fmt_day(run.start_date)} to "
             f"{fmt_day(run.end_date)}: no day or person alone is short (coverage, rest, "

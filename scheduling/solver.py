@@ -48,6 +48,9 @@ class Progress:
     objective: float
     best_bound: float
     wall_seconds: float
+    # Person-blocks of the current schedule this solution changes (what the coordinator judges
+    # a regeneration by; None before the model is known).
+    changes: int | None = None
 
     @property
     def gap(self) -> float:
@@ -441,11 +444,15 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             s.solutions += 1
             if s.first_solution_seconds is None:
                 s.first_solution_seconds = time.monotonic() - s._started
+            built = s.built
             progress = Progress(
                 solutions=s.solutions,
                 objective=self.objective_value,
                 best_bound=self.best_objective_bound,
                 wall_seconds=time.monotonic() - s._started,
+                changes=None
+                if built is None
+                else built.forced_changes + sum(int(self.value(t)) for t in built.change_terms),
             )
             s.latest = progress
         if s.on_solution is not None:
@@ -510,6 +517,7 @@ class ScheduleSolve:
         self.solutions = 0
         self.first_solution_seconds: float | None = None
         self.latest: Progress | None = None
+        self.built: ScheduleModel | None = None
         self._lock = threading.Lock()
         self._started = time.monotonic()
 
@@ -540,6 +548,7 @@ class ScheduleSolve:
     def run(self) -> SolveResult:
         self._started = time.monotonic()
         built = ScheduleModel(self.problem)
+        self.built = built  # the callback reports each solution's changes from it
         if self.stop_requested.is_set():
             return SolveResult(status="UNKNOWN", stopped=True)
         result = SolveResult(status="UNKNOWN", changes_at_least=built.forced_changes)

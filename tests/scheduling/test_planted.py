@@ -104,12 +104,16 @@ def test_one_worker_regenerates_against_a_random_current_schedule_reporting_the_
     planted_current_schedule_create(planted=planted, seed=4, mode="random")
     problem = problem_load(academic_year=planted.year)
 
-    result = ScheduleSolve(problem, time_limit=15, workers=1, seed=4).run()
+    reported = []
+    solve = ScheduleSolve(problem, time_limit=15, workers=1, seed=4, on_solution=reported.append)
+    result = solve.run()
 
     assert result.found and result.first_solution_seconds < 5
     # Cells on leave or no longer eligible must change: a true lower bound on changes.
     assert 0 < result.changes_at_least <= result.changes
     assert result.objective >= result.best_bound
+    # Progress speaks in changed person-blocks (the run page's message), never below the bound.
+    assert reported and all(p.changes >= result.changes_at_least for p in reported)
 
 
 @pytest.mark.django_db(transaction=True)
