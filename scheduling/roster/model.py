@@ -227,6 +227,7 @@ class RosterModel:
 
     def _requests(self) -> None:
         p = self.problem
+        missed: dict[int, list] = defaultdict(list)  # person -> weight x "not honoured"
         for r in p.requests:
             i = self.index[r.person]
             if r.shift_type is None:
@@ -235,10 +236,27 @@ class RosterModel:
             else:
                 v = self.x.get((i, r.day, r.shift_type))
                 lit = (1 if r.on else 0) if v is None else 1 - v if r.on else v
+            missed[i].append(r.weight * lit)
             if isinstance(lit, int):
                 self.constant_cost += r.weight * lit
             else:
                 self.costs.append(Cost("request", r.weight, lit))
+        if p.request_fairness_weight:
+            self._request_fairness(missed)
+
+    def _request_fairness(self, missed: dict[int, list]) -> None:
+        p, m = self.problem, self.model
+        cohorts = defaultdict(list)
+        for i in missed:
+            if p.people[i].cohort is not None:
+                cohorts[p.people[i].cohort].append(i)
+        for cohort, members in sorted(cohorts.items()):
+            if len(members) < 2:
+                continue  # nobody to share the misses with
+            top = sum(r.weight for r in p.requests if self.index[r.person] in members)
+            worst = m.new_int_var(0, top, f"request_miss_{cohort}")
+            m.add_max_equality(worst, [sum(missed[i]) for i in members])
+            self.costs.append(Cost("fairness", p.request_fairness_weight, worst))
 
     def _people(self, people) -> list[int]:
         if people is None:

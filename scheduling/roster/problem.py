@@ -179,6 +179,10 @@ class RosterProblem:
     runs: tuple[Runs, ...] = ()
     same_shift_days: tuple[SameShiftDays, ...] = ()
     fairness: tuple[Fairness, ...] = ()
+    # Honoured requests spread fairly: the most request weight any one person of a cohort
+    # loses (requests not honoured) costs this much per unit, so the misses are shared rather
+    # than all falling on one person.
+    request_fairness_weight: int = 0
 
     def shift_type(self, shift_id: str) -> ShiftType:
         for t in self.shift_types:

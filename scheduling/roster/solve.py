@@ -563,10 +563,21 @@ def roster_cost(problem: RosterProblem, roster: Roster) -> int:
         k = counts.get((c.day, c.shift_type), 0)
         cost += (c.preferred - k) * c.under_weight if k < c.preferred else 0
         cost += (k - c.preferred) * c.over_weight if k > c.preferred else 0
+    missed: dict[str, int] = {}
     for r in problem.requests:
         got = roster.get((r.person, r.day))
         worked = got is not None if r.shift_type is None else got == r.shift_type
         cost += r.weight if worked != r.on else 0
+        missed[r.person] = missed.get(r.person, 0) + (r.weight if worked != r.on else 0)
+    if problem.request_fairness_weight:
+        cohort_of = {person.id: person.cohort for person in problem.people}
+        worst: dict[str, list[int]] = {}
+        for pid, lost in missed.items():
+            if cohort_of.get(pid) is not None:
+                worst.setdefault(cohort_of[pid], []).append(lost)
+        for losses in worst.values():
+            if len(losses) > 1:
+                cost += problem.request_fairness_weight * max(losses)
     if problem.stability_weight:
         for person in problem.people:
             for d in range(problem.days):

@@ -42,6 +42,9 @@ KEEPS = (KEEP_ALL, KEEP_CHANGES, KEEP_NONE)
 STABILITY_WEIGHT = 2
 POINTS_FAIRNESS_WEIGHT = 3
 WEEKEND_FAIRNESS_WEIGHT = 2
+# Per unit of request weight the unluckiest person of a cohort loses: honoured requests are
+# spread fairly (nobody always loses theirs), on top of each request's own weight.
+REQUEST_FAIRNESS_WEIGHT = 1
 FACULTY_COHORT = "faculty"
 
 
@@ -324,6 +327,7 @@ def shift_snapshot_load(
         pinned=pinned,
         current=problem_current,
         stability_weight=STABILITY_WEIGHT if keep == KEEP_CHANGES else 0,
+        request_fairness_weight=REQUEST_FAIRNESS_WEIGHT,
         fairness=(
             roster.Fairness("points", POINTS_FAIRNESS_WEIGHT, history=dict(history)),
             roster.Fairness(

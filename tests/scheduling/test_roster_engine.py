@@ -493,3 +493,31 @@ def test_a_long_horizon_is_built_month_by_month_and_meets_every_rule():
     fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1)
     assert fixed.status == "OPTIMAL"
     assert fixed.objective == roster_cost(problem, start)
+
+
+def test_request_fairness_shares_the_misses_within_a_cohort():
+    # One call a day for two days, two people of one cohort, both asking for both days off:
+    # two requests must be missed. A's weigh 5, B's 6, so the cheapest roster puts both calls
+    # on A (10 lost, all by A); sharing the misses costs 11 but leaves nobody losing more than 6.
+    t = ShiftType(id="C", minutes=600)
+    requests = tuple(
+        Request(pid, d, None, weight, False)
+        for pid, weight in (("P0", 5), ("P1", 6))
+        for d in (0, 1)
+    )
+    base = RosterProblem(
+        days=2,
+        shift_types=(t,),
+        people=people(2, cohort="PGY-1"),
+        cover=need(2, "C", 1),
+        requests=requests,
+    )
+    unfair = solve(base)
+    assert sorted(shifts_of(unfair.roster, "P0")) == [0, 1]
+    assert unfair.objective == roster_cost(base, unfair.roster) == 10
+
+    fair_problem = replace(base, request_fairness_weight=2)
+    fair = solve(fair_problem)
+    assert len(shifts_of(fair.roster, "P0")) == len(shifts_of(fair.roster, "P1")) == 1
+    # 11 requests' weight missed + 2 x the most any one person lost (6).
+    assert fair.objective == roster_cost(fair_problem, fair.roster) == 11 + 2 * 6
