@@ -4,7 +4,10 @@ automatically) and Validate actions. Thin: every action calls a service."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -145,7 +148,7 @@ class GenerationRunAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelA
 @admin.register(ScheduleYear)
 class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAdmin):
     list_display = ("label", "start_date", "end_date", "latest_run")
-    actions = ["generate", "generate_and_publish", "validate"]
+    actions = ["generate", "generate_and_publish", "generate_shifts", "validate"]
     search_fields = ("label",)
 
     def has_add_permission(self, request) -> bool:
@@ -197,6 +200,17 @@ class ScheduleYearAdmin(SafeInputAdminMixin, _CoordinatorsMayView, admin.ModelAd
                                 run.pk, year, url),
                     messages.SUCCESS,
                 )  # fmt: skip
+
+    @admin.action(description="Generate shifts (choose the period)")
+    def generate_shifts(self, request, queryset):
+        # A shifts run needs a period: the coordinators' form asks for it (and starts the run
+        # through the same service as the API).
+        years = list(queryset[:2])
+        if len(years) != 1:
+            self.message_user(request, "Choose one academic year.", messages.ERROR)
+            return None
+        query = urlencode({"academic_year": years[0].pk})
+        return HttpResponseRedirect(f"{reverse('scheduling:shift_start')}?{query}")
 
     @admin.action(description="Validate schedule")
     def validate(self, request, queryset) -> None:

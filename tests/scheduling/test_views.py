@@ -182,3 +182,10 @@ def test_admin_schedules_actions(client, year, coordinator):
         follow=True,
     )
     assert f"#{run.pk}: Cancelled before it started." in response.content.decode()
+
+    # Shifts need a period: the action opens the coordinators' form for the chosen year.
+    response = client.post(url, {"action": "generate_shifts", "_selected_action": [year.pk]})
+    assert response.status_code == 302
+    assert response["Location"] == f"/generation/shifts/?academic_year={year.pk}"
+    form = client.get(response["Location"]).content.decode()
+    assert f'<option value="{year.pk}" selected>' in form

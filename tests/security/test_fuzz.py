@@ -458,6 +458,7 @@ ADMIN_ACTIONS = [
     ("scheduling/generationrun", "publish_runs", []),
     ("scheduling/generationrun", "discard_runs", []),
     ("scheduling/scheduleyear", "generate", []),
+    ("scheduling/scheduleyear", "generate_shifts", []),
     ("scheduling/scheduleyear", "validate", []),
 ]
 
