@@ -456,3 +456,36 @@ def test_a_long_horizon_is_built_month_by_month_and_meets_every_rule():
     fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1)
     assert fixed.status == "OPTIMAL"
     assert fixed.objective == roster_cost(problem, start)
+
+
+def test_a_cancel_during_the_month_by_month_start_lands_within_two_seconds():
+    days = 140
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(6)),
+        cover=need(days, "CALL", 1),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=1),),
+    )
+    solve = RosterSolve(problem, time_limit=60, workers=1, seed=1)
+    stepping = threading.Event()
+    original = solve._run_solver
+
+    def run_solver(solver, model, on_solution):
+        stepping.set()  # a month-by-month step (or a later phase) is solving
+        return original(solver, model, on_solution)
+
+    solve._run_solver = run_solver
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("result", solve.run()))
+    worker.start()
+    assert stepping.wait(timeout=30)
+    assert solve.trace == []  # still in the month-by-month start
+    asked = time.monotonic()
+    solve.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - asked < 2
+    assert outcome["result"].status == CANCELLED
+    assert outcome["result"].roster is None
