@@ -332,7 +332,10 @@ class RosterSolve:
             if self._stop.is_set() or left <= 0:
                 return None
             sub = problem_window(p, max(0, lo - back), hi, roster, decided=lo, ahead=back)
-            model = RosterModel(sub, stopped=self._stop.is_set)
+            try:
+                model = RosterModel(sub, stopped=self._stop.is_set)
+            except BuildStopped:
+                return None  # cancelled: run() reports CANCELLED
             limit = max(1.0, left * (hi - lo) / (p.days - lo))
             solver = self._new_solver(limit, self.workers, self.seed + k)
             # A step is done once it has a roster and a third of its time has passed: the

@@ -521,3 +521,36 @@ def test_request_fairness_shares_the_misses_within_a_cohort():
     assert len(shifts_of(fair.roster, "P0")) == len(shifts_of(fair.roster, "P1")) == 1
     # 11 requests' weight missed + 2 x the most any one person lost (6).
     assert fair.objective == roster_cost(fair_problem, fair.roster) == 11 + 2 * 6
+
+
+def test_a_cancel_during_the_month_by_month_start_lands_within_two_seconds():
+    days = 140
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(6)),
+        cover=need(days, "CALL", 1),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=1),),
+    )
+    solve = RosterSolve(problem, time_limit=60, workers=1, seed=1)
+    stepping = threading.Event()
+    original = solve._run_solver
+
+    def run_solver(solver, model, on_solution):
+        stepping.set()  # a month-by-month step (or a later phase) is solving
+        return original(solver, model, on_solution)
+
+    solve._run_solver = run_solver
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("result", solve.run()))
+    worker.start()
+    assert stepping.wait(timeout=30)
+    assert solve.trace == []  # still in the month-by-month start
+    asked = time.monotonic()
+    solve.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - asked < 2
+    assert outcome["result"].status == CANCELLED
+    assert outcome["result"].roster is None
