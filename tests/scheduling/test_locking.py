@@ -80,7 +80,10 @@ def test_job_whose_lock_was_taken_over_cannot_write(
 
     run.refresh_from_db()
     assert run.status == Status.FAILED
-    assert "lost the generation lock" in run.error
+    # Whichever notices first says so: the guard's renewal ("expired and could not be
+    # renewed", when the solve outlasts a renewal period on a busy machine) or the write
+    # phase's fence check ("lost the generation lock").
+    assert "lost the generation lock" in run.error or "could not be renewed" in run.error
     assert run.fence_token == 1
     assert not Assignment.objects.filter(generation_run_id=run.pk).exists()
     assert Assignment.objects.filter(pk=existing.pk).exists()
