@@ -283,13 +283,13 @@ class ScheduleModel:
                 self.forced_changes += 1
             elif not isinstance(term, int):
                 self.change_terms.append(1 - term)
-        # A faculty member put on a rotation in a block where the current schedule has them on
-        # none is a change too (residents have a row in every block; faculty need not). Only
-        # when there is a current schedule: a fresh year changes nothing.
-        if p.previous:
-            for key, slot in self.faculty_slot.items():
-                if key not in p.previous:
-                    self.change_terms.extend(v for v in slot.values() if not isinstance(v, int))
+        # A faculty member of the current schedule put on a rotation in a block where it has
+        # them on none is a change too (residents have a row in every block; faculty need not).
+        # Faculty with no current row are new to the schedule, as in a fresh year: no change.
+        scheduled = {person for person, _block in p.previous}
+        for key, slot in self.faculty_slot.items():
+            if key[0] in scheduled and key not in p.previous:
+                self.change_terms.extend(v for v in slot.values() if not isinstance(v, int))
         terms.append(WEIGHT_STABILITY * (self.forced_changes + sum(self.change_terms)))
         # No schedule costs less than this: the run stops as soon as it reaches it.
         self.objective_floor = WEIGHT_STABILITY * self.forced_changes
