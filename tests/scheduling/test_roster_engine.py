@@ -495,6 +495,36 @@ def test_a_long_horizon_is_built_month_by_month_and_meets_every_rule():
     assert fixed.objective == roster_cost(problem, start)
 
 
+def test_the_fairness_sweep_keeps_every_rule_and_never_raises_the_cost():
+    # The same 70 days, P0 starting 6 points ahead: the month-by-month start is built, then
+    # each step decided again inside the whole roster. The swept roster must still be one the
+    # whole model accepts, at the cost the search recorded, and no dearer than the start.
+    days = 70
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(4)),
+        cover=need(days, "CALL", 1),
+        requests=tuple(Request("P1", d, None, 3, False) for d in range(0, days, 5)),
+        rolling_minutes=(RollingMinutes(window=28, max_minutes=80 * 4 * 60),),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=2, history={"P0": 6}),),
+    )
+    solver = RosterSolve(problem, time_limit=60, workers=1, seed=1)
+    solver._started = time.monotonic()
+    start = solver._window_by_window(20)
+    assert start is not None
+    swept = solver._sweep(start, solver._elapsed() + 8)
+    name, _ended, (tried, cost) = solver.trace[-1]
+    assert name == "fairness sweep"
+    assert tried >= 3  # every step at least once
+    assert cost == roster_cost(problem, swept) <= roster_cost(problem, start)
+    pins = {(p.id, d): swept.get((p.id, d)) for p in problem.people for d in range(days)}
+    fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1)
+    assert fixed.status == "OPTIMAL"
+    assert fixed.objective == roster_cost(problem, swept)
+
+
 def test_request_fairness_shares_the_misses_within_a_cohort():
     # One call a day for two days, two people of one cohort, both asking for both days off:
     # two requests must be missed. A's weigh 5, B's 6, so the cheapest roster puts both calls
