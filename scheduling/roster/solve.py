@@ -17,6 +17,7 @@ the portfolio again started from the best roster (a full hint) for the rest of t
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -42,6 +43,7 @@ WINDOW_DAYS = 28  # days decided per step of the month-by-month first roster
 STEP_SETTLE = 0.0
 SWEEP = True  # after a month-by-month roster, the fairness sweep instead of the whole model
 SWEEP_STEP = 3.0  # seconds per step of the fairness sweep, at most
+SWEEP_SHIFT = 14  # days the sweep's odd rounds move the step boundaries by
 
 
 @dataclass(frozen=True)
@@ -394,17 +396,26 @@ class RosterSolve:
         round lowers the cost no more."""
         p = self.problem
         back = lookback(p)
-        steps = [(lo, min(p.days, lo + WINDOW_DAYS)) for lo in range(0, p.days, WINDOW_DAYS)]
+
+        def steps_of(round_: int) -> list[tuple[int, int]]:
+            # Odd rounds move the step boundaries by SWEEP_SHIFT days, so shifts can also
+            # move across the first pass's month boundaries.
+            first = (round_ % 2) * SWEEP_SHIFT or WINDOW_DAYS
+            cuts = [0, *range(first, p.days, WINDOW_DAYS), p.days]
+            return list(itertools.pairwise(cuts))
+
         cost = roster_cost(p, roster)
-        k = 0
-        tried = 0
+        k = tried = round_ = 0
+        steps, j = steps_of(0), 0
         round_cost = cost
         while not self._stop.is_set() and until - self._elapsed() > 1.0:
-            if k and k % len(steps) == 0:
+            if j == len(steps):
                 if cost >= round_cost:
                     break  # converged: no step of the last round lowered the cost
-                round_cost = cost
-            lo, hi = steps[k % len(steps)]
+                round_cost, round_ = cost, round_ + 1
+                steps, j = steps_of(round_), 0
+            lo, hi = steps[j]
+            j += 1
             k += 1
             offset = max(0, lo - back)
             sub = problem_window(p, offset, hi, roster, decided=lo, ahead=back, settled=True)
@@ -414,8 +425,7 @@ class RosterSolve:
                 break
             model.hint({(pid, d - offset): t for (pid, d), t in roster.items() if offset <= d})
             left = until - self._elapsed()
-            rounds_left = max(1, len(steps) - (k - 1) % len(steps))
-            limit = max(1.0, min(left, left / rounds_left, SWEEP_STEP))
+            limit = max(1.0, min(left, left / (len(steps) - j + 1), SWEEP_STEP))
             solver = self._new_solver(limit, self.workers, self.seed + 101 * k)
             status = self._run_solver(solver, model.model, lambda o, b, v: None)
             tried += 1
