@@ -7,7 +7,8 @@ roster, so nothing of a cancelled run can be written by mistake.
 
 Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio on the whole
 model for the whole time. With ``lns=True`` (the default): for a long horizon with hard cover,
-a first roster month by month; then the portfolio for a short share (a first roster; small
+a first roster month by month and a fairness sweep (each month decided again inside the
+whole year); then the portfolio for a short share (a first roster; small
 problems are proved optimal here; person by person when people share no hard rule and the
 portfolio found nothing), then our own large-neighbourhood search (free some people, or a
 window of days, partly chosen where the best roster pays its costs; fix the rest to the best
