@@ -584,3 +584,37 @@ def test_a_cancel_during_the_month_by_month_start_lands_within_two_seconds():
     assert time.monotonic() - asked < 2
     assert outcome["result"].status == CANCELLED
     assert outcome["result"].roster is None
+
+
+def test_a_cancel_during_the_fairness_sweep_lands_within_two_seconds():
+    days = 140
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(6)),
+        cover=need(days, "CALL", 1),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=1, history={"P0": 9}),),
+    )
+    solve = RosterSolve(problem, time_limit=60, workers=1, seed=1)
+    sweeping = threading.Event()
+    original = solve._run_solver
+
+    def run_solver(solver, model, on_solution):
+        if solve.trace and solve.trace[-1][0] == "month by month":
+            sweeping.set()  # the month-by-month roster is done: a sweep step is solving
+        return original(solver, model, on_solution)
+
+    solve._run_solver = run_solver
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("result", solve.run()))
+    worker.start()
+    assert sweeping.wait(timeout=30)
+    asked = time.monotonic()
+    solve.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - asked < 2
+    assert outcome["result"].status == CANCELLED
+    assert outcome["result"].roster is None
+    assert [name for name, _t, _out in solve.trace] == ["month by month", "fairness sweep"]
