@@ -7,7 +7,8 @@ roster, so nothing of a cancelled run can be written by mistake.
 
 Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio on the whole
 model for the whole time. With ``lns=True`` (the default): for a long horizon with hard cover,
-a first roster month by month; then the portfolio for a short share (a first roster; small
+a first roster month by month and a fairness sweep (each month decided again inside the
+whole year); then the portfolio for a short share (a first roster; small
 problems are proved optimal here; person by person when people share no hard rule and the
 portfolio found nothing), then our own large-neighbourhood search (free some people, or a
 window of days, partly chosen where the best roster pays its costs; fix the rest to the best
@@ -17,6 +18,7 @@ the portfolio again started from the best roster (a full hint) for the rest of t
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -37,6 +39,12 @@ LNS_LIMIT = 0.5  # seconds per LNS sub-solve
 GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
 WINDOW_SHARE = 0.9  # of the remaining time, at most, for a month-by-month first roster
 WINDOW_DAYS = 28  # days decided per step of the month-by-month first roster
+# A month-by-month step stops at its first roster once this fraction of its time share has
+# passed (0: at its first roster; the fairness sweep after it does the balancing).
+STEP_SETTLE = 0.0
+SWEEP = True  # after a month-by-month roster, the fairness sweep instead of the whole model
+SWEEP_STEP = 3.0  # seconds per step of the fairness sweep, at most
+SWEEP_SHIFT = 14  # days the sweep's odd rounds move the step boundaries by
 
 
 @dataclass(frozen=True)
@@ -241,6 +249,14 @@ class RosterSolve:
                 # its cost is counted here, as a full solve of a year-long model to price it
                 # could take longer than the time left.
                 self._improved(roster_cost(self.problem, start), lambda: start)
+                if SWEEP:
+                    # The year-long model's portfolio improved nothing in the time left (a
+                    # year for 150 residents: 29 s to build and solve it); the sweep keeps
+                    # each step's model small and aims at the year's fairness. The whole
+                    # model only gets what a converged sweep leaves (it can prove optimality).
+                    self._sweep(start, self.time_limit - 0.5)
+                    if self._remaining() < 2.0:
+                        return "FEASIBLE"
         try:
             built = RosterModel(self.problem, stopped=self._stop.is_set)
         except BuildStopped:
@@ -338,12 +354,13 @@ class RosterSolve:
                 return None  # cancelled: run() reports CANCELLED
             limit = max(1.0, left * (hi - lo) / (p.days - lo))
             solver = self._new_solver(limit, self.workers, self.seed + k)
-            # A step is done once it has a roster and a third of its time has passed: the
-            # first rosters improve fast (fairness, requests); the whole year is what counts.
+            # A step is done at its first roster (``STEP_SETTLE``): the fairness sweep after it
+            # balances the year with every month in view, which a step cannot (letting steps
+            # run a third of their share gave a year's spread of 16 and a first roster at 88 s).
             step_started = time.monotonic()
 
             def enough(_o, _b, _v, solver=solver, started=step_started, limit=limit) -> None:
-                if time.monotonic() - started > limit / 3:
+                if time.monotonic() - started > limit * STEP_SETTLE:
                     solver.stop_search()
 
             status = self._run_solver(solver, model.model, enough)
@@ -367,6 +384,65 @@ class RosterSolve:
                 if day + offset >= lo:
                     roster[pid, day + offset] = t
             k += 1
+        return roster
+
+    # -- the year's fairness, month by month again -----------------------------------------
+    def _sweep(self, roster: Roster, until: float) -> Roster:
+        """Improve a month-by-month roster until ``until`` (seconds since the start): each
+        step's days are decided again inside the whole roster (``problem_window(settled=True)``:
+        the days around them pinned, every other day's points as fairness history), so a month
+        early in the year now sees the months after it. Each step's objective is the whole
+        roster's less a constant; a step's roster replaces the days only if the whole roster's
+        cost (``roster_cost``) does not go up. Steps in turn, round after round, until a
+        round lowers the cost no more."""
+        p = self.problem
+        back = lookback(p)
+
+        def steps_of(round_: int) -> list[tuple[int, int]]:
+            # Odd rounds move the step boundaries by SWEEP_SHIFT days, so shifts can also
+            # move across the first pass's month boundaries.
+            first = (round_ % 2) * SWEEP_SHIFT or WINDOW_DAYS
+            cuts = [0, *range(first, p.days, WINDOW_DAYS), p.days]
+            return list(itertools.pairwise(cuts))
+
+        cost = roster_cost(p, roster)
+        k = tried = round_ = 0
+        steps, j = steps_of(0), 0
+        round_cost = cost
+        while not self._stop.is_set() and until - self._elapsed() > 1.0:
+            if j == len(steps):
+                if cost >= round_cost:
+                    break  # converged: no step of the last round lowered the cost
+                round_cost, round_ = cost, round_ + 1
+                steps, j = steps_of(round_), 0
+            lo, hi = steps[j]
+            j += 1
+            k += 1
+            offset = max(0, lo - back)
+            sub = problem_window(p, offset, hi, roster, decided=lo, ahead=back, settled=True)
+            try:
+                model = RosterModel(sub, stopped=self._stop.is_set)
+            except BuildStopped:
+                break
+            model.hint({(pid, d - offset): t for (pid, d), t in roster.items() if offset <= d})
+            left = until - self._elapsed()
+            limit = max(1.0, min(left, left / (len(steps) - j + 1), SWEEP_STEP))
+            solver = self._new_solver(limit, self.workers, self.seed + 101 * k)
+            status = self._run_solver(solver, model.model, lambda o, b, v: None)
+            tried += 1
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                continue
+            new = {key: t for key, t in roster.items() if not lo <= key[1] < hi}
+            for (pid, day), t in model.roster(solver.boolean_value).items():
+                if lo <= day + offset < hi:
+                    new[pid, day + offset] = t
+            new_cost = roster_cost(p, new)
+            # Equal cost is taken too: a different roster of the same cost (people moved
+            # without changing the extremes) can let a later step lower them.
+            if new_cost <= cost:
+                roster, cost = new, new_cost
+                self._improved(cost, lambda r=roster: r)
+        self.trace.append(("fairness sweep", self._elapsed(), (tried, cost)))
         return roster
 
     # -- a first roster, person by person -----------------------------------------------------
@@ -623,7 +699,14 @@ def lookback(problem: RosterProblem) -> int:
 
 
 def problem_window(
-    problem: RosterProblem, lo: int, hi: int, before: Roster, *, decided: int, ahead: int = 0
+    problem: RosterProblem,
+    lo: int,
+    hi: int,
+    before: Roster,
+    *,
+    decided: int,
+    ahead: int = 0,
+    settled: bool = False,
 ) -> RosterProblem:
     """The sub-problem of days ``lo``..``hi - 1`` (renumbered from 0), with every person-day
     before ``decided`` pinned to ``before`` (the roster of the days already decided), then
@@ -631,7 +714,13 @@ def problem_window(
     already fixed after ``hi``: a rotation's baseline days; without them a step could leave
     the next one no free day in a four-week window), and
     horizon totals (per-type maxima, minutes, weekends, fairness points) reduced by what the
-    days before ``lo`` already used. Minimum totals are only required of the last window."""
+    days before ``lo`` already used. Minimum totals are only required of the last window.
+
+    ``settled``: ``before`` is a whole roster and the window is decided again inside it (the
+    year's fairness sweep): the ``ahead`` days are pinned to ``before`` too, totals are reduced
+    by what every day outside the window used, and fairness counts the points of every day
+    outside ``lo``..``hi - 1`` as history, so the window's objective is the whole roster's,
+    less a constant."""
     types = {t.id: t for t in problem.shift_types}
     last = hi == problem.days
     end = min(problem.days, hi + ahead)
@@ -641,13 +730,13 @@ def problem_window(
 
     earlier_of: dict[str, list[tuple[int, str]]] = {}
     for (pid, d), t in before.items():
-        if d < lo:
+        if d < lo or (settled and d >= end):
             earlier_of.setdefault(pid, []).append((d, t))
     people = []
     for person in problem.people:
         earlier = earlier_of.get(person.id, [])
         used_minutes = sum(types[t].minutes for _d, t in earlier) + sum(
-            m for d, m in person.baseline_minutes.items() if d < lo
+            m for d, m in person.baseline_minutes.items() if d < lo or (settled and d >= end)
         )
         max_shifts = {
             t: max(0, n - sum(1 for _d, s in earlier if s == t))
@@ -659,7 +748,8 @@ def problem_window(
             gone = sum(
                 1
                 for days in problem.weekends()
-                if max(days) < lo and any(d in worked for d in days)
+                if (max(days) < lo or (settled and min(days) >= end))
+                and any(d in worked for d in days)
             )
             max_weekends = max(0, max_weekends - gone)
         people.append(
@@ -669,7 +759,7 @@ def problem_window(
                 max_minutes=None
                 if person.max_minutes is None
                 else max(0, person.max_minutes - used_minutes),
-                min_minutes=max(0, person.min_minutes - used_minutes) if last else 0,
+                min_minutes=max(0, person.min_minutes - used_minutes) if last or settled else 0,
                 max_weekends=max_weekends,
                 unavailable=inside(person.unavailable),
                 ineligible={
@@ -683,23 +773,21 @@ def problem_window(
         for d in range(lo, min(hi, decided)):
             pinned[person.id, d - lo] = before.get((person.id, d))
         for d in range(hi, end):
-            pinned[person.id, d - lo] = None
+            pinned[person.id, d - lo] = before.get((person.id, d)) if settled else None
     fairness = []
     for rule in problem.fairness:
         points = rule.points or {t.id: t.points for t in problem.shift_types}
         history = dict(rule.history)
         for (pid, d), t in before.items():
-            if d < lo and (rule.days is None or d in rule.days):
+            if (d < lo or (settled and d >= hi)) and (rule.days is None or d in rule.days):
                 history[pid] = history.get(pid, 0) + points.get(t, 0)
-        fairness.append(
-            replace(
-                rule,
-                history=history,
-                days=None
-                if rule.days is None
-                else frozenset(d - lo for d in rule.days if lo <= d < hi),
-            )
-        )
+        if settled:  # the pinned ahead days count as history, not as the window's
+            days = frozenset(d - lo for d in range(lo, hi) if rule.days is None or d in rule.days)
+        elif rule.days is None:
+            days = None
+        else:
+            days = frozenset(d - lo for d in rule.days if lo <= d < hi)
+        fairness.append(replace(rule, history=history, days=days))
     return replace(
         problem,
         days=end - lo,

@@ -495,6 +495,36 @@ def test_a_long_horizon_is_built_month_by_month_and_meets_every_rule():
     assert fixed.objective == roster_cost(problem, start)
 
 
+def test_the_fairness_sweep_keeps_every_rule_and_never_raises_the_cost():
+    # The same 70 days, P0 starting 6 points ahead: the month-by-month start is built, then
+    # each step decided again inside the whole roster. The swept roster must still be one the
+    # whole model accepts, at the cost the search recorded, and no dearer than the start.
+    days = 70
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(4)),
+        cover=need(days, "CALL", 1),
+        requests=tuple(Request("P1", d, None, 3, False) for d in range(0, days, 5)),
+        rolling_minutes=(RollingMinutes(window=28, max_minutes=80 * 4 * 60),),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=2, history={"P0": 6}),),
+    )
+    solver = RosterSolve(problem, time_limit=60, workers=1, seed=1)
+    solver._started = time.monotonic()
+    start = solver._window_by_window(20)
+    assert start is not None
+    swept = solver._sweep(start, solver._elapsed() + 8)
+    name, _ended, (tried, cost) = solver.trace[-1]
+    assert name == "fairness sweep"
+    assert tried >= 3  # every step at least once
+    assert cost == roster_cost(problem, swept) <= roster_cost(problem, start)
+    pins = {(p.id, d): swept.get((p.id, d)) for p in problem.people for d in range(days)}
+    fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1)
+    assert fixed.status == "OPTIMAL"
+    assert fixed.objective == roster_cost(problem, swept)
+
+
 def test_request_fairness_shares_the_misses_within_a_cohort():
     # One call a day for two days, two people of one cohort, both asking for both days off:
     # two requests must be missed. A's weigh 5, B's 6, so the cheapest roster puts both calls
@@ -554,3 +584,37 @@ def test_a_cancel_during_the_month_by_month_start_lands_within_two_seconds():
     assert time.monotonic() - asked < 2
     assert outcome["result"].status == CANCELLED
     assert outcome["result"].roster is None
+
+
+def test_a_cancel_during_the_fairness_sweep_lands_within_two_seconds():
+    days = 140
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(6)),
+        cover=need(days, "CALL", 1),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=1, history={"P0": 9}),),
+    )
+    solve = RosterSolve(problem, time_limit=60, workers=1, seed=1)
+    sweeping = threading.Event()
+    original = solve._run_solver
+
+    def run_solver(solver, model, on_solution):
+        if solve.trace and solve.trace[-1][0] == "month by month":
+            sweeping.set()  # the month-by-month roster is done: a sweep step is solving
+        return original(solver, model, on_solution)
+
+    solve._run_solver = run_solver
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("result", solve.run()))
+    worker.start()
+    assert sweeping.wait(timeout=30)
+    asked = time.monotonic()
+    solve.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - asked < 2
+    assert outcome["result"].status == CANCELLED
+    assert outcome["result"].roster is None
+    assert [name for name, _t, _out in solve.trace] == ["month by month", "fairness sweep"]
