@@ -34,7 +34,7 @@ CANCELLED = "CANCELLED"
 PORTFOLIO_SHARE = 0.1  # phase 1 (portfolio) gets this fraction of the time limit (>= 1 s)
 LNS_SHARE = 0.85  # phase 2 (own LNS) ends by this fraction of the time limit ...
 # ... or earlier, once it has not improved for this fraction of the time limit (at least 2 s).
-LNS_STALL = 0.1
+LNS_STALL = 0.25
 LNS_LIMIT = 0.5  # seconds per LNS sub-solve
 GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
 WINDOW_SHARE = 0.9  # of the remaining time, at most, for a month-by-month first roster
