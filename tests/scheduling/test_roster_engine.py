@@ -462,20 +462,28 @@ def test_runs_too_short_for_the_cover_are_infeasible():
     assert roster_solve(problem, time_limit=10, workers=1).status == "INFEASIBLE"
 
 
+def seventy_days_of_call(*, fairness_weight: int, requests=()) -> RosterProblem:
+    """70 days, one call a night from 4 people of one cohort, q3 and 80 h in 28 days (about 9
+    calls), points fairness with P0 starting 6 points ahead: a long horizon (three steps)."""
+    days = 70
+    return RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(4)),
+        cover=need(days, "CALL", 1),
+        requests=requests,
+        rolling_minutes=(RollingMinutes(window=28, max_minutes=80 * 4 * 60),),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=fairness_weight, history={"P0": 6}),),
+    )
+
+
 def test_a_long_horizon_is_built_month_by_month_and_meets_every_rule():
     # 70 days, one call a night from 4 people, q3 and 80 h in 28 days (about 9 calls), a
     # weekend-points fairness with history: the month-by-month start (three steps) must give
     # a roster the whole model accepts.
     days = 70
-    problem = RosterProblem(
-        days=days,
-        shift_types=(CALL,),
-        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(4)),
-        cover=need(days, "CALL", 1),
-        rolling_minutes=(RollingMinutes(window=28, max_minutes=80 * 4 * 60),),
-        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
-        fairness=(Fairness(name="calls", weight=1, history={"P0": 6}),),
-    )
+    problem = seventy_days_of_call(fairness_weight=1)
     solver = RosterSolve(problem, time_limit=30, workers=1, seed=1)
     start = solver._window_by_window(20)
     assert start is not None
@@ -500,15 +508,9 @@ def test_the_fairness_sweep_keeps_every_rule_and_never_raises_the_cost():
     # each step decided again inside the whole roster. The swept roster must still be one the
     # whole model accepts, at the cost the search recorded, and no dearer than the start.
     days = 70
-    problem = RosterProblem(
-        days=days,
-        shift_types=(CALL,),
-        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(4)),
-        cover=need(days, "CALL", 1),
+    problem = seventy_days_of_call(
+        fairness_weight=2,
         requests=tuple(Request("P1", d, None, 3, False) for d in range(0, days, 5)),
-        rolling_minutes=(RollingMinutes(window=28, max_minutes=80 * 4 * 60),),
-        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
-        fairness=(Fairness(name="calls", weight=2, history={"P0": 6}),),
     )
     solver = RosterSolve(problem, time_limit=60, workers=1, seed=1)
     solver._started = time.monotonic()
