@@ -682,7 +682,15 @@ def roster_cost(problem: RosterProblem, roster: Roster) -> int:
 
 
 def long_horizon(problem: RosterProblem) -> bool:
-    return problem.days > 2 * WINDOW_DAYS
+    """More than two steps of open days: days on which someone is not pinned. A month with
+    the 27 days before and after it pinned (what the shifts app reads) is short; building it
+    month by month would only make its first roster wait for empty steps."""
+    open_days = [
+        day
+        for day in range(problem.days)
+        if any((person.id, day) not in problem.pinned for person in problem.people)
+    ]
+    return bool(open_days) and open_days[-1] - open_days[0] + 1 > 2 * WINDOW_DAYS
 
 
 def lookback(problem: RosterProblem) -> int:

@@ -27,6 +27,7 @@ from scheduling.roster import (
     roster_solve,
 )
 from scheduling.roster.solve import (
+    long_horizon,
     roster_cost,
     separable,
 )
@@ -501,6 +502,27 @@ def test_a_long_horizon_is_built_month_by_month_and_meets_every_rule():
     fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1)
     assert fixed.status == "OPTIMAL"
     assert fixed.objective == roster_cost(problem, start)
+
+
+def test_only_open_days_make_a_horizon_long():
+    # The shifts app reads a month with the 27 days before and after it pinned: 85 days, of
+    # which only the month's are open. That is one step's worth, not the month-by-month path.
+    month = 31
+    around = 27
+    days = around + month + around
+    outside = [d for d in range(days) if not around <= d < around + month]
+    problem = replace(
+        seventy_days_of_call(fairness_weight=1),
+        days=days,
+        cover=need(days, "CALL", 1),
+        pinned={(f"P{i}", d): None for i in range(4) for d in outside},
+    )
+    assert not long_horizon(problem)
+    assert long_horizon(replace(problem, pinned={}))
+    # One person open on the first day and one on the last: the open span is the horizon.
+    ends = dict(problem.pinned)
+    del ends["P0", 0], ends["P1", days - 1]
+    assert long_horizon(replace(problem, pinned=ends))
 
 
 def test_the_fairness_sweep_keeps_every_rule_and_never_raises_the_cost():
