@@ -9,6 +9,8 @@ import threading
 import time
 from dataclasses import replace
 
+import pytest
+
 from scheduling.roster import (
     CANCELLED,
     Cover,
@@ -26,11 +28,9 @@ from scheduling.roster import (
     roster_explain,
     roster_solve,
 )
-from scheduling.roster.solve import (
-    long_horizon,
-    roster_cost,
-    separable,
-)
+from scheduling.roster.cost import roster_cost
+from scheduling.roster.long_horizon import long_horizon, problem_people
+from scheduling.roster.solve import separable
 
 CALL = ShiftType(id="CALL", minutes=24 * 60, rest_days_after=1, points=3)
 DAY = ShiftType(id="DAY", minutes=10 * 60, points=1)
@@ -549,6 +549,62 @@ def test_the_fairness_sweep_keeps_every_rule_and_never_raises_the_cost():
     assert fixed.objective == roster_cost(problem, swept)
 
 
+def test_evening_out_levels_a_cohort_over_the_whole_horizon():
+    # 70 nights of call, 6 people of one cohort, everything given to three of them in turn (a
+    # legal roster: q3, 80 h in 28 days): a spread of 72 points. Evening out frees the most
+    # and least burdened with two cohort mates at a time for the whole horizon; the result
+    # must meet every rule (the whole model accepts it pinned), cost no more, and level the
+    # cohort to one call's points (70 calls x 3 points = 210 over 6 people: 33 or 36 each).
+    days = 70
+    problem = RosterProblem(
+        days=days,
+        shift_types=(CALL,),
+        people=tuple(Person(id=f"P{i}", cohort="PGY1") for i in range(6)),
+        cover=need(days, "CALL", 1),
+        rolling_minutes=(RollingMinutes(window=28, max_minutes=80 * 4 * 60),),
+        window_counts=(WindowCount(shift_types=frozenset({"CALL"}), window=3, max_count=1),),
+        fairness=(Fairness(name="calls", weight=2),),
+    )
+    unfair = {(f"P{d % 3}", d): "CALL" for d in range(days)}
+    solver = RosterSolve(problem, time_limit=60, workers=1, seed=1)
+    solver._started = time.monotonic()
+    levelled = solver._even_out(unfair, solver._elapsed() + 20)
+    points = [3 * len(shifts_of(levelled, f"P{i}")) for i in range(6)]
+    assert max(points) - min(points) <= 3, points
+    name, _ended, (tried, cost) = solver.trace[-1]
+    assert name == "even out" and tried >= 2
+    assert cost == roster_cost(problem, levelled) < roster_cost(problem, unfair)
+    pins = {(p.id, d): levelled.get((p.id, d)) for p in problem.people for d in range(days)}
+    fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1)
+    assert fixed.status == "OPTIMAL"
+    assert fixed.objective == cost
+
+
+def test_a_sub_problem_of_some_people_keeps_what_the_others_hold():
+    problem = RosterProblem(
+        days=3,
+        shift_types=(CALL, DAY),
+        people=people(3),
+        cover=(
+            Cover(day=0, shift_type="CALL", min=1, max=1),
+            Cover(day=1, shift_type="DAY", min=2, max=3),
+            Cover(day=2, shift_type="DAY", preferred=2, under_weight=5, over_weight=1),
+        ),
+        requests=(Request("P0", 0, None, 3, False), Request("P2", 1, None, 3, False)),
+        pinned={("P2", 2): None},
+    )
+    roster = {("P0", 0): "CALL", ("P1", 1): "DAY", ("P2", 1): "DAY", ("P2", 2): "DAY"}
+    sub = problem_people(problem, {"P0", "P1"}, roster)
+    assert [p.id for p in sub.people] == ["P0", "P1"]
+    assert [(c.min, c.max, c.preferred) for c in sub.cover] == [
+        (1, 1, None),
+        (1, 2, None),
+        (0, None, 1),
+    ]
+    assert sub.requests == (Request("P0", 0, None, 3, False),)
+    assert sub.pinned == {}
+
+
 def test_request_fairness_shares_the_misses_within_a_cohort():
     # One call a day for two days, two people of one cohort, both asking for both days off:
     # two requests must be missed. A's weigh 5, B's 6, so the cheapest roster puts both calls
@@ -610,7 +666,16 @@ def test_a_cancel_during_the_month_by_month_start_lands_within_two_seconds():
     assert outcome["result"].roster is None
 
 
-def test_a_cancel_during_the_fairness_sweep_lands_within_two_seconds():
+@pytest.mark.parametrize(
+    ("after", "phases"),
+    [
+        ("month by month", ["month by month", "fairness sweep"]),
+        ("fairness sweep", ["month by month", "fairness sweep", "even out"]),
+    ],
+)
+def test_a_cancel_during_the_fairness_phases_lands_within_two_seconds(after, phases):
+    # A solve started once the ``after`` phase has ended is a step of the next phase (the
+    # sweep, or evening out): cancelling there stops it within 2 s with no roster.
     days = 140
     problem = RosterProblem(
         days=days,
@@ -625,8 +690,8 @@ def test_a_cancel_during_the_fairness_sweep_lands_within_two_seconds():
     original = solve._run_solver
 
     def run_solver(solver, model, on_solution):
-        if solve.trace and solve.trace[-1][0] == "month by month":
-            sweeping.set()  # the month-by-month roster is done: a sweep step is solving
+        if solve.trace and solve.trace[-1][0] == after:
+            sweeping.set()  # the ``after`` phase is done: a step of the next one is solving
         return original(solver, model, on_solution)
 
     solve._run_solver = run_solver
@@ -641,4 +706,4 @@ def test_a_cancel_during_the_fairness_sweep_lands_within_two_seconds():
     assert time.monotonic() - asked < 2
     assert outcome["result"].status == CANCELLED
     assert outcome["result"].roster is None
-    assert [name for name, _t, _out in solve.trace] == ["month by month", "fairness sweep"]
+    assert [name for name, _t, _out in solve.trace] == phases

@@ -1,0 +1,57 @@
+"""What a roster costs, counted from the roster alone, as the model's objective counts it."""
+
+from __future__ import annotations
+
+from scheduling.roster.problem import Roster, RosterProblem
+
+
+def roster_cost(problem: RosterProblem, roster: Roster) -> int:
+    """The objective of ``roster`` as the model counts it (requests, soft cover, stability,
+    fairness), for a roster built outside the whole model."""
+    cost = 0
+    counts: dict[tuple[int, str], int] = {}
+    for (_pid, d), t in roster.items():
+        counts[d, t] = counts.get((d, t), 0) + 1
+    for c in problem.cover:
+        if c.preferred is None:
+            continue
+        k = counts.get((c.day, c.shift_type), 0)
+        cost += (c.preferred - k) * c.under_weight if k < c.preferred else 0
+        cost += (k - c.preferred) * c.over_weight if k > c.preferred else 0
+    missed: dict[str, int] = {}
+    for r in problem.requests:
+        got = roster.get((r.person, r.day))
+        worked = got is not None if r.shift_type is None else got == r.shift_type
+        cost += r.weight if worked != r.on else 0
+        missed[r.person] = missed.get(r.person, 0) + (r.weight if worked != r.on else 0)
+    if problem.request_fairness_weight:
+        cohort_of = {person.id: person.cohort for person in problem.people}
+        worst: dict[str, list[int]] = {}
+        for pid, lost in missed.items():
+            if cohort_of.get(pid) is not None:
+                worst.setdefault(cohort_of[pid], []).append(lost)
+        for losses in worst.values():
+            if len(losses) > 1:
+                cost += problem.request_fairness_weight * max(losses)
+    if problem.stability_weight:
+        for person in problem.people:
+            for d in range(problem.days):
+                if roster.get((person.id, d)) != problem.current.get((person.id, d)):
+                    cost += problem.stability_weight
+    for rule in problem.fairness:
+        points = rule.points or {t.id: t.points for t in problem.shift_types}
+        totals: dict[str, int] = {}
+        for person in problem.people:
+            if person.cohort is not None:
+                totals[person.id] = rule.history.get(person.id, 0)
+        for (pid, d), t in roster.items():
+            if pid in totals and (rule.days is None or d in rule.days):
+                totals[pid] += points.get(t, 0)
+        cohorts: dict[str, list[int]] = {}
+        for person in problem.people:
+            if person.cohort is not None:
+                cohorts.setdefault(person.cohort, []).append(totals[person.id])
+        for members in cohorts.values():
+            if len(members) > 1:
+                cost += rule.weight * (max(members) - min(members))
+    return cost

@@ -1,0 +1,163 @@
+"""Our own large-neighbourhood search, phase 2 of ``RosterSolve`` (docs/rostering.md, "Search").
+
+A neighbourhood frees some (person, day) cells and fixes every other cell to the best roster in
+a copy of the whole model, with the objective capped below the best, so any solution of a
+sub-solve is a complete, better roster. ``NeighbourhoodSearch`` holds it as methods of
+``RosterSolve`` (which inherits it): they share its clock, cancellation, solvers and best.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from ortools.sat.python import cp_model
+
+from scheduling.roster.model import RosterModel
+from scheduling.roster.problem import Roster
+
+# The LNS ends once it has not improved for this fraction of the time limit (at least 2 s),
+# or by ``LNS_SHARE`` of it (solve.py) at the latest.
+LNS_STALL = 0.25
+LNS_LIMIT = 0.5  # seconds per LNS sub-solve
+
+
+class NeighbourhoodSearch:
+    """The large-neighbourhood search of ``RosterSolve`` (see the module's docstring)."""
+
+    # -- large-neighbourhood search ----------------------------------------------------------
+    def _lns(self, built: RosterModel, *, until: float) -> bool:
+        """Improve ``self.best`` until the time is up, with one LNS thread per worker (each
+        sub-solve single-threaded); True if the best reached the proven bound.
+
+        A neighbourhood frees some (person, day) cells and fixes every other cell to the best
+        roster, in a copy of the whole model (so every rule and the objective are exactly the
+        same), with the objective capped below the best: any solution is a complete, better
+        roster, whichever thread finds it. It ends early once no thread has improved the best
+        for ``LNS_STALL`` of the time limit (at least 2 s)."""
+        self._last_improved = self._elapsed()
+        threads = [
+            threading.Thread(target=self._lns_worker, args=(built, self.seed * 7919 + k, until))
+            for k in range(self.workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return self.best_objective is not None and self.best_objective <= self.bound + 1e-6
+
+    def _costs(self, best: Roster) -> tuple[list[int], list[int]]:
+        """Per day and per person, the soft cost ``best`` pays there (cover and requests):
+        where the roster is bad, so the neighbourhoods that look there find improvements."""
+        p = self.problem
+        day_cost = [0] * p.days
+        person_cost = [0] * len(p.people)
+        counts: dict[tuple[int, str], int] = {}
+        for (_pid, d), t in best.items():
+            counts[d, t] = counts.get((d, t), 0) + 1
+        for c in p.cover:
+            if c.preferred is None:
+                continue
+            k = counts.get((c.day, c.shift_type), 0)
+            if k < c.preferred:
+                day_cost[c.day] += (c.preferred - k) * c.under_weight
+            else:
+                day_cost[c.day] += (k - c.preferred) * c.over_weight
+        for r in p.requests:
+            got = best.get((r.person, r.day))
+            worked = got is not None if r.shift_type is None else got == r.shift_type
+            if worked != r.on:
+                person_cost[self._index[r.person]] += r.weight
+                day_cost[r.day] += r.weight
+        return day_cost, person_cost
+
+    def _neighbourhood(self, rng: random.Random, kind: str, size: float, best: Roster):
+        """Cells (person index, day) -> free? for one neighbourhood of ``kind`` and ``size``
+        (a fraction of the whole roster, roughly). "hot" kinds centre on where the best
+        roster pays: a day window around a costly day (weighted by its cost), or people whose
+        requests are broken (weighted) together with random others to trade with."""
+        p = self.problem
+        n, days = len(p.people), p.days
+        if kind in ("hot-days", "hot-people"):
+            day_cost, person_cost = self._costs(best)
+        if kind == "people":
+            k = max(2, min(n, round(size * n)))
+            chosen = set(rng.sample(range(n), k))
+            return lambda i, d: i in chosen
+        if kind == "hot-people":
+            k = max(2, min(n, round(size * n)))
+            chosen = set()
+            if sum(person_cost):
+                chosen.add(rng.choices(range(n), weights=person_cost)[0])
+            chosen.update(rng.sample(range(n), k))
+            while len(chosen) > k:
+                chosen.pop()
+            return lambda i, d: i in chosen
+        if kind == "days":
+            span = max(2, min(days, round(size * days)))
+            start = rng.randrange(0, days - span + 1)
+            return lambda i, d: start <= d < start + span
+        if kind == "hot-days":
+            span = max(2, min(days, round(size * days)))
+            centre = rng.choices(range(days), weights=[c + 1 for c in day_cost])[0]
+            start = min(max(0, centre - rng.randrange(span)), days - span)
+            return lambda i, d: start <= d < start + span
+        # A block: half the people over a window twice as long as "days" would free.
+        k = max(2, n // 2)
+        chosen = set(rng.sample(range(n), k))
+        span = max(3, min(days, round(2 * size * days)))
+        start = rng.randrange(0, days - span + 1)
+        return lambda i, d: i in chosen and start <= d < start + span
+
+    def _lns_worker(self, built: RosterModel, seed: int, until: float) -> None:
+        rng = random.Random(seed)
+        p = self.problem
+        people = [person.id for person in p.people]
+        x_items = list(built.x.items())
+        # Per kind, the fraction freed; it grows while sub-solves finish (proved) within their
+        # time and shrinks when they run out of time, so each stays a fast, complete search.
+        sizes = {"people": 0.15, "days": 0.2, "block": 0.2, "hot-days": 0.2, "hot-people": 0.15}
+        kinds = list(sizes)
+        stall = max(2.0, LNS_STALL * self.time_limit)
+        while not self._stop.is_set() and self._elapsed() < until - 0.1:
+            if self._elapsed() - self._last_improved > stall:
+                return  # stalled: the hinted portfolio does better from here
+            with self._lock:
+                best, best_objective = self.best, self.best_objective
+            if best_objective <= self.bound + 1e-6:
+                return
+            kind = rng.choice(kinds)
+            free = self._neighbourhood(rng, kind, sizes[kind], best)
+            sub = built.model.clone()
+            sub.clear_hints()
+            variables = sub.proto.variables
+            for (i, d, t), v in x_items:
+                val = 1 if best.get((people[i], d)) == t else 0
+                if free(i, d):
+                    sub.add_hint(v, val)
+                else:
+                    domain = variables[v.index].domain
+                    domain[0] = val
+                    domain[1] = val
+            objective = sub.proto.objective
+            objective.domain.clear()
+            cap = round(best_objective - objective.offset) - 1
+            objective.domain.extend([-(1 << 60), cap])
+            limit = min(until - self._elapsed(), LNS_LIMIT)
+            solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
+            started = time.monotonic()
+            status = self._run_solver(solver, sub, lambda o, b, v: None)
+            took = time.monotonic() - started
+            self.lns_stats[kind] = self.lns_stats.get(kind, 0) + 1
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.lns_stats[kind + "+"] = self.lns_stats.get(kind + "+", 0) + 1
+                self._improved(
+                    solver.objective_value,
+                    lambda s=solver: built.roster(s.boolean_value),
+                    lambda s=solver: list(s.response_proto.solution),
+                )
+            if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
+                sizes[kind] = min(1.0, sizes[kind] * 1.15)
+            elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
+                sizes[kind] = max(0.02, sizes[kind] / 1.15)
