@@ -1007,7 +1007,7 @@ def generation_run_publish(*, run_id: int, by=None) -> GenerationRun:
     if run is None:
         raise Gone("No such generation run.")
     if run.kind == GenerationRun.Kind.SHIFTS:
-        from scheduling.shift_runs import shift_generation_publish  # imports this module
+        from scheduling.shift_publish import shift_generation_publish  # imports this module
 
         return shift_generation_publish(run_id=run_id, by=by)
     _publish(run=run, by=by, started=started)
