@@ -1,5 +1,5 @@
 """Publishing a shifts run (docs/scheduling.md, "Shift runs"): the reviewed publish of a draft
-(``shift_generation_publish``, reached through ``services.generation_run_publish``) and the
+(``shift_generation_publish``, reached through ``publish.generation_run_publish``) and the
 job's automatic publish (``shift_job_write``), one write for both (``_changes_apply``).
 
 Publishing never overwrites a shift changed after the snapshot: it refuses (``StaleRows``,
@@ -21,7 +21,7 @@ from residency.locking import lock_people, lock_rows, locked_transaction
 from residency.models import AcademicYear, Person
 from residency.notification_models import Notification
 from residency.notifications import notify_people
-from scheduling import services
+from scheduling import publish
 from scheduling.models import GenerationRun, ShiftChange
 from scheduling.notifications import generation_run_end_notify
 from scheduling.shift_runs import ShiftDiff, ShiftSolved, solve_figures
@@ -50,7 +50,7 @@ def _lock_for_write(run: GenerationRun, changes: list[ShiftChange]):
 
 
 def shift_generation_publish(*, run_id: int, by=None) -> GenerationRun:
-    """Publish a shifts draft (reached through ``services.generation_run_publish``): its changes
+    """Publish a shifts draft (reached through ``publish.generation_run_publish``): its changes
     in one transaction, only if no shift it touches changed after the snapshot
     (``StaleRows`` naming them otherwise; nothing written), and only if the daily layer's
     validator finds no violation over the period that was not there before (``ScheduleInvalid``,
@@ -69,9 +69,9 @@ def _publish(*, run: GenerationRun, by, started: float) -> None:
     changes = list(ShiftChange.objects.filter(run_id=run.pk).order_by("pk"))
     _year, current = _lock_for_write(run, changes)
     if current.status != Status.READY:
-        raise services.StaleDraft(current)
-    if services.hooks.in_publish is not None:
-        services.hooks.in_publish(run.pk)
+        raise publish.StaleDraft(current)
+    if publish.hooks.in_publish is not None:
+        publish.hooks.in_publish(run.pk)
     by_id = by.pk if by is not None else current.requested_by_id
     written = _changes_apply(run=current, changes=changes, by_id=by_id)
     GenerationRun.objects.filter(pk=run.pk).update(
@@ -87,15 +87,15 @@ def _publish(*, run: GenerationRun, by, started: float) -> None:
 
 @locked_transaction
 def shift_job_write(
-    *, run: GenerationRun, diff: ShiftDiff, result: ShiftSolved, stale: services.StaleRows | None
+    *, run: GenerationRun, diff: ShiftDiff, result: ShiftSolved, stale: publish.StaleRows | None
 ) -> int:
     """Automatic publishing from the job: the same write, under the year's generation fence,
     and the run marked succeeded, in one transaction."""
     started = time.monotonic()
     year, current = _lock_for_write(run, diff.changes)
-    services._check_job_may_write(year, current)
-    if services.hooks.in_write_phase is not None:
-        services.hooks.in_write_phase(run.pk)
+    publish.check_job_may_write(year, current)
+    if publish.hooks.in_write_phase is not None:
+        publish.hooks.in_write_phase(run.pk)
     ShiftChange.objects.filter(run_id=run.pk).delete()
     written = _changes_apply(run=current, changes=diff.changes, by_id=run.requested_by_id)
     ShiftChange.objects.bulk_create(diff.changes)  # the record of what it did
@@ -196,7 +196,7 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
     ``_lock_for_write``), all or nothing. Returns the number of shifts written."""
     stale = _stale_rows(run, changes)
     if stale:
-        raise services.StaleRows(stale)
+        raise publish.StaleRows(stale)
     # Only violations the write introduces refuse it: the period may already break a rule the
     # run did not decide (a pinned shift, a type it did not generate).
     known = {str(v) for v in shifts_validate(start=run.start_date, end=run.end_date)}
@@ -229,12 +229,12 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
         rows = _overlapping(added) or [
             {"text": "a shift it adds overlaps one booked meanwhile for the same person"}
         ]
-        raise services.StaleRows(rows) from error
+        raise publish.StaleRows(rows) from error
     introduced = [
         v for v in shifts_validate(start=run.start_date, end=run.end_date) if str(v) not in known
     ]
     if introduced:
-        raise services.ScheduleInvalid(introduced)  # rolls the whole write back
+        raise publish.ScheduleInvalid(introduced)  # rolls the whole write back
     _notify(run=run, changes=changes, types=types)
     return len(changes)
 

@@ -1,12 +1,13 @@
 """Shift generation on the generation-run machinery (docs/scheduling.md, "Shift runs").
 
 A shifts run is a ``GenerationRun`` of kind ``shifts`` over a date range of one academic year.
-Everything around the solve is the blocks run's (scheduling/services.py): the start under the
-year's row lock (one active run per year, whatever its kind), the Redis lock and fence, the
-guard thread (cancel, progress, lock renewal), the reaper, the draft, discard and automatic
-publishing. This module holds what differs: reading the shifts (scheduling/shift_problem.py),
-solving with the rostering engine (scheduling/roster/) and the diff against the shifts read.
-The publish of that diff (reviewed or automatic) is in scheduling/shift_publish.py.
+Everything around the solve is the blocks run's (scheduling/services.py, scheduling/publish.py):
+the start under the year's row lock (one active run per year, whatever its kind), the Redis lock
+and fence, the guard thread (cancel, progress, lock renewal), the reaper, the draft, discard and
+automatic publishing. This module holds what differs: reading the shifts
+(scheduling/shift_problem.py), solving with the rostering engine (scheduling/roster/) and the
+diff against the shifts read. The publish of that diff (reviewed or automatic) is in
+scheduling/shift_publish.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from redis.exceptions import RedisError
 from residency.errors import Busy, RuleViolation
 from residency.locking import lock_people_shared
 from residency.models import AcademicYear
-from scheduling import services
+from scheduling import publish, services
 from scheduling.models import GenerationRun, ShiftChange
 from scheduling.roster import RosterProgress, RosterResult, RosterSolve, roster_explain
 from scheduling.solver import Progress
@@ -365,7 +366,7 @@ class ShiftWork:
 
     @staticmethod
     def draft(*, run: GenerationRun, diff: ShiftDiff, result: ShiftSolved, stale=None) -> None:
-        services.run_draft_store(
+        publish.run_draft_store(
             run=run,
             changes=diff.changes,
             fields={**solve_figures(result), **diff.figures},
