@@ -449,8 +449,36 @@ def schedule_write(
     GenerationChange.objects.filter(run_id=run.pk).delete()
     written = _diff_apply(run=current, changes=diff.changes, by_id=run.requested_by_id)
     GenerationChange.objects.bulk_create(diff.changes)  # the record of what it did
+    job_write_end(
+        run=run,
+        current=current,
+        written=written,
+        message=_written_message(result, diff),
+        solved_from="the current schedule",
+        stale=stale,
+        started=started,
+        fields={**result_figures(result), **diff.figures},
+    )
+    return written
+
+
+def job_write_end(
+    *,
+    run: GenerationRun,
+    current: GenerationRun,
+    written: int,
+    message: str,
+    solved_from: str,
+    stale: StaleRows | None,
+    started: float,
+    fields: dict,
+) -> None:
+    """The end of an automatic publish of either kind (``schedule_write``,
+    ``shift_publish.shift_job_write``), in its write transaction: the run succeeded, published by
+    whoever asked for it, with ``fields`` (figures) and ``message`` saying what it wrote and, if
+    earlier attempts were ``stale``, why it solved again (from ``solved_from``)."""
     resolved = (
-        f" Solved again {current.resolves} time(s) from the current schedule, because "
+        f" Solved again {current.resolves} time(s) from {solved_from}, because "
         f"{stale.summary[0].lower()}{stale.summary[1:]}"
         if stale is not None
         else ""
@@ -459,17 +487,15 @@ def schedule_write(
     GenerationRun.objects.filter(pk=run.pk).update(
         status=Status.SUCCEEDED,
         progress=100,
-        progress_message=(_written_message(result, diff) + resolved)[:300],
+        progress_message=(message + resolved)[:300],
         finished_at=now,
         published_at=now,
         published_by_id=run.requested_by_id,
         assignments_written=written,
         stale_rows=stale.rows if stale is not None else [],
         publish_seconds=time.monotonic() - started,
-        **result_figures(result),
-        **diff.figures,
+        **fields,
     )
-    return written
 
 
 def _written_message(result: SolveResult | None, diff: Diff) -> str:

@@ -99,25 +99,15 @@ def shift_job_write(
     ShiftChange.objects.filter(run_id=run.pk).delete()
     written = _changes_apply(run=current, changes=diff.changes, by_id=run.requested_by_id)
     ShiftChange.objects.bulk_create(diff.changes)  # the record of what it did
-    resolved = (
-        f" Solved again {current.resolves} time(s) from the current shifts, because "
-        f"{stale.summary[0].lower()}{stale.summary[1:]}"
-        if stale is not None
-        else ""
-    )
-    now = timezone.now()
-    GenerationRun.objects.filter(pk=run.pk).update(
-        status=Status.SUCCEEDED,
-        progress=100,
-        progress_message=(f"Shifts published: {diff.summary}{resolved}")[:300],
-        finished_at=now,
-        published_at=now,
-        published_by_id=run.requested_by_id,
-        assignments_written=written,
-        stale_rows=stale.rows if stale is not None else [],
-        publish_seconds=time.monotonic() - started,
-        **solve_figures(result),
-        **diff.figures,
+    publish.job_write_end(
+        run=run,
+        current=current,
+        written=written,
+        message=f"Shifts published: {diff.summary}",
+        solved_from="the current shifts",
+        stale=stale,
+        started=started,
+        fields={**solve_figures(result), **diff.figures},
     )
     return written
 
