@@ -61,7 +61,8 @@ from scheduling.publish import StaleFence as StaleFence
 from scheduling.publish import generation_run_discard as generation_run_discard
 from scheduling.publish import generation_run_publish as generation_run_publish
 from scheduling.report import result_report
-from scheduling.solver import Progress, ScheduleSolve, SolveResult, infeasible_groups
+from scheduling.search import ScheduleSolve
+from scheduling.solver import Progress, SolveResult, infeasible_groups
 
 logger = logging.getLogger(__name__)
 Status = GenerationRun.Status
