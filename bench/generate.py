@@ -65,7 +65,7 @@ def run_one(size: str, seed: int, scenario: str, limit: int, workers: int) -> di
     from residency.models import AcademicYear, Assignment, Person, ResidentYear, RotationTemplate
     from scheduling import services
     from scheduling.models import GenerationRun
-    from scheduling.solver import ScheduleSolve
+    from scheduling.search import ScheduleSolve
     from scheduling.synthetic import (
         synthetic_absences_add,
         synthetic_previous_schedule_create,

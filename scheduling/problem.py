@@ -103,7 +103,7 @@ class Problem:
         return {pid for pid, _ in self.wishes} | {pid for pid, _ in self.vacation_requests}
 
     # The replaced assignments' rows as read: (assignment id, version). Publishing changes a row
-    # only if it is still at this version (scheduling/services.py, the diff write).
+    # only if it is still at this version (scheduling/publish.py, the diff write).
     versions: dict[Key, tuple[int, int]] = field(default_factory=dict)
 
     @property

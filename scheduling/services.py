@@ -1,4 +1,5 @@
-"""Every write of schedule generation: start, cancel, execute (the job's body), write, reap.
+"""The lifecycle of schedule generation: start, cancel, execute (the job's body), reap. The diff,
+drafts, publishing and discard are in scheduling/publish.py (re-exported here).
 
 Lifecycle (docs/scheduling.md): queued -> running -> succeeded | failed | cancelling -> cancelled;
 queued -> cancelled (cancelled before a worker picked it up); queued/running -> failed (reaper).
@@ -23,37 +24,48 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import django_rq
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, prefetch_related_objects
+from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from residency.errors import Busy, Conflict, Gone, RotaError, RuleViolation
-from residency.hooks import BlockChange, block_changes_problems
-from residency.locking import lock_rows, locked_transaction, schedule_lock_exclusive
-from residency.models import AcademicYear, Assignment, Block
+from residency.errors import Busy, Conflict, RotaError, RuleViolation
+from residency.locking import lock_rows
+from residency.models import AcademicYear
 from scheduling.explain import explain_groups, precheck
-from scheduling.models import GenerationChange, GenerationRun, ShiftChange
-from scheduling.notifications import (
-    generation_run_end_notify,
-    schedule_publish_begin,
-    schedule_publish_end,
-)
+from scheduling.models import GenerationRun
+from scheduling.notifications import generation_run_end_notify
 from scheduling.problem import Problem, problem_load
-from scheduling.report import report_summary, result_report
-from scheduling.solver import Progress, ScheduleSolve, SolveResult, infeasible_groups
-from scheduling.validator import schedule_validate
-from swaps.services import swap_requests_expire_for_assignments
+from scheduling.publish import (
+    AUTO_PUBLISH_RESOLVES,
+    Diff,
+    NoLongerRunning,
+    ScheduleInvalid,
+    StaleRows,
+    draft_store,
+    hooks,
+    result_figures,
+    schedule_diff,
+    schedule_write,
+)
+
+# Used through this module by views, the admin, commands and tests (explicit re-exports: they
+# moved to scheduling/publish.py).
+from scheduling.publish import StaleDraft as StaleDraft
+from scheduling.publish import StaleFence as StaleFence
+from scheduling.publish import generation_run_discard as generation_run_discard
+from scheduling.publish import generation_run_publish as generation_run_publish
+from scheduling.report import result_report
+from scheduling.search import ScheduleSolve
+from scheduling.solver import Progress, SolveResult, infeasible_groups
 
 logger = logging.getLogger(__name__)
 Status = GenerationRun.Status
-Kind = GenerationChange.Kind
 
 GUARD_POLL_SECONDS = 0.25  # how often the running job looks for a cancel request
 PROGRESS_WRITE_SECONDS = 0.5  # at most one progress UPDATE per this interval
@@ -64,9 +76,6 @@ MAX_SEED = 2**31 - 1
 # Block numbers are small integers (PostgreSQL smallint).
 MAX_BLOCK_NUMBER = 32767
 WRITE_ATTEMPTS = 3  # the write phase waits for swaps in flight, a bounded number of times
-# Automatic publishing: when rows the run would change were changed during its solve, solve
-# again from the current schedule at most this many times, then leave a draft for review.
-AUTO_PUBLISH_RESOLVES = 2
 
 
 class GenerationAlreadyRunning(Conflict):
@@ -87,46 +96,6 @@ class QueueUnavailable(Busy):
             "The job queue is unavailable right now, so the generation was not started. "
             "Try again in a moment."
         )
-
-
-class StaleFence(RotaError):
-    """The run no longer holds the year's generation lock: another run took it."""
-
-    status_code = 409
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This run lost the generation lock for the year (another run took it over); "
-            "nothing was written."
-        )
-
-
-class ScheduleInvalid(RotaError):
-    status_code = 422
-
-    def __init__(self, violations) -> None:
-        super().__init__(
-            f"The generated schedule broke {len(violations)} rule(s); nothing written."
-        )
-        self.violations = violations
-
-
-class _NoLongerRunning(Exception):
-    """Raised inside the write transaction when the run was cancelled or reaped meanwhile."""
-
-
-@dataclass
-class Hooks:
-    """Test seams (None in production): called from the job while it works."""
-
-    after_progress_write: Callable[[int], None] | None = None  # after a progress UPDATE
-    in_write_phase: Callable[[int], None] | None = None  # in the write transaction, locks held
-    in_publish: Callable[[int], None] | None = None  # in a publish's transaction, locks held
-    # On a solver thread at each solution, after the snapshot was read (holds the solve there).
-    on_solution: Callable[[int], None] | None = None
-
-
-hooks = Hooks()
 
 
 def _redis():
@@ -426,7 +395,7 @@ class _BlockWork:
 
     @staticmethod
     def figures(result: SolveResult) -> dict:
-        return _figures(result)
+        return result_figures(result)
 
     @staticmethod
     def draft(**kwargs) -> None:
@@ -468,7 +437,7 @@ def _generate(run: GenerationRun, guard: _Guard) -> None:
             return
         except StaleRows as error:
             stale = error
-        except _NoLongerRunning:
+        except NoLongerRunning:
             _end_cancelled_or_not(run, work.figures(result))
             return
         except ScheduleInvalid as error:
@@ -517,7 +486,7 @@ def _solve(run: GenerationRun, guard: _Guard) -> tuple[Problem, SolveResult] | N
     guard.solve = None
     if result.found:
         result.report = result_report(problem=problem, result=result)
-    figures = _figures(result)
+    figures = result_figures(result)
     if guard.stopped_because == "cancelled" or _status(run.pk) == Status.CANCELLING:
         _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
         return None
@@ -549,7 +518,7 @@ def _end_with(run: GenerationRun, store: Callable[[], object]) -> None:
     cannot."""
     try:
         store()
-    except _NoLongerRunning:
+    except NoLongerRunning:
         if _status(run.pk) == Status.CANCELLING:
             _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.")
     except RotaError as error:  # StaleFence, Busy
@@ -577,21 +546,6 @@ def _rules_text(reasons: list[str]) -> str:
     return "No schedule can meet these rules together:\n" + "\n".join(f"- {r}" for r in reasons)
 
 
-def _figures(result: SolveResult | None) -> dict:
-    if result is None:
-        return {}
-    return {
-        "solver_status": result.status,
-        "objective": result.objective,
-        "best_bound": result.best_bound,
-        "gap": result.gap,
-        "first_solution_seconds": result.first_solution_seconds,
-        "wall_seconds": result.wall_seconds,
-        "report": result.report,
-        "fairness_spread": {str(pgy): spread for pgy, spread in result.fairness_spread.items()},
-    }
-
-
 def _status(run_id: int) -> str:
     return GenerationRun.objects.values_list("status", flat=True).get(pk=run_id)
 
@@ -611,454 +565,6 @@ def _finish(run_id: int, status: str, text: str, *, expected=None, **fields) -> 
     if finished and status == Status.FAILED:
         generation_run_end_notify(run_id=run_id, succeeded=False, message=text)
     return finished
-
-
-# -- the diff ------------------------------------------------------------------------------
-
-
-@dataclass
-class Diff:
-    """What a solve would change in the schedule it read, person by block. Unchanged rows
-    (same rotation and role) are only counted: publishing never touches them."""
-
-    changes: list[GenerationChange]
-    kept: int
-
-    def count(self, kind: str) -> int:
-        return sum(1 for change in self.changes if change.kind == kind)
-
-    @property
-    def figures(self) -> dict:
-        return {
-            "rows_kept": self.kept,
-            "rows_changed": self.count(Kind.CHANGE),
-            "rows_added": self.count(Kind.ADD),
-            "rows_removed": self.count(Kind.REMOVE),
-        }
-
-    @property
-    def summary(self) -> str:
-        f = self.figures
-        return (
-            f"{f['rows_changed']} changed, {f['rows_added']} added, {f['rows_removed']} removed; "
-            f"{f['rows_kept']} unchanged."
-        )
-
-
-def schedule_diff(*, run_id: int, problem: Problem, result: SolveResult) -> Diff:
-    """Compare the solution with the snapshot, person by block, over the generated blocks'
-    non-pinned rows (pinned rows and other blocks are constants the solver did not decide)."""
-    after = {
-        (person_id, block_id): (rotation_id, role)
-        for person_id, block_id, rotation_id, role in result.assignments
-        if (person_id, block_id) not in problem.fixed
-    }
-    before = problem.previous
-    changes: list[GenerationChange] = []
-    kept = 0
-    for key in sorted(set(before) | set(after)):
-        person_id, block_id = key
-        old, new = before.get(key), after.get(key)
-        if old == new:
-            kept += 1
-            continue
-        assignment_id, version = problem.versions.get(key, (None, None))
-        kind = Kind.CHANGE if old and new else Kind.ADD if new else Kind.REMOVE
-        changes.append(
-            GenerationChange(
-                run_id=run_id,
-                kind=kind,
-                person_id=person_id,
-                block_id=block_id,
-                assignment_id=assignment_id,
-                version_read=version,
-                rotation_before_id=old[0] if old else None,
-                role_before=old[1] if old else "",
-                rotation_after_id=new[0] if new else None,
-                role_after=new[1] if new else "",
-            )
-        )
-    return Diff(changes=changes, kept=kept)
-
-
-class StaleRows(Conflict):
-    """Rows the run would change or remove were changed (edited, swapped, moved, deleted) after
-    its snapshot, or a person-block it would add was booked meanwhile: nothing was written."""
-
-    def __init__(self, rows: list[dict]) -> None:
-        shown = "; ".join(row["text"] for row in rows[:SHOWN_STALE_ROWS])
-        more = f"; and {len(rows) - SHOWN_STALE_ROWS} more" if len(rows) > SHOWN_STALE_ROWS else ""
-        self.summary = (
-            f"{len(rows)} row(s) changed since this run read the schedule: {shown}{more}."
-        )
-        super().__init__(
-            f"Nothing was published. {self.summary} Generate again from the current schedule."
-        )
-        self.rows = rows
-
-
-class StaleDraft(Conflict):
-    """Only a draft ready for review can be published; this one was discarded, superseded by a
-    newer run, already published, or never became a draft."""
-
-    def __init__(self, run: GenerationRun) -> None:
-        why = {
-            Status.DISCARDED: "it was discarded",
-            Status.SUPERSEDED: "a newer run was started for this year (it is stale)",
-            Status.SUCCEEDED: "it was already published",
-        }.get(run.status, f"it is {run.get_status_display().lower()}, not ready for review")
-        super().__init__(
-            f"Generation #{run.pk} cannot be published: {why}. Generate again from the current "
-            "schedule."
-        )
-        self.run = run
-
-
-SHOWN_STALE_ROWS = 20
-
-
-def _change_text(change: GenerationChange) -> str:
-    who = f"{change.person.name}, block {change.block.number}"
-    before = change.rotation_before.code if change.rotation_before_id else ""
-    after = change.rotation_after.code if change.rotation_after_id else ""
-    if change.kind == Kind.ADD:
-        return f"{who}: nothing -> {after}"
-    if change.kind == Kind.REMOVE:
-        return f"{who}: {before} -> nothing"
-    return f"{who}: {before} -> {after}"
-
-
-def _diff_apply(*, run: GenerationRun, changes: list[GenerationChange], by_id) -> int:
-    """Apply ``changes`` if every row they change or remove is still at the version the solve
-    read and no person-block they add was booked since; else raise ``StaleRows`` (the caller's
-    transaction rolls back: all or nothing). Runs inside the caller's transaction, which holds
-    the year's schedule lock exclusively (no swap executes meanwhile). Returns rows written."""
-    prefetch_related_objects(changes, "person", "block", "rotation_before", "rotation_after")
-    block_ids = sorted({change.block_id for change in changes})
-    # The blocks, before their rows (the order of assignment_update): a coordinator moving
-    # someone into one of these blocks waits for the publish, or commits first and is seen
-    # below, so capacity is never judged on rows that are changing underneath.
-    lock_rows(Block.objects.filter(pk__in=block_ids))
-    existing = [change for change in changes if change.kind != Kind.ADD]
-    rows = {
-        row.pk: row
-        for row in lock_rows(
-            Assignment.objects.filter(pk__in=[change.assignment_id for change in existing])
-        )
-    }
-    stale = []
-    for change in existing:
-        row = rows.get(change.assignment_id)
-        if row is None:
-            stale.append(_stale_row(change, None, "deleted since"))
-        elif row.version != change.version_read:
-            stale.append(
-                _stale_row(change, row, f"changed since (version {change.version_read} -> "
-                                        f"{row.version})")
-            )  # fmt: skip
-    adds = {(c.person_id, c.block_id): c for c in changes if c.kind == Kind.ADD}
-    if adds:
-        booked = Assignment.objects.filter(
-            block_id__in={b for _, b in adds}, person_id__in={p for p, _ in adds}
-        ).values_list("person_id", "block_id", "pk", "version")
-        for person_id, block_id, pk, version in booked:
-            if (person_id, block_id) in adds:
-                stale.append(_stale_row(adds[(person_id, block_id)], None, "booked since",
-                                        assignment_id=pk, version=version))  # fmt: skip
-    if stale:
-        raise StaleRows(stale)
-    # History names this run as the actor of every row it writes; who was where, for the
-    # digests (issue 10).
-    publish = schedule_publish_begin(run_id=run.pk, block_ids=block_ids)
-
-    # Open swap requests over rows this publish changes or removes can no longer execute as
-    # asked: expired here, in this transaction, with the reason (unchanged rows keep theirs).
-    swap_requests_expire_for_assignments(
-        notes={
-            change.assignment_id: f"Generation #{run.pk} changed the schedule: "
-            f"{_change_text(change)}."
-            for change in existing
-        }
-    )
-    now = timezone.now()
-    for change in changes:
-        if change.kind != Kind.CHANGE:
-            continue
-        # Conditional on the version read, like every edit (the row lock makes it hold).
-        updated = Assignment.objects.filter(
-            pk=change.assignment_id, version=change.version_read
-        ).update(
-            rotation_id=change.rotation_after_id,
-            role=change.role_after,
-            version=F("version") + 1,
-            updated_by_id=by_id,
-            updated_at=now,
-            generation_run_id=run.pk,
-        )
-        assert updated == 1, f"locked row {change.assignment_id} changed under its lock"
-    removed = [c.assignment_id for c in changes if c.kind == Kind.REMOVE]
-    if removed:
-        Assignment.objects.filter(pk__in=removed).delete()
-    try:
-        with transaction.atomic():
-            Assignment.objects.bulk_create(
-                Assignment(
-                    person_id=change.person_id,
-                    block_id=change.block_id,
-                    rotation_id=change.rotation_after_id,
-                    role=change.role_after,
-                    generation_run_id=run.pk,
-                    updated_by_id=by_id,
-                )
-                for change in adds.values()
-            )
-    except IntegrityError as error:  # unique(person, block): booked despite the block locks
-        raise StaleRows([{"text": "a person-block it adds was booked meanwhile"}]) from error
-    year = AcademicYear.objects.get(pk=run.academic_year_id)
-    # The daily layer (residency.hooks): nobody may be left holding shifts their new rotation
-    # does not allow, nor break a duty-hour rule with their new rotation's usual hours.
-    daily = block_changes_problems(
-        BlockChange(
-            change.person_id,
-            change.block.start_date,
-            change.block.end_date,
-            change.rotation_before_id,
-            change.rotation_after_id,
-        )
-        for change in changes
-    )
-    if daily:
-        raise ScheduleInvalid([f"[shifts] {problem}" for problem in daily])
-    violations = schedule_validate(
-        academic_year=year,
-        first_block=run.first_block,
-        last_block=run.last_block,
-        max_consecutive_heavy=run.parameters.get("max_consecutive_heavy"),
-    )
-    if violations:
-        raise ScheduleInvalid(violations)  # rolls the whole write back
-    # One digest per person moved, and the coordinators' notice: in this transaction.
-    schedule_publish_end(
-        publish, block_ids=block_ids, message=f"Published: {len(changes)} row(s) written."
-    )
-    return len(changes)
-
-
-def _stale_row(change: GenerationChange, row, what: str, **now) -> dict:
-    text = f"{change.person.name}, block {change.block.number} ({what})"
-    return {
-        "person": change.person.name,
-        "person_id": change.person_id,
-        "block": change.block.number,
-        "assignment_id": change.assignment_id or now.get("assignment_id"),
-        "version_read": change.version_read,
-        "version_now": row.version if row is not None else now.get("version"),
-        "text": text,
-    }
-
-
-# -- drafts, publishing, automatic publishing ------------------------------------------------
-
-
-def _lock_for_write(run: GenerationRun) -> tuple[AcademicYear, GenerationRun]:
-    # Exclusive schedule lock: swaps of this year (shared holders) are refused meanwhile and the
-    # ones in flight finish first; no swap interleaves with the version checks and the writes.
-    schedule_lock_exclusive(academic_year_id=run.academic_year_id)
-    # The year row: serialises fence checks with a newer run bumping the fence, and a publish
-    # with a new run's start (which makes this draft stale).
-    year = lock_rows(AcademicYear.objects.filter(pk=run.academic_year_id))[0]
-    # The run row: a cancel, a discard or a second publish (conditional UPDATEs on the status)
-    # waits for this transaction and then finds the run finished, or wins first and we see it.
-    current = lock_rows(GenerationRun.objects.filter(pk=run.pk))[0]
-    return year, current
-
-
-def _check_job_may_write(year: AcademicYear, current: GenerationRun) -> None:
-    if year.generation_fence != current.fence_token:
-        raise StaleFence()
-    if current.status != Status.RUNNING:
-        raise _NoLongerRunning()
-
-
-def draft_store(
-    *, run: GenerationRun, diff: Diff, result: SolveResult, stale: StaleRows | None = None
-) -> GenerationRun:
-    """End the run with its proposed changes stored for review (status ready), or, when it
-    changes nothing, succeeded without writing anything. Writes no assignment."""
-    return run_draft_store(
-        run=run,
-        changes=diff.changes,
-        fields={**_figures(result), **diff.figures},
-        summary=diff.summary,
-        stale=stale,
-    )
-
-
-@locked_transaction
-def run_draft_store(
-    *, run: GenerationRun, changes: list, fields: dict, summary: str, stale: StaleRows | None
-) -> GenerationRun:
-    """The draft of either kind of run: ``changes`` (GenerationChange or ShiftChange rows)
-    stored for review under the year's fence, with ``fields`` (figures) on the run."""
-    year = lock_rows(AcademicYear.objects.filter(pk=run.academic_year_id))[0]
-    current = lock_rows(GenerationRun.objects.filter(pk=run.pk))[0]
-    _check_job_may_write(year, current)
-    # An earlier attempt's draft (automatic publishing that solved again).
-    GenerationChange.objects.filter(run_id=run.pk).delete()
-    ShiftChange.objects.filter(run_id=run.pk).delete()
-    fields = {**fields, "progress": 100, "finished_at": timezone.now()}
-    if not changes:
-        GenerationRun.objects.filter(pk=run.pk).update(
-            status=Status.SUCCEEDED,
-            progress_message="No changes: the current schedule already is the best one found.",
-            assignments_written=0,
-            **fields,
-        )
-        generation_run_end_notify(
-            run_id=run.pk,
-            succeeded=True,
-            message="No changes: the current schedule already is the best one found.",
-            outcome="finished with no changes",
-        )
-        return run
-    type(changes[0]).objects.bulk_create(changes)
-    if stale is None:
-        message = f"Ready for review: {summary}"
-    else:
-        message = (
-            f"Needs review: {stale.summary} Solved {AUTO_PUBLISH_RESOLVES + 1} times; "
-            "nothing was published."
-        )[:300]
-    GenerationRun.objects.filter(pk=run.pk).update(
-        status=Status.READY,
-        progress_message=message,
-        stale_rows=stale.rows if stale else [],
-        **fields,
-    )
-    # Same transaction: a draft that rolls back tells nobody.
-    generation_run_end_notify(
-        run_id=run.pk, succeeded=True, message=message, outcome="is ready for review"
-    )
-    return run
-
-
-@locked_transaction
-def schedule_write(
-    *,
-    run: GenerationRun,
-    diff: Diff,
-    result: SolveResult | None = None,
-    stale: StaleRows | None = None,
-) -> int:
-    """Automatic publishing from the job: the version-checked diff write, under the year's
-    generation fence, and the run marked succeeded, in one transaction. ``stale``: the rows
-    that made an earlier attempt solve again (named in the run's message)."""
-    started = time.monotonic()
-    year, current = _lock_for_write(run)
-    _check_job_may_write(year, current)
-    if hooks.in_write_phase is not None:
-        hooks.in_write_phase(run.pk)
-    GenerationChange.objects.filter(run_id=run.pk).delete()
-    written = _diff_apply(run=current, changes=diff.changes, by_id=run.requested_by_id)
-    GenerationChange.objects.bulk_create(diff.changes)  # the record of what it did
-    resolved = (
-        f" Solved again {current.resolves} time(s) from the current schedule, because "
-        f"{stale.summary[0].lower()}{stale.summary[1:]}"
-        if stale is not None
-        else ""
-    )
-    now = timezone.now()
-    GenerationRun.objects.filter(pk=run.pk).update(
-        status=Status.SUCCEEDED,
-        progress=100,
-        progress_message=(_written_message(result, diff) + resolved)[:300],
-        finished_at=now,
-        published_at=now,
-        published_by_id=run.requested_by_id,
-        assignments_written=written,
-        stale_rows=stale.rows if stale is not None else [],
-        publish_seconds=time.monotonic() - started,
-        **_figures(result),
-        **diff.figures,
-    )
-    return written
-
-
-def _written_message(result: SolveResult | None, diff: Diff) -> str:
-    # The figures the coordinator judges by (scheduling/report.py), not the objective's gap:
-    # its bound is weak, so a percentage would alarm for nothing (docs/scheduling.md, "Run
-    # figures").
-    summary = f" {report_summary(result.report)}." if result is not None and result.report else ""
-    if result is None or result.status == "OPTIMAL":
-        return f"Optimal schedule published: {diff.summary}{summary}"
-    return (
-        f"Schedule published: {diff.summary} Time limit reached; best found in the time:{summary}"
-    )
-
-
-def generation_run_publish(*, run_id: int, by=None) -> GenerationRun:
-    """Publish a draft: apply its changes in one transaction under the year's exclusive schedule
-    lock, only if every row it changes or removes is still at the version its solve read
-    (``StaleRows`` naming them otherwise: nothing written). Rows it leaves unchanged may have
-    been edited meanwhile: they do not block it. A discarded, superseded or published run
-    raises ``StaleDraft``. Open swap requests over changed or removed rows are expired."""
-    started = time.monotonic()
-    run = GenerationRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise Gone("No such generation run.")
-    if run.kind == GenerationRun.Kind.SHIFTS:
-        from scheduling.shift_runs import shift_generation_publish  # imports this module
-
-        return shift_generation_publish(run_id=run_id, by=by)
-    _publish(run=run, by=by, started=started)
-    return GenerationRun.objects.select_related("academic_year").get(pk=run_id)
-
-
-@locked_transaction
-def _publish(*, run: GenerationRun, by, started: float) -> None:
-    _year, current = _lock_for_write(run)
-    if current.status != Status.READY:
-        raise StaleDraft(current)
-    if hooks.in_publish is not None:
-        hooks.in_publish(run.pk)
-    changes = list(GenerationChange.objects.filter(run_id=run.pk).order_by("pk"))
-    # "Last changed by" on the rows: whoever published (their decision), else who asked.
-    by_id = by.pk if by is not None else current.requested_by_id
-    written = _diff_apply(run=current, changes=changes, by_id=by_id)
-    now = timezone.now()
-    GenerationRun.objects.filter(pk=run.pk).update(
-        status=Status.SUCCEEDED,
-        progress_message=f"Published: {written} row(s) written. "
-        f"{current.rows_kept} row(s) left untouched.",
-        published_at=now,
-        published_by=by,
-        assignments_written=written,
-        publish_seconds=time.monotonic() - started,
-    )
-
-
-def generation_run_discard(*, run_id: int, by=None) -> tuple[GenerationRun, str]:
-    """Discard a draft: it can no longer be published. Harmless to repeat."""
-    if GenerationRun.objects.filter(pk=run_id, status=Status.READY).update(
-        status=Status.DISCARDED,
-        progress_message=f"Discarded{_by_text(by)}; nothing was published.",
-    ):
-        message = "Draft discarded; nothing was published."
-    else:
-        run = GenerationRun.objects.filter(pk=run_id).first()
-        if run is None:
-            raise Gone("No such generation run.")
-        if run.status != Status.DISCARDED:
-            raise Conflict(
-                f"Only a draft ready for review can be discarded; generation #{run.pk} is "
-                f"{run.get_status_display().lower()}."
-            )
-        message = "This draft was already discarded."
-    return GenerationRun.objects.select_related("academic_year").get(pk=run_id), message
-
-
-def _by_text(by) -> str:
-    return f" by {by.get_username()}" if by is not None else ""
 
 
 # -- the job's guard thread ------------------------------------------------------------------

@@ -32,7 +32,8 @@ from scheduling.shift_selectors import (
 )
 
 
-def _coordinator_only(request: HttpRequest) -> None:
+def coordinator_only(request: HttpRequest) -> None:
+    """The pages' guard, here and in scheduling/views.py (which imports this module)."""
     if not is_coordinator(request.user):
         raise PermissionDenied("Only coordinators run schedule generation.")
 
@@ -67,7 +68,7 @@ def shift_start(request: HttpRequest) -> HttpResponse:
     """GET: the form (prefilled from the query string). POST: queue a shifts run and go to its
     page; 400 for input that does not parse, 422 for a period the service refuses (next to its
     field), 409 while a run of the year is active (linking to it); what was typed is kept."""
-    _coordinator_only(request)
+    coordinator_only(request)
     status, active_run = 200, None
     if request.method == "GET":
         form = ShiftGenerationPageForm(initial=_initial(request))

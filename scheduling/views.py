@@ -6,7 +6,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,11 +23,7 @@ from scheduling.selectors import (
     generation_run_shift_diff,
     generation_runs_recent,
 )
-
-
-def _coordinator_only(request: HttpRequest) -> None:
-    if not is_coordinator(request.user):
-        raise PermissionDenied("Only coordinators run schedule generation.")
+from scheduling.shift_views import coordinator_only
 
 
 def _start_form(data) -> forms.Form:
@@ -70,7 +65,7 @@ def _start(request: HttpRequest, data: dict) -> GenerationRun:
 @login_required
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest) -> HttpResponse:
-    _coordinator_only(request)
+    coordinator_only(request)
     year = current_academic_year()
     form = _start_form(request.POST or None)
     if request.method == "GET":
@@ -143,14 +138,14 @@ def _detail(request: HttpRequest, pk: int, *, status: int = 200, refusal=None) -
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _coordinator_only(request)
+    coordinator_only(request)
     return _detail(request, pk)
 
 
 @login_required
 @require_POST
 def run_publish(request: HttpRequest, pk: int) -> HttpResponse:
-    _coordinator_only(request)
+    coordinator_only(request)
     get_object_or_404(GenerationRun, pk=pk)
     try:
         run = services.generation_run_publish(run_id=pk, by=request.user)
@@ -163,7 +158,7 @@ def run_publish(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def run_discard(request: HttpRequest, pk: int) -> HttpResponse:
-    _coordinator_only(request)
+    coordinator_only(request)
     get_object_or_404(GenerationRun, pk=pk)
     try:
         _, message = services.generation_run_discard(run_id=pk, by=request.user)
@@ -187,7 +182,7 @@ def _reaped_if_dead(run: GenerationRun) -> GenerationRun:
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    _coordinator_only(request)
+    coordinator_only(request)
     get_object_or_404(GenerationRun, pk=pk)
     _, message = services.generation_run_cancel(run_id=pk)
     messages.info(request, message)

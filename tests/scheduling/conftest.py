@@ -8,7 +8,7 @@ import pytest
 from rq import SimpleWorker
 
 from residency.models import Assignment, Person
-from scheduling import services
+from scheduling import services, shift_runs
 from scheduling.synthetic import synthetic_program_create
 from tests.factories import (
     AbsenceFactory,
@@ -19,6 +19,8 @@ from tests.factories import (
     ResidentYearFactory,
     RotationTemplateFactory,
 )
+from tests.scheduling import shift_standin
+from tests.scheduling.shift_ward import Ward, ward_create
 
 
 @pytest.fixture
@@ -121,3 +123,20 @@ def held_solve():
     services.hooks.on_solution = hold
     yield read, release
     release.set()
+
+
+@pytest.fixture
+def standin(monkeypatch):
+    """The shift-run machinery with the stand-in reader (tests/scheduling/shift_standin.py)
+    instead of scheduling/shift_problem.py. The files that test it use it for every test
+    (``pytestmark = pytest.mark.usefixtures("standin")``)."""
+    monkeypatch.setattr(shift_runs, "_reader", lambda: shift_standin)
+    yield shift_standin
+    shift_standin.override.clear()
+
+
+@pytest.fixture
+def ward(db) -> Ward:
+    """A week of night call for the stand-in shift-run tests (tests/scheduling/shift_ward.py).
+    test_shift_runs_real.py has its own, read by the real reader."""
+    return ward_create()

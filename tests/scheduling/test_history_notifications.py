@@ -11,7 +11,8 @@ from residency.history import history_for_object
 from residency.models import Assignment, AssignmentEvent, Notification, Person
 from scheduling import services
 from scheduling.models import GenerationRun
-from scheduling.solver import ScheduleSolve, SolveResult
+from scheduling.search import ScheduleSolve
+from scheduling.solver import SolveResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Kind = Notification.Kind

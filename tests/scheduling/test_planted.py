@@ -14,7 +14,7 @@ from scheduling.planted import (
     planted_wishes_create,
 )
 from scheduling.problem import problem_load
-from scheduling.solver import ScheduleSolve
+from scheduling.search import ScheduleSolve
 from scheduling.validator import schedule_validate
 
 Status = GenerationRun.Status

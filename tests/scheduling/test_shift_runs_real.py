@@ -37,7 +37,7 @@ DAY = datetime.timedelta(days=1)
 
 @pytest.fixture
 def ward(db):
-    """As in test_shift_runs.py: Ann holds night call every night of a week and gets leave on
+    """As in shift_ward.py: Ann holds night call every night of a week and gets leave on
     the third; Ben is the only other resident."""
     year = AcademicYearFactory()
     nc = ShiftTypeFactory(code="NC", name="Night call")

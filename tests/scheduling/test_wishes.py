@@ -17,7 +17,7 @@ from scheduling import preference_services
 from scheduling.models import FairnessGroup, PreferenceWindow, RotationWish
 from scheduling.problem import problem_load
 from scheduling.report import result_report
-from scheduling.solver import ScheduleSolve
+from scheduling.search import ScheduleSolve
 from tests.concurrency import Outcome, join_all, run_in_thread, wait_for_lock_waiters
 from tests.factories import (
     AbsenceFactory,

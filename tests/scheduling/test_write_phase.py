@@ -7,7 +7,8 @@ import pytest
 from residency.models import Assignment
 from scheduling import services
 from scheduling.models import GenerationRun
-from scheduling.solver import ScheduleSolve, SolveResult
+from scheduling.search import ScheduleSolve
+from scheduling.solver import SolveResult
 from scheduling.synthetic import synthetic_previous_schedule_create, synthetic_program_create
 from tests.factories import AssignmentFactory
 
