@@ -72,16 +72,12 @@ from bench.load_checker import (
     notes_parse,
     snapshot,
 )
+from bench.load_shifts import MARKET_OFFER, ShiftTraffic
 from bench.stack import PYTHON, ROOT, Stack
 
 EDIT_RETRIES = 5
 FORM_VERSION = re.compile(rb'name="version" value="(\d+)"')
 FORM_NOTES = re.compile(rb'<textarea name="notes"[^>]*>(.*?)</textarea>', re.S)
-MARKET_OFFER = re.compile(rb"/swaps/(\d+)/(?:accept|confirm)/")  # "Take it" opens the confirmation
-MY_SHIFT = re.compile(rb"/swaps/shifts/(\d+)/trade/")
-CALENDAR_SHIFT = re.compile(rb"/shifts/(\d+)/edit/")
-ASSIGN_PERSON = re.compile(rb'name="person" value="(\d+)"')
-SICK_CALL_PAGE = re.compile(r"/swaps/sick-calls/(\d+)/")
 DRAIN_SECONDS = 120
 # How often a person's edit goes to their hot row, and how many people have one.
 HOT_SHARE = 0.4
@@ -98,7 +94,7 @@ GENERATION_TIME_LIMIT = 20  # seconds; the solve stops earlier once it proves op
 MATCHER_AT = (0.3, 0.6, 0.9)
 
 
-class Person:
+class Person(ShiftTraffic):
     """A simulated user: one thread, one session, a bounded loop until the deadline."""
 
     def __init__(self, n: int, base_url: str, username: str, password: str, *, role: str,
@@ -259,109 +255,10 @@ class Person:
         if self.my_swaps:
             self.client.get(f"/api/swaps/{self.rng.choice(self.my_swaps)}", op="swap get")
 
-    # --- shifts: the open pool, trades --------------------------------------------------------
-
-    def my_shifts(self) -> list[int]:
-        page = self.client.get("/swaps/shifts/", op="shift trades page")
-        return sorted({int(x) for x in MY_SHIFT.findall(page.body)})
-
-    def offer_shift(self) -> None:
-        mine = self.my_shifts()
-        if mine:
-            self.client.post(
-                "/api/swaps",
-                op="shift offer",
-                json_body={"kind": "open", "offered_shift": self.rng.choice(mine)},
-            )
-
-    def open_shifts(self) -> list[dict]:
-        response = self.client.get("/api/shifts/open", op="shifts open")
-        return response.json()["results"] if response.status == 200 else []
-
-    def take_shift(self) -> None:
-        offers = self.open_shifts()
-        if offers:
-            offer = self.rng.choice(offers)
-            response = self.client.post(
-                f"/api/shifts/{offer['shift']}/take", op="shift take", json_body={}
-            )
-            self._acked_shift_trade(response)
-
-    def trade_shift(self) -> None:
-        """Ask the holder of a pooled shift for it, one-to-one, against one of mine."""
-        offers, mine = self.open_shifts(), self.my_shifts()
-        if offers and mine:
-            offer = self.rng.choice(offers)
-            self.client.post(
-                "/api/swaps",
-                op="shift trade create",
-                json_body={
-                    "kind": "one_to_one",
-                    "offered_shift": self.rng.choice(mine),
-                    "wanted_shift": offer["shift"],
-                },
-            )
-
-    def answer_requests(self) -> None:
-        page = self.client.get("/swaps/", op="swaps overview")
-        inbox = sorted({int(x) for x in MARKET_OFFER.findall(page.body)})
-        if inbox:
-            swap_id = self.rng.choice(inbox)
-            response = self.client.post(
-                f"/api/swaps/{swap_id}/accept", op="swap accept (inbox)", json_body={}
-            )
-            self._acked_shift_trade(response)
-            self.mine = []
-
-    def _acked_shift_trade(self, response: Response) -> None:
-        if response.status == 200:
-            body = response.json()
-            if body.get("unit") == "shift" and body.get("status") == "executed":
-                with self.ledger.lock:
-                    self.ledger.shift_trades.append(body["id"])
-
     # --- coordinators --------------------------------------------------------------------------
 
     def coordinator_actions(self):
         return [(self.edit_hot, 40), (self.read_year, 5), (self.sick_call, 4)]
-
-    def sick_call(self) -> None:
-        """Mark someone out for a shift of the seeded month, then assign the best-ranked
-        replacement or post it to the open pool."""
-        month = self.hot.shift_month
-        if not month:
-            return
-        calendar = self.client.get(f"/shifts/calendar/?month={month}", op="shift calendar")
-        shifts = sorted({int(x) for x in CALENDAR_SHIFT.findall(calendar.body)})
-        if not shifts:
-            return
-        _page, csrf = self.client.form_csrf("/swaps/sick-calls/", op="sick calls page")
-        marked = self.client.post(
-            "/swaps/sick-calls/",
-            op="sick call mark",
-            form={"csrfmiddlewaretoken": csrf, "shift": self.rng.choice(shifts)},
-        )
-        found = SICK_CALL_PAGE.search(marked.headers.get("location", ""))
-        if marked.status != 302 or found is None:
-            return
-        path = f"/swaps/sick-calls/{found[1]}/"
-        page, csrf = self.client.form_csrf(path, op="sick call page")
-        people = ASSIGN_PERSON.findall(page.body)
-        if people and self.rng.random() < 0.6:
-            response = self.client.post(
-                path,
-                op="sick call assign",
-                form={"csrfmiddlewaretoken": csrf, "action": "assign", "person": people[0]},
-            )
-            if response.status == 302 and response.headers.get("location") == "/swaps/sick-calls/":
-                with self.ledger.lock:
-                    self.ledger.sick_calls_covered.append(int(found[1]))
-        else:
-            self.client.post(
-                path,
-                op="sick call post",
-                form={"csrfmiddlewaretoken": csrf, "action": "post", "bonus": "load bonus"},
-            )
 
     def schedule(self, *, start: float, seconds: float, generations: bool, matcher: bool) -> None:
         """Generations (every other one cancelled) and matcher runs at set points of the run,

@@ -4,7 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from residency import api, history_views, notification_views, views
+from residency import api, grid_views, history_views, notification_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,19 +16,19 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("schedule/", views.schedule, name="schedule"),
-    path("schedule/export.<str:fmt>", views.schedule_export, name="schedule_export"),
-    path("schedule/calendar/new/", views.calendar_regenerate, name="calendar_regenerate"),
+    path("schedule/export.<str:fmt>", grid_views.schedule_export, name="schedule_export"),
+    path("schedule/calendar/new/", grid_views.calendar_regenerate, name="calendar_regenerate"),
     path("schedule/rotations.css", views.rotation_colors_css, name="rotation_colors_css"),
-    path("schedule/year/", views.year_grid, name="year_grid_current"),
+    path("schedule/year/", grid_views.year_grid, name="year_grid_current"),
     # <path:...>: a year's label may contain a slash ("2026/27"). The export comes first: the
     # grid's pattern would otherwise read "2026-27/export.csv" as a label.
     path(
         "schedule/year/<path:label>/export.<str:fmt>",
-        views.year_grid_export,
+        grid_views.year_grid_export,
         name="year_grid_export",
     ),
-    path("schedule/year/<path:label>/", views.year_grid, name="year_grid"),
-    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
+    path("schedule/year/<path:label>/", grid_views.year_grid, name="year_grid"),
+    path("calendar/<str:token>.ics", grid_views.calendar_feed, name="calendar_feed"),
     path("schedule/person/<int:person_id>/", views.person_schedule, name="person_schedule"),
     path("schedule/block/<int:block_id>/", views.block_roster, name="block_roster"),
     path("schedule/block/<int:block_id>/reassign/", views.block_reassign, name="block_reassign"),

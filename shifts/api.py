@@ -25,8 +25,8 @@ from residency.errors import ConcurrentEdit
 from residency.http import BadRequest, api_view, error_json, json_body
 from residency.models import Person
 from residency.selectors import is_coordinator, person_for_user
+from shifts import compliance, selectors, services
 from shifts import requests as requests_module
-from shifts import selectors, services
 from shifts.errors import DutyHourViolation
 from shifts.models import Shift, ShiftRequest, ShiftRequestPeriod, ShiftType
 
@@ -137,7 +137,7 @@ def _shift_patch(request: HttpRequest, shift: Shift) -> HttpResponse:
             error.message,
             status=422,
             errors={"override_reason": [p.message for p in error.problems]},
-            problems=[selectors.problem_json(p) for p in error.problems],
+            problems=[compliance.problem_json(p) for p in error.problems],
         )
     return _with_etag(JsonResponse(shift_json(updated)), updated)
 
@@ -228,12 +228,12 @@ def person_duty_hours(request: HttpRequest, person_id: int) -> HttpResponse:
     end = _date_param(request, "to", start + datetime.timedelta(days=27))
     if end < start:
         raise BadRequest("Invalid query.", errors={"to": ["Must not be before from."]})
-    if (end - start).days >= selectors.MAX_REPORT_DAYS:
+    if (end - start).days >= compliance.MAX_REPORT_DAYS:
         raise BadRequest(
             "Invalid query.",
-            errors={"to": [f"Ask for at most {selectors.MAX_REPORT_DAYS} days at a time."]},
+            errors={"to": [f"Ask for at most {compliance.MAX_REPORT_DAYS} days at a time."]},
         )
-    report = selectors.duty_hour_report(person=person, start=start, end=end)
+    report = compliance.duty_hour_report(person=person, start=start, end=end)
     return JsonResponse(report.as_json())
 
 

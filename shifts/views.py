@@ -21,7 +21,7 @@ from residency.errors import ConcurrentEdit, Gone, RotaError, RuleViolation
 from residency.http import parse_id
 from residency.models import Person
 from residency.selectors import is_coordinator, person_for_user
-from shifts import selectors, services
+from shifts import compliance, selectors, services
 from shifts.errors import DutyHourViolation
 from shifts.forms import ShiftDeleteForm, ShiftForm
 from shifts.models import Shift, ShiftType, SickCall
@@ -90,7 +90,7 @@ def _render_person(request: HttpRequest, person: Person, *, own: bool) -> HttpRe
             "own": own,
             "first": first,
             "shifts": selectors.shifts_for_person(person=person, start=first, end=last),
-            "report": selectors.duty_hour_report(person=person, start=first, end=last),
+            "report": compliance.duty_hour_report(person=person, start=first, end=last),
             "editable": is_coordinator(request.user),
             **_month_links(first),
         },
@@ -317,7 +317,7 @@ def _period(request: HttpRequest) -> tuple[datetime.date, datetime.date]:
         end = datetime.date.fromisoformat(request.GET.get("to", ""))
     except ValueError:
         return first, last
-    if start > end or (end - start).days >= selectors.MAX_REPORT_DAYS or start.year < 1900:
+    if start > end or (end - start).days >= compliance.MAX_REPORT_DAYS or start.year < 1900:
         return first, last
     if end.year > 9000:
         return first, last
@@ -331,12 +331,12 @@ def compliance_program(request: HttpRequest) -> HttpResponse:
     overrides recorded over the period."""
     _coordinator_only(request)
     start, end = _period(request)
-    rows, overrides, limits = selectors.program_compliance(start=start, end=end)
+    rows, overrides, limits = compliance.program_compliance(start=start, end=end)
     return render(
         request,
         "shifts/compliance.html",
         {
-            "rows": [(row, selectors.is_at_risk(row, limits)) for row in rows],
+            "rows": [(row, compliance.is_at_risk(row, limits)) for row in rows],
             "overrides": overrides,
             "limits": limits,
             "start": start,
@@ -357,7 +357,7 @@ def _csv_text(value: str) -> str:
 def compliance_csv(request: HttpRequest) -> HttpResponse:
     _coordinator_only(request)
     start, end = _period(request)
-    rows, overrides, _ = selectors.program_compliance(start=start, end=end)
+    rows, overrides, _ = compliance.program_compliance(start=start, end=end)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="duty-hours-{start}-{end}.csv"'
     writer = csv.writer(response)

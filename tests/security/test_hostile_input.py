@@ -3,8 +3,9 @@
 The black-box pass found four kinds of input that reached the database driver or the parser:
 a NUL character (PostgreSQL DataError), a lone surrogate (UnicodeEncodeError), deeply nested
 JSON (RecursionError) and integers beyond Python's digit limit (ValueError), in bodies and in
-the If-Match header. Each is sent here, explicitly (not left to chance as in test_fuzz.py), to
-every JSON endpoint that reads a body, every form, and every admin list's filters.
+the If-Match header. Each is sent here, explicitly (not left to chance as in the fuzz tests,
+tests/security/fuzz/), to every JSON endpoint that reads a body, every form, and every admin
+list's filters.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from tests.security import test_fuzz as fuzz
-from tests.security.test_fuzz import client_for, send_json, state
+from tests.security.fuzz import support as fuzz
+from tests.security.fuzz.support import client_for, send_json, state
 
 # The fuzz tests' fixtures: the same small world, cheap password hashing.
 world = fuzz.world
