@@ -124,7 +124,8 @@ class AcademicYear(VersionedModel):
     end_date = models.DateField()
     # Fencing token for schedule generation: each generation run that takes the year's Redis lock
     # bumps it and may write only while it still holds the current value, so a job whose lock
-    # expired (and was taken by a newer run) can never write. See scheduling/services.py.
+    # expired (and was taken by a newer run) can never write. Bumped in scheduling/services.py,
+    # checked in scheduling/publish.py.
     generation_fence = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:

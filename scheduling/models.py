@@ -160,7 +160,7 @@ class GenerationRun(models.Model):
 
     rq_job_id = models.CharField(max_length=64, blank=True)
     # The year's generation_fence value this run got when it took the year's Redis lock; it may
-    # write only while the year still holds this value (see scheduling/services.py).
+    # write only while the year still holds this value (see scheduling/publish.py).
     fence_token = models.PositiveBigIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
