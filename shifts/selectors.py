@@ -14,6 +14,7 @@ from residency.models import Absence, Assignment, Block, Person, ResidentYear
 from residency.selectors import is_coordinator
 from shifts import dutyhours
 from shifts.dutyhours import DutyHourProblem, Limits, PersonWork, WorkShift
+from shifts.eligibility import EligibilityFacts
 from shifts.models import (
     CoverageRule,
     DutyHourSettings,
@@ -248,12 +249,21 @@ def assignment_on(*, person_id: int, day: datetime.date) -> Assignment | None:
 
 
 def shift_eligibility_problems(
-    *, person: Person, shift_type: ShiftType, day: datetime.date
+    *,
+    person: Person,
+    shift_type: ShiftType,
+    day: datetime.date,
+    facts: EligibilityFacts | None = None,
 ) -> list[tuple[str, str]]:
     """Why ``person`` may not take ``shift_type`` on ``day``, as (field, message) pairs: who the
     type is for (residents or faculty, PGY levels, the rotations that take it that block) and
-    approved absences. Edits, swaps and the block-edit guard judge a shift with this."""
+    approved absences. Edits, swaps and the block-edit guard judge a shift with this.
+
+    ``facts`` (``shifts.eligibility``): what a caller judging many shifts read once; a person
+    or day it does not cover is read here, as without it."""
     problems: list[tuple[str, str]] = []
+    if facts is not None and not facts.covers(person_id=person.pk, day=day):
+        facts = None
     label = shift_type.name
     if not person.active:
         problems.append(("person", f"{person.name} is not active."))
@@ -268,7 +278,9 @@ def shift_eligibility_problems(
         problems.append(("person", f"{label} is taken by residents, and {person.name} is faculty."))
     if resident and shift_type.allowed_pgy_levels:
         level = (
-            ResidentYear.objects.filter(
+            facts.level(person_id=person.pk, day=day)
+            if facts is not None
+            else ResidentYear.objects.filter(
                 person=person,
                 academic_year__start_date__lte=day,
                 academic_year__end_date__gte=day,
@@ -282,7 +294,11 @@ def shift_eligibility_problems(
             problems.append(("person", f"{label} is taken by {levels}; {person.name} is {have}."))
     pool = list(shift_type.eligible_rotations.all())
     if pool:
-        assignment = assignment_on(person_id=person.pk, day=day)
+        assignment = (
+            facts.assignment(person_id=person.pk, day=day)
+            if facts is not None
+            else assignment_on(person_id=person.pk, day=day)
+        )
         names = " or ".join(r.name for r in pool)
         if assignment is None:
             problems.append(
@@ -301,7 +317,9 @@ def shift_eligibility_problems(
                 )
             )
     absence = (
-        Absence.objects.filter(
+        facts.absence(person_id=person.pk, day=day)
+        if facts is not None
+        else Absence.objects.filter(
             person=person, status=Absence.Status.APPROVED, start_date__lte=day, end_date__gte=day
         )
         .order_by("start_date")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from residency.models import AcademicYear
 from shifts import selectors
 from shifts.dutyhours import fmt_day
+from shifts.eligibility import eligibility_facts_load
 from shifts.models import Shift
 
 
@@ -44,10 +45,16 @@ def shifts_validate(*, start: datetime.date, end: datetime.date) -> list[ShiftVi
                         f"people, at most {cell.maximum}.",
                     )
                 )
-    shifts = Shift.objects.filter(date__range=(start, end)).select_related("person", "shift_type")
+    shifts = list(
+        Shift.objects.filter(date__range=(start, end))
+        .select_related("person", "shift_type")
+        .prefetch_related("shift_type__eligible_rotations")
+    )
+    # Read once for every shift (a year has thousands), not three queries a shift.
+    facts = eligibility_facts_load(person_ids={s.person_id for s in shifts}, start=start, end=end)
     for shift in shifts:
         for _, message in selectors.shift_eligibility_problems(
-            person=shift.person, shift_type=shift.shift_type, day=shift.date
+            person=shift.person, shift_type=shift.shift_type, day=shift.date, facts=facts
         ):
             violations.append(ShiftViolation("eligibility", message))
     for problems in selectors.program_duty_hour_problems(start=start, end=end).values():

@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from residency.models import Person
 from shifts import dutyhours, selectors
 from shifts.dutyhours import PersonWork, fmt_day, fmt_moment
+from shifts.eligibility import eligibility_facts_load
 from shifts.models import Shift, ShiftType
 
 Row = tuple[int, datetime.date, int]  # (person_pk, date, shift_type_pk)
@@ -85,11 +86,13 @@ def shift_rows_validate(*, snapshot, rows: set[Row]) -> list[str]:
                 f"{people[person_pk].name}'s pinned {types[type_pk].name} on {fmt_day(d)} "
                 "would be removed."
             )
+    # Read once, not three queries a row: this runs inside the publish transaction too.
+    facts = eligibility_facts_load(person_ids=people, start=start, end=end)
     for person_pk, d, type_pk in sorted(rows, key=lambda r: (r[1], r[0], r[2])):
         if (person_pk, d, type_pk) in pinned:
             continue
         for _, message in selectors.shift_eligibility_problems(
-            person=people[person_pk], shift_type=types[type_pk], day=d
+            person=people[person_pk], shift_type=types[type_pk], day=d, facts=facts
         ):
             messages.append(message)
 
