@@ -3,7 +3,8 @@
 - ``safe_input``: bad input to any admin page is answered, never a 500;
 - ``versioned``: every change form refuses a save at a stale version (409 conflict page);
 - ``program``: people, years, PGY levels, blocks, rotations, absences;
-- ``assignments``: assignments, written only through ``residency.services``.
+- ``assignments``: assignments, written only through ``residency.services``;
+- ``accounts``: Django's user and group admins, answering bad input like ours.
 
 Thin, like every interface: writes go through services, and model validation (``full_clean``,
 including the CHECK, UNIQUE and EXCLUDE constraints) turns a bad value into a form error.
@@ -11,6 +12,7 @@ including the CHECK, UNIQUE and EXCLUDE constraints) turns a bad value into a fo
 
 from django.contrib import admin
 
+from residency.admin.accounts import GroupAdmin, UserAdmin
 from residency.admin.assignments import AssignmentAdmin, AssignmentAdminForm
 from residency.admin.program import (
     AbsenceAdmin,
@@ -37,12 +39,14 @@ __all__ = [
     "AssignmentAdmin",
     "AssignmentAdminForm",
     "BlockAdmin",
+    "GroupAdmin",
     "NotificationAdmin",
     "PersonAdmin",
     "ResidentYearAdmin",
     "RotationTemplateAdmin",
     "SafeAutocompleteSelect",
     "SafeInputAdminMixin",
+    "UserAdmin",
     "VersionedAdminForm",
     "VersionedAdminMixin",
 ]
