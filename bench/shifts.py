@@ -187,6 +187,7 @@ def run_instance(
         "objective": result.objective,
         "bound": result.bound,
         "time": wall,
+        "first": result.first_solution_seconds,
         "cpu": cpu,
         "eval": None,
         "hard": None,
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     known = best_known(args.benchmark)
     header = (
         f"{'instance':>8} {'staff':>5} {'days':>4} {'status':>9} {'objective':>9} "
-        f"{'evaluator':>9} {'best':>6} {'gap %':>7} {'hard':>4} {'time s':>7} {'cpu s':>7}"
+        f"{'evaluator':>9} {'best':>6} {'gap %':>7} {'hard':>4} {'first s':>7} {'time s':>7} "
+        f"{'cpu s':>7}"
     )
     print(
         f"# time limit {args.time_limit:g} s, {args.workers} workers, seed {args.seed}, "
@@ -242,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{number:>8} {row['staff']:>5} {row['days']:>4} {row['status']:>9} "
             f"{'-' if obj is None else round(obj):>9} "
             f"{'-' if row['eval'] is None else row['eval']:>9} {best or '-':>6} {gap} "
-            f"{'-' if row['hard'] is None else row['hard']:>4} {row['time']:7.1f} "
-            f"{row['cpu']:7.1f}",
+            f"{'-' if row['hard'] is None else row['hard']:>4} "
+            f"{'-' if row['first'] is None else format(row['first'], '7.1f'):>7} "
+            f"{row['time']:7.1f} {row['cpu']:7.1f}",
             flush=True,
         )
     return 0

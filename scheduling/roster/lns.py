@@ -14,13 +14,16 @@ import time
 
 from ortools.sat.python import cp_model
 
-from scheduling.roster.model import RosterModel
+from scheduling.roster.cost import roster_cost
+from scheduling.roster.long_horizon import problem_people
+from scheduling.roster.model import BuildStopped, RosterModel
 from scheduling.roster.problem import Roster
 
 # The LNS ends once it has not improved for this fraction of the time limit (at least 2 s),
 # or by ``LNS_SHARE`` of it (solve.py) at the latest.
 LNS_STALL = 0.25
 LNS_LIMIT = 0.5  # seconds per LNS sub-solve
+PEOPLE_LNS_START = 3  # people freed at first by a neighbourhood of the people-only LNS
 
 
 class NeighbourhoodSearch:
@@ -161,3 +164,62 @@ class NeighbourhoodSearch:
                 sizes[kind] = min(1.0, sizes[kind] * 1.15)
             elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
                 sizes[kind] = max(0.02, sizes[kind] / 1.15)
+
+    # -- people at a time, each neighbourhood a model of its own --------------------------------
+    def _people_lns(self, *, until: float) -> None:
+        """Improve ``self.best`` until ``until`` for a problem too large to build whole: one
+        thread per worker, each freeing a few people at a time for the whole horizon in a model
+        of just them (``_people_step``). Slower to improve than the whole-model LNS where that
+        can be built (tried: worse on benchmark instances 5-10), but it scales with the people
+        freed, not with the problem."""
+        threads = [
+            threading.Thread(target=self._people_lns_worker, args=(self.seed * 104729 + k, until))
+            for k in range(self.workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _people_lns_worker(self, seed: int, until: float) -> None:
+        rng = random.Random(seed)
+        people = [person.id for person in self.problem.people]
+        size = PEOPLE_LNS_START
+        while not self._stop.is_set() and self._elapsed() < until - 0.1:
+            with self._lock:
+                best = self.best
+            chosen = set(rng.sample(people, min(len(people), size)))
+            limit = min(until - self._elapsed(), LNS_LIMIT)
+            started = time.monotonic()
+            status = self._people_step(best, chosen, limit, rng)
+            took = time.monotonic() - started
+            self.lns_stats["people-own"] = self.lns_stats.get("people-own", 0) + 1
+            # Grow while sub-solves finish (proved) quickly, shrink when they run out of time.
+            if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
+                size = min(len(people), size + 1)
+            elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
+                size = max(2, size - 1)
+
+    def _people_step(self, best: Roster, chosen: set[str], limit: float, rng) -> int:
+        """Re-solve the ``chosen`` people for the whole horizon in a model of their own
+        (``problem_people``: everyone else fixed, cover reduced by what they hold), capped
+        below what they cost now; the whole roster is re-priced before it is taken."""
+        p = self.problem
+        sub_problem = problem_people(p, chosen, best)
+        try:
+            model = RosterModel(sub_problem, stopped=self._stop.is_set)
+        except BuildStopped:
+            return cp_model.UNKNOWN  # cancelled: run() reports CANCELLED
+        mine = {key: t for key, t in best.items() if key[0] in chosen}
+        model.hint(mine)
+        objective = model.model.proto.objective
+        cap = round(roster_cost(sub_problem, mine) - objective.offset) - 1
+        objective.domain.clear()
+        objective.domain.extend([-(1 << 60), cap])
+        solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
+        status = self._run_solver(solver, model.model, lambda o, b, v: None)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            new = {key: t for key, t in best.items() if key[0] not in chosen}
+            new.update(model.roster(solver.boolean_value))
+            self._improved(roster_cost(p, new), lambda: new)
+        return status
