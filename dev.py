@@ -4,6 +4,8 @@
     python3 dev.py run                 set up, migrate, seed the demo, serve on 127.0.0.1:8000
                                        with an rq worker; Ctrl-C stops both
     python3 dev.py test [pytest args]  set up, then pytest (exit code = pytest's)
+    python3 dev.py setup               set up only (CI runs it once before its concurrent test runs,
+                                       so they do not race to create .venv)
 
 Setup creates .venv if missing and installs the project (pyproject.toml, with the dev extras)
 into it; a stamp file holding the hash of pyproject.toml makes a second run skip the install.
@@ -112,6 +114,9 @@ def main(argv: list[str]) -> int:
         return run()
     if argv[:1] == ["test"]:
         return test(argv[1:])
+    if argv == ["setup"]:
+        setup()
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -55,6 +55,15 @@ def base_redis_url() -> str:
     return embedded.redis_url()
 
 
+def default_log_dir() -> Path:
+    """``bench/`` in the project-local folder (var/, or ROTA_VAR_DIR): two runs of one checkout
+    at once (CI's two test passes) each set their own ROTA_VAR_DIR and never share a log file."""
+    sys.path.insert(0, str(ROOT))
+    from residency import embedded
+
+    return embedded.var_dir() / "bench"
+
+
 def database_name(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/")) or "postgres"
 
@@ -129,7 +138,7 @@ class Stack:
         self.settings_module = settings_module
         self.external_url = url
         self.extra_env = extra_env or {}
-        self.log_dir = log_dir or ROOT / "var" / "bench"
+        self.log_dir = log_dir or default_log_dir()
         # The servers to use (default: DATABASE_URL / REDIS_URL or the embedded ones).
         self.server_database_url = server_database_url
         self.server_redis_url = server_redis_url

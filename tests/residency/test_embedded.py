@@ -1,9 +1,13 @@
 """The embedded default: with no DATABASE_URL / REDIS_URL, both servers start under ROTA_VAR_DIR."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,8 +33,19 @@ def run(var_dir: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_embedded_servers_start_answer_and_stop(tmp_path):
-    var_dir = tmp_path / "var"
+@pytest.fixture
+def var_dir():
+    """A fresh folder outside pytest's tmp_path. As root, pgserver runs postgres as its own user,
+    which must traverse every parent folder; pytest's /tmp/pytest-of-<user> is reset to 0700 by
+    each pytest session that starts (CI's other pass, another run on the machine), which would
+    lock that user out mid-test. tempfile's /tmp is world-traversable (as in faults/servers.py)."""
+    folder = Path(tempfile.mkdtemp(prefix="rota-embedded-"))
+    folder.chmod(0o755)
+    yield folder / "var"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_embedded_servers_start_answer_and_stop(var_dir):
     try:
         started = run(var_dir, "-c", SCRIPT)
         assert started.returncode == 0, started.stderr
