@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from scheduling.roster.problem import Roster, RosterProblem
+from scheduling.roster.problem import Fairness, Roster, RosterProblem
 
 
 def roster_cost(problem: RosterProblem, roster: Roster) -> int:
     """The objective of ``roster`` as the model counts it (requests, soft cover, stability,
     fairness), for a roster built outside the whole model."""
     cost = 0
-    counts: dict[tuple[int, str], int] = {}
-    for (_pid, d), t in roster.items():
-        counts[d, t] = counts.get((d, t), 0) + 1
+    counts = shift_counts(roster)
     for c in problem.cover:
         if c.preferred is None:
             continue
@@ -39,19 +37,33 @@ def roster_cost(problem: RosterProblem, roster: Roster) -> int:
                 if roster.get((person.id, d)) != problem.current.get((person.id, d)):
                     cost += problem.stability_weight
     for rule in problem.fairness:
-        points = rule.points or {t.id: t.points for t in problem.shift_types}
-        totals: dict[str, int] = {}
-        for person in problem.people:
-            if person.cohort is not None:
-                totals[person.id] = rule.history.get(person.id, 0)
-        for (pid, d), t in roster.items():
-            if pid in totals and (rule.days is None or d in rule.days):
-                totals[pid] += points.get(t, 0)
-        cohorts: dict[str, list[int]] = {}
-        for person in problem.people:
-            if person.cohort is not None:
-                cohorts.setdefault(person.cohort, []).append(totals[person.id])
-        for members in cohorts.values():
+        for members in cohort_points(problem, rule, roster).values():
             if len(members) > 1:
-                cost += rule.weight * (max(members) - min(members))
+                cost += rule.weight * (max(members.values()) - min(members.values()))
     return cost
+
+
+def shift_counts(roster: Roster) -> dict[tuple[int, str], int]:
+    """(day, shift type) -> how many people the roster puts there."""
+    counts: dict[tuple[int, str], int] = {}
+    for (_pid, d), t in roster.items():
+        counts[d, t] = counts.get((d, t), 0) + 1
+    return counts
+
+
+def cohort_points(problem: RosterProblem, rule: Fairness, roster: Roster) -> dict[str, dict]:
+    """Cohort -> {person: points under ``rule``, history included} (people with a cohort)."""
+    points = rule.points or {t.id: t.points for t in problem.shift_types}
+    totals = {
+        person.id: rule.history.get(person.id, 0)
+        for person in problem.people
+        if person.cohort is not None
+    }
+    for (pid, d), t in roster.items():
+        if pid in totals and (rule.days is None or d in rule.days):
+            totals[pid] += points.get(t, 0)
+    cohorts: dict[str, dict[str, int]] = {}
+    for person in problem.people:
+        if person.cohort is not None:
+            cohorts.setdefault(person.cohort, {})[person.id] = totals[person.id]
+    return cohorts

@@ -14,7 +14,7 @@ import time
 
 from ortools.sat.python import cp_model
 
-from scheduling.roster.cost import roster_cost
+from scheduling.roster.cost import roster_cost, shift_counts
 from scheduling.roster.long_horizon import problem_people
 from scheduling.roster.model import BuildStopped, RosterModel
 from scheduling.roster.problem import Roster
@@ -56,9 +56,7 @@ class NeighbourhoodSearch:
         p = self.problem
         day_cost = [0] * p.days
         person_cost = [0] * len(p.people)
-        counts: dict[tuple[int, str], int] = {}
-        for (_pid, d), t in best.items():
-            counts[d, t] = counts.get((d, t), 0) + 1
+        counts = shift_counts(best)
         for c in p.cover:
             if c.preferred is None:
                 continue

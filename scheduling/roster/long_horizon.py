@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
-from scheduling.roster.cost import roster_cost
+from scheduling.roster.cost import cohort_points, roster_cost
 from scheduling.roster.model import BuildStopped, RosterModel
 from scheduling.roster.problem import Roster, RosterProblem
 
@@ -352,34 +352,20 @@ def _extremes(problem: RosterProblem, roster: Roster, rng: random.Random) -> set
     every cohort is level under every rule."""
     worst = None
     for rule in problem.fairness:
-        points = rule.points or {t.id: t.points for t in problem.shift_types}
-        totals = {
-            person.id: rule.history.get(person.id, 0)
-            for person in problem.people
-            if person.cohort is not None
-        }
-        for (pid, d), t in roster.items():
-            if pid in totals and (rule.days is None or d in rule.days):
-                totals[pid] += points.get(t, 0)
-        cohorts: dict[str, list[str]] = {}
-        for person in problem.people:
-            if person.cohort is not None:
-                cohorts.setdefault(person.cohort, []).append(person.id)
-        for members in cohorts.values():
-            spread = max(totals[m] for m in members) - min(totals[m] for m in members)
+        for members in cohort_points(problem, rule, roster).values():
+            spread = max(members.values()) - min(members.values())
             # A random tie-break, so a cohort that cannot be levelled further does not take
             # every turn.
             key = (rule.weight * spread, rng.random())
             if spread > 0 and (worst is None or key > worst[0]):
-                worst = (key, members, totals)
+                worst = (key, members)
     if worst is None:
         return None
-    _key, members, totals = worst
-    top = max(totals[m] for m in members)
-    bottom = min(totals[m] for m in members)
+    _key, members = worst
+    top, bottom = max(members.values()), min(members.values())
     chosen = {
-        rng.choice([m for m in members if totals[m] == top]),
-        rng.choice([m for m in members if totals[m] == bottom]),
+        rng.choice([m for m, points in members.items() if points == top]),
+        rng.choice([m for m, points in members.items() if points == bottom]),
     }
     rest = [m for m in members if m not in chosen]
     chosen.update(rng.sample(rest, min(EVEN_OUT_OTHERS, len(rest))))
