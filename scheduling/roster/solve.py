@@ -41,6 +41,10 @@ CANCELLED = "CANCELLED"
 PORTFOLIO_SHARE = 0.1  # phase 1 (portfolio) gets this fraction of the time limit (>= 1 s)
 LNS_SHARE = 0.85  # phase 2 (own LNS) ends by this fraction of the time limit (or on a stall)
 GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
+# A person's solve stops at its first roster once this fraction of its share has passed: the
+# people after them need the time more than this person's greedy best does (instance 21: each
+# person solving to the end of an equal share left the last ten with no roster in 60 s).
+PERSON_SETTLE = 0.25
 # A problem whose people share no hard rule gets its first roster person by person before the
 # whole model is built once it has more cells (people x days x shift types) than this, and is
 # never built whole above the second (docs/rostering.md, "Search").
@@ -387,7 +391,13 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
             attempts[person.id] = attempts.get(person.id, 0) + 1
             limit = max(0.05, left / (len(queue) + 1))
             solver = self._new_solver(limit, 1, self.seed + attempts[person.id])
-            status = self._run_solver(solver, model.model, lambda o, b, v: None)
+            started = time.monotonic()
+
+            def enough(_o, _b, _v, solver=solver, started=started, limit=limit) -> None:
+                if time.monotonic() - started > limit * PERSON_SETTLE:
+                    solver.stop_search()
+
+            status = self._run_solver(solver, model.model, enough)
             if status == cp_model.UNKNOWN and attempts[person.id] < 3:
                 queue.append(person)
                 continue
