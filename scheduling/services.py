@@ -58,6 +58,9 @@ from scheduling.publish import StaleFence as StaleFence
 from scheduling.publish import generation_run_discard as generation_run_discard
 from scheduling.publish import generation_run_publish as generation_run_publish
 
+# The tests' hooks object (the same object as publish.hooks; the guard calls it too).
+from scheduling.publish import hooks as hooks
+
 # The lock's names live with the reaper, which reads the lock (tests use them through here).
 from scheduling.reaper import _redis, lock_name, lock_token
 
