@@ -1,5 +1,6 @@
-"""The lifecycle of schedule generation: start, cancel, execute (the job's body), reap. The diff,
-drafts, publishing and discard are in scheduling/publish.py (re-exported here).
+"""The lifecycle of schedule generation: start, cancel, execute (the job's body). The diff,
+drafts, publishing and discard are in scheduling/publish.py (re-exported here); the job's guard
+thread is in scheduling/guard.py; the reaper is in scheduling/reaper.py (re-exported here).
 
 Lifecycle (docs/scheduling.md): queued -> running -> succeeded | failed | cancelling -> cancelled;
 queued -> cancelled (cancelled before a worker picked it up); queued/running -> failed (reaper).
@@ -21,23 +22,20 @@ import contextlib
 import datetime
 import functools
 import logging
-import threading
-import time
 from collections.abc import Callable
 
 import django_rq
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from residency.errors import Busy, Conflict, RotaError, RuleViolation
 from residency.locking import lock_rows
 from residency.models import AcademicYear
 from scheduling.explain import explain_groups, precheck
+from scheduling.guard import JobGuard, run_status
 from scheduling.models import GenerationRun
 from scheduling.notifications import generation_run_end_notify
 from scheduling.problem import Problem, problem_load
@@ -48,7 +46,6 @@ from scheduling.publish import (
     ScheduleInvalid,
     StaleRows,
     draft_store,
-    hooks,
     result_figures,
     schedule_diff,
     schedule_write,
@@ -60,15 +57,23 @@ from scheduling.publish import StaleDraft as StaleDraft
 from scheduling.publish import StaleFence as StaleFence
 from scheduling.publish import generation_run_discard as generation_run_discard
 from scheduling.publish import generation_run_publish as generation_run_publish
+
+# The tests' hooks object (the same object as publish.hooks; the guard calls it too).
+from scheduling.publish import hooks as hooks
+
+# The lock's names live with the reaper, which reads the lock (tests use them through here).
+from scheduling.reaper import _redis, lock_name, lock_token
+
+# Used through this module by views, commands, shift runs and tests (explicit re-export: it moved
+# to scheduling/reaper.py; a test that replaces it here replaces what generation_run_start calls).
+from scheduling.reaper import generation_runs_reap as generation_runs_reap
 from scheduling.report import result_report
 from scheduling.search import ScheduleSolve
-from scheduling.solver import Progress, SolveResult, infeasible_groups
+from scheduling.solver import SolveResult, infeasible_groups
 
 logger = logging.getLogger(__name__)
 Status = GenerationRun.Status
 
-GUARD_POLL_SECONDS = 0.25  # how often the running job looks for a cancel request
-PROGRESS_WRITE_SECONDS = 0.5  # at most one progress UPDATE per this interval
 MAX_TIME_LIMIT_SECONDS = 3600
 MAX_WORKERS = 16
 # CP-SAT's random_seed is a 32-bit signed integer; a larger one fails inside the worker.
@@ -96,18 +101,6 @@ class QueueUnavailable(Busy):
             "The job queue is unavailable right now, so the generation was not started. "
             "Try again in a moment."
         )
-
-
-def _redis():
-    return django_rq.get_connection("default")
-
-
-def lock_name(academic_year_id: int) -> str:
-    return f"rota:generation-lock:year:{academic_year_id}"
-
-
-def lock_token(run_id: int) -> str:
-    return f"generation-run-{run_id}"
 
 
 def rq_job_id(run_id: int) -> str:
@@ -351,7 +344,7 @@ def generation_run_execute(*, run_id: int) -> None:
         if not _claim(run_id):
             return
         run.refresh_from_db()
-        guard = _Guard(run, lock, renew_every=ttl / 3)
+        guard = JobGuard(run, lock, renew_every=ttl / 3)
         guard.start()
         _generate(run, guard)
     except Exception as error:  # a bug or an outage: the run must not stay "running"
@@ -386,7 +379,7 @@ class _BlockWork:
     same four for shifts, so both kinds share the loop, the lock, the guard and the fence."""
 
     @staticmethod
-    def solve(run: GenerationRun, guard: _Guard) -> tuple[Diff, SolveResult] | None:
+    def solve(run: GenerationRun, guard: JobGuard) -> tuple[Diff, SolveResult] | None:
         solved = _solve(run, guard)
         if solved is None:
             return None
@@ -414,7 +407,7 @@ def _work_for(run: GenerationRun):
     return _BlockWork
 
 
-def _generate(run: GenerationRun, guard: _Guard) -> None:
+def _generate(run: GenerationRun, guard: JobGuard) -> None:
     """Solve; then leave a draft for review, or (automatic publishing) publish the diff. When
     rows the run would change were changed during the solve, an automatic run solves again from
     the current schedule, at most AUTO_PUBLISH_RESOLVES times, then leaves a draft naming them.
@@ -456,7 +449,7 @@ def _generate(run: GenerationRun, guard: _Guard) -> None:
     _end_with(run, functools.partial(work.draft, run=run, diff=diff, result=result, stale=stale))
 
 
-def _solve(run: GenerationRun, guard: _Guard) -> tuple[Problem, SolveResult] | None:
+def _solve(run: GenerationRun, guard: JobGuard) -> tuple[Problem, SolveResult] | None:
     """Read a snapshot and solve it; None when the run ended here (pre-check, infeasible, no
     solution in time, cancelled, lost lock)."""
     params = run.parameters
@@ -487,7 +480,7 @@ def _solve(run: GenerationRun, guard: _Guard) -> tuple[Problem, SolveResult] | N
     if result.found:
         result.report = result_report(problem=problem, result=result)
     figures = result_figures(result)
-    if guard.stopped_because == "cancelled" or _status(run.pk) == Status.CANCELLING:
+    if guard.stopped_because == "cancelled" or run_status(run.pk) == Status.CANCELLING:
         _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
         return None
     if guard.stopped_because:
@@ -519,14 +512,14 @@ def _end_with(run: GenerationRun, store: Callable[[], object]) -> None:
     try:
         store()
     except NoLongerRunning:
-        if _status(run.pk) == Status.CANCELLING:
+        if run_status(run.pk) == Status.CANCELLING:
             _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.")
     except RotaError as error:  # StaleFence, Busy
         _finish(run.pk, Status.FAILED, error.message)
 
 
 def _end_cancelled_or_not(run: GenerationRun, figures: dict) -> None:
-    if _status(run.pk) == Status.CANCELLING:
+    if run_status(run.pk) == Status.CANCELLING:
         _finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
 
 
@@ -546,10 +539,6 @@ def _rules_text(reasons: list[str]) -> str:
     return "No schedule can meet these rules together:\n" + "\n".join(f"- {r}" for r in reasons)
 
 
-def _status(run_id: int) -> str:
-    return GenerationRun.objects.values_list("status", flat=True).get(pk=run_id)
-
-
 @transaction.atomic
 def _finish(run_id: int, status: str, text: str, *, expected=None, **fields) -> bool:
     """End the run (conditional on it still being active) with ``text`` as message/error."""
@@ -565,169 +554,3 @@ def _finish(run_id: int, status: str, text: str, *, expected=None, **fields) -> 
     if finished and status == Status.FAILED:
         generation_run_end_notify(run_id=run_id, succeeded=False, message=text)
     return finished
-
-
-# -- the job's guard thread ------------------------------------------------------------------
-
-
-class _Guard:
-    """While the job runs: looks for a cancel request every GUARD_POLL_SECONDS (the solver's
-    callback only fires on solutions, so it cannot be relied on to notice), renews the Redis
-    lock, and writes progress at most every PROGRESS_WRITE_SECONDS. It is the only thread that
-    touches the database besides the job's own, and closes its connection when done."""
-
-    def __init__(self, run: GenerationRun, lock, *, renew_every: float) -> None:
-        self.run_id = run.pk
-        self.time_limit = run.parameters["time_limit_seconds"]
-        self.lock = lock
-        self.renew_every = renew_every
-        self.solve: ScheduleSolve | None = None
-        self.stopped_because = ""  # "cancelled", or why the run must fail
-        self._latest: Progress | None = None
-        self._written: Progress | None = None
-        self._progress_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"generation-{run.pk}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def on_solution(self, progress: Progress) -> None:  # called on a solver thread: no DB here
-        with self._progress_lock:
-            self._latest = progress
-        if hooks.on_solution is not None:
-            hooks.on_solution(self.run_id)
-
-    def report(self, percent: int, message: str) -> None:
-        GenerationRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
-            progress=percent, progress_message=message
-        )
-
-    def _halt(self, reason: str) -> None:
-        self.stopped_because = self.stopped_because or reason
-        if self.solve is not None:
-            self.solve.stop()
-
-    def _run(self) -> None:
-        renewed = last_write = time.monotonic()
-        try:
-            while not self._stop.wait(GUARD_POLL_SECONDS):
-                status = _status(self.run_id)
-                if status == Status.CANCELLING:
-                    self._halt("cancelled")
-                elif status != Status.RUNNING:
-                    self._halt(f"The run was marked {status} while it ran; nothing was written.")
-                now = time.monotonic()
-                if now - renewed >= self.renew_every:
-                    try:
-                        self.lock.reacquire()  # back to the full expiry
-                        renewed = now
-                    except LockError:
-                        self._halt(
-                            "The generation lock expired and could not be renewed; "
-                            "nothing was written."
-                        )
-                if now - last_write >= PROGRESS_WRITE_SECONDS and self._write_progress():
-                    last_write = now
-        except Exception:
-            logger.exception("generation guard %s", self.run_id)
-            self._halt("The generation's watchdog failed; nothing was written.")
-        finally:
-            connection.close()
-
-    def _write_progress(self) -> bool:
-        with self._progress_lock:
-            latest = self._latest
-        if latest is None or latest is self._written:
-            return False
-        fraction = max(latest.wall_seconds / self.time_limit, 1 - min(1.0, latest.gap))
-        percent = 10 + int(80 * min(1.0, fraction))
-        # No gap here: the objective's bound is weak, so a percentage would alarm for nothing
-        # (the finished run reports changes, fairness and wishes: scheduling/report.py).
-        changed = (
-            ""
-            if latest.changes is None
-            else f" the best changes {latest.changes} person-block(s) of the current schedule;"
-        )
-        message = f"{latest.solutions} schedule(s) found meeting every rule;{changed} improving it."
-        GenerationRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
-            progress=percent, progress_message=message, objective=latest.objective,
-            best_bound=latest.best_bound, gap=latest.gap,
-        )  # fmt: skip
-        self._written = latest
-        if hooks.after_progress_write is not None:
-            hooks.after_progress_write(self.run_id)
-        return True
-
-
-# -- reaper --------------------------------------------------------------------------------
-
-
-# rq's word that a job will never (again) run the run's body.
-_JOB_ENDED = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED)
-
-
-def _job_status(run: GenerationRun, redis) -> str | None:
-    """The run's rq job status, or None if rq has no such job."""
-    try:
-        return Job.fetch(run.rq_job_id, connection=redis).get_status()
-    except NoSuchJobError:
-        return None
-
-
-def generation_runs_reap(
-    *, academic_year_id: int | None = None, run_id: int | None = None
-) -> list[int]:
-    """Mark failed the active runs whose worker is gone:
-    - a running run whose rq job rq reports failed, stopped, cancelled, finished or missing
-      (a killed work-horse: rq records the failure at once, so the run page need not wait for
-      the lock to expire);
-    - a running run whose Redis lock is no longer held by it (expired: the worker stopped
-      renewing it; the only check for runs executed in-process, which have no rq job);
-    - a queued run whose rq job is missing or ended without running it (after a grace period:
-      it may be mid-enqueue).
-    Every mark is a conditional UPDATE on the status read, so a run that finished meanwhile is
-    left as it finished."""
-    redis = _redis()
-    runs = GenerationRun.objects.filter(status__in=GenerationRun.ACTIVE_STATUSES)
-    if academic_year_id is not None:
-        runs = runs.filter(academic_year_id=academic_year_id)
-    if run_id is not None:
-        runs = runs.filter(pk=run_id)
-    grace = timezone.now() - datetime.timedelta(seconds=settings.ROTA_GENERATION_REAP_GRACE_SECONDS)
-    reaped = []
-    for run in runs:
-        reason = ""
-        if run.status in (Status.RUNNING, Status.CANCELLING):
-            job_status = _job_status(run, redis) if run.rq_job_id else JobStatus.STARTED
-            if job_status is None and run.parameters.get("in_process"):
-                job_status = JobStatus.STARTED  # no job by design: the lock tells
-            holder = redis.get(lock_name(run.academic_year_id))
-            if job_status is None or job_status in _JOB_ENDED:
-                reason = (
-                    f"The worker running this generation stopped (rq reports its job "
-                    f"{job_status.value if job_status else 'missing'})."
-                )
-            elif holder != lock_token(run.pk).encode():
-                reason = "The worker running this generation stopped (its lock expired)."
-        elif run.created_at < grace and (
-            not run.rq_job_id or _job_status(run, redis) in (None, *_JOB_ENDED)
-        ):
-            reason = "The queued job for this generation is gone; it never ran."
-        if not reason:
-            continue
-        with transaction.atomic():  # the run's end and the coordinators' notice together
-            if GenerationRun.objects.filter(pk=run.pk, status=run.status).update(
-                status=Status.FAILED,
-                finished_at=timezone.now(),
-                error=reason,
-                progress_message=reason,
-            ):
-                generation_run_end_notify(run_id=run.pk, succeeded=False, message=reason)
-                logger.warning("reaped generation run %s: %s", run.pk, reason)
-                reaped.append(run.pk)
-    return reaped

@@ -1,10 +1,10 @@
 """Shift generation on the generation-run machinery (docs/scheduling.md, "Shift runs").
 
 A shifts run is a ``GenerationRun`` of kind ``shifts`` over a date range of one academic year.
-Everything around the solve is the blocks run's (scheduling/services.py, scheduling/publish.py):
-the start under the year's row lock (one active run per year, whatever its kind), the Redis lock
-and fence, the guard thread (cancel, progress, lock renewal), the reaper, the draft, discard and
-automatic publishing. This module holds what differs: reading the shifts
+Everything around the solve is the blocks run's (scheduling/services.py, guard.py, reaper.py,
+publish.py): the start under the year's row lock (one active run per year, whatever its kind),
+the Redis lock and fence, the guard thread (cancel, progress, lock renewal), the reaper, the
+draft, discard and automatic publishing. This module holds what differs: reading the shifts
 (scheduling/shift_problem.py), solving with the rostering engine (scheduling/roster/) and the
 diff against the shifts read. The publish of that diff (reviewed or automatic) is in
 scheduling/shift_publish.py.
@@ -265,7 +265,7 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
     result = solve.run()
     guard.solve = None
     figures = solve_figures(result)
-    if guard.stopped_because == "cancelled" or services._status(run.pk) == Status.CANCELLING:
+    if guard.stopped_because == "cancelled" or services.run_status(run.pk) == Status.CANCELLING:
         services._finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
         return None
     if guard.stopped_because:
@@ -283,7 +283,7 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
             f"{fmt_day(run.end_date)}: no day or person alone is short (coverage, rest, "
             "duty hours and requests together are)."
         ]
-        if services._status(run.pk) == Status.CANCELLING:  # cancelled while it explained
+        if services.run_status(run.pk) == Status.CANCELLING:  # cancelled while it explained
             services._finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
             return None
         _fail(run, services._rules_text(reasons), **figures)

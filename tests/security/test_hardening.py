@@ -269,14 +269,16 @@ def test_validate_schedule_with_violations_exits_1_on_stderr():
 @pytest.mark.django_db(transaction=True)
 def test_reaping_without_redis_exits_1(monkeypatch):
     from scheduling import services
+    from scheduling.management.commands import reap_generation_runs
 
     def down(**kwargs):
         raise RedisConnectionError("connection refused")
 
+    # The command's module is imported before anything is patched: imported first while
+    # services' name is patched, it would bind the stand-in, and undoing the patches would then
+    # leave the stand-in in the command for every later test.
     monkeypatch.setattr(services, "generation_runs_reap", down)
-    monkeypatch.setattr(
-        "scheduling.management.commands.reap_generation_runs.generation_runs_reap", down
-    )
+    monkeypatch.setattr(reap_generation_runs, "generation_runs_reap", down)
     code, _out, err = run_command("reap_generation_runs")
     assert code == 1 and "Nothing reaped" in err
 
