@@ -50,6 +50,7 @@ PERSON_SETTLE = 0.25
 # never built whole above the second (docs/rostering.md, "Search").
 PERSON_FIRST_CELLS = 40_000
 WHOLE_MODEL_CELLS = 300_000
+ALONE_GREEDY_SHARE = 0.9  # of the remaining time for the start when the whole model is not built
 
 
 @dataclass(frozen=True)
@@ -274,11 +275,15 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
             # model is slow to build and its portfolio found no roster in 120 s on instance 20
             # (54,600 cells), while one person alone takes 0.1-3 s. So the first roster is built
             # person by person before the whole model exists.
-            start = self._person_by_person(GREEDY_SHARE * self._remaining())
+            whole = _cells(self.problem) <= WHOLE_MODEL_CELLS
+            # Without the whole model nothing else can find a roster, so the start may take
+            # almost all the time (instance 24: about 2.2 s a person, 150 people).
+            share = GREEDY_SHARE if whole else ALONE_GREEDY_SHARE
+            start = self._person_by_person(share * self._remaining())
             self.trace.append(("person by person", self._elapsed(), start is not None))
             if start is not None:
                 self._improved(roster_cost(self.problem, start), lambda: start)
-            if _cells(self.problem) > WHOLE_MODEL_CELLS:
+            if not whole:
                 # Too large for the whole model in any time we are given (instance 24: 1.7
                 # million cells): improve a few people at a time, each in a model of their own.
                 if start is not None:
