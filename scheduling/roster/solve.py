@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ortools.sat.python import cp_model
 
@@ -364,20 +364,39 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
     def _person_by_person(self, budget: float) -> Roster | None:
         """A starting roster for a problem whose people share no hard rule: each person in
         turn is solved alone (the same engine, a one-person problem) against the cover the
-        people before them left, so the soft cover is greedily filled. A person whose solve
-        runs out of its share of ``budget`` goes to the back of the queue (later shares are
-        larger) up to three times; None if someone cannot be placed in time or at all."""
+        people placed before them left, so the soft cover is greedily filled; one thread per
+        worker places people side by side. A person whose solve runs out of its share of
+        ``budget`` goes to the back of the queue (later shares are larger) up to three times;
+        None if someone cannot be placed in time or at all."""
+        greedy = _Greedy(queue=list(self.problem.people), ends=time.monotonic() + budget)
+        threads = [
+            threading.Thread(target=self._place_people, args=(greedy,)) for _ in range(self.workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if greedy.failed or greedy.queue or self._stop.is_set():
+            return None
+        return greedy.roster
+
+    def _place_people(self, greedy: _Greedy) -> None:
         p = self.problem
-        ends = time.monotonic() + budget
-        counts: dict[tuple[int, str], int] = {}
-        roster: Roster = {}
-        queue = list(p.people)
-        attempts: dict[str, int] = {}
-        while queue:
-            person = queue.pop(0)
-            left = ends - time.monotonic()
-            if self._stop.is_set() or left <= 0:
-                return None
+        while True:
+            with greedy.lock:
+                if greedy.failed or not greedy.queue:
+                    return
+                person = greedy.queue.pop(0)
+                counts = dict(greedy.counts)
+                # This person's share: what is left, spread over the people still to place,
+                # ``workers`` of them at a time.
+                share = (greedy.ends - time.monotonic()) * self.workers
+                share /= len(greedy.queue) + self.workers
+                attempt = greedy.attempts[person.id] = greedy.attempts.get(person.id, 0) + 1
+            if self._stop.is_set() or greedy.ends <= time.monotonic():
+                with greedy.lock:
+                    greedy.failed = True
+                return
             cover = tuple(
                 replace(c, preferred=max(c.preferred - counts.get((c.day, c.shift_type), 0), 0))
                 for c in p.cover
@@ -393,9 +412,8 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
                 fairness=(),
             )
             model = RosterModel(alone)
-            attempts[person.id] = attempts.get(person.id, 0) + 1
-            limit = max(0.05, left / (len(queue) + 1))
-            solver = self._new_solver(limit, 1, self.seed + attempts[person.id])
+            limit = max(0.05, share)
+            solver = self._new_solver(limit, 1, self.seed + attempt)
             started = time.monotonic()
 
             def enough(_o, _b, _v, solver=solver, started=started, limit=limit) -> None:
@@ -403,15 +421,29 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
                     solver.stop_search()
 
             status = self._run_solver(solver, model.model, enough)
-            if status == cp_model.UNKNOWN and attempts[person.id] < 3:
-                queue.append(person)
-                continue
-            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                return None
-            for (pid, day), t in model.roster(solver.boolean_value).items():
-                roster[pid, day] = t
-                counts[day, t] = counts.get((day, t), 0) + 1
-        return roster
+            with greedy.lock:
+                if status == cp_model.UNKNOWN and attempt < 3:
+                    greedy.queue.append(person)
+                elif status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                    greedy.failed = True
+                else:
+                    for (pid, day), t in model.roster(solver.boolean_value).items():
+                        greedy.roster[pid, day] = t
+                        greedy.counts[day, t] = greedy.counts.get((day, t), 0) + 1
+
+
+@dataclass
+class _Greedy:
+    """The person-by-person start's shared state; its threads read and write it under
+    ``lock`` (the cover a person is solved against is a copy taken when they start)."""
+
+    queue: list
+    ends: float
+    roster: Roster = field(default_factory=dict)
+    counts: dict[tuple[int, str], int] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    failed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _cells(problem: RosterProblem) -> int:
