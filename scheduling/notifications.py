@@ -1,6 +1,6 @@
 """What a generation publish records and tells (issue 10): its name on every history row it
 writes, one digest per person whose assignments it changed, and the coordinators' "run
-finished/failed". Called around the writes of the diff write (``publish._diff_apply``), which
+finished/failed". Called around the writes of the diff write (``publish.diff_apply``), which
 both the automatic publish and a reviewed draft's publish go through."""
 
 from __future__ import annotations

@@ -34,6 +34,11 @@ from redis.exceptions import LockError, RedisError
 from residency.errors import Busy, Conflict, RotaError, RuleViolation
 from residency.locking import lock_rows
 from residency.models import AcademicYear
+from scheduling.diff import Diff, ScheduleInvalid, StaleRows, schedule_diff
+
+# Used through this module by views, the admin, commands and tests (explicit re-exports: they
+# moved to scheduling/publish.py and scheduling/diff.py).
+from scheduling.diff import StaleDraft as StaleDraft
 from scheduling.explain import explain_groups, precheck
 from scheduling.guard import JobGuard, run_status
 from scheduling.models import GenerationRun
@@ -41,19 +46,11 @@ from scheduling.notifications import generation_run_end_notify
 from scheduling.problem import Problem, problem_load
 from scheduling.publish import (
     AUTO_PUBLISH_RESOLVES,
-    Diff,
     NoLongerRunning,
-    ScheduleInvalid,
-    StaleRows,
     draft_store,
     result_figures,
-    schedule_diff,
     schedule_write,
 )
-
-# Used through this module by views, the admin, commands and tests (explicit re-exports: they
-# moved to scheduling/publish.py).
-from scheduling.publish import StaleDraft as StaleDraft
 from scheduling.publish import StaleFence as StaleFence
 from scheduling.publish import generation_run_discard as generation_run_discard
 from scheduling.publish import generation_run_publish as generation_run_publish

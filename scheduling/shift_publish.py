@@ -22,6 +22,7 @@ from residency.models import AcademicYear, Person
 from residency.notification_models import Notification
 from residency.notifications import notify_people
 from scheduling import publish
+from scheduling.diff import ScheduleInvalid, StaleDraft, StaleRows
 from scheduling.models import GenerationRun, ShiftChange
 from scheduling.notifications import generation_run_end_notify
 from scheduling.shift_runs import ShiftDiff, ShiftSolved, solve_figures
@@ -69,7 +70,7 @@ def _publish(*, run: GenerationRun, by, started: float) -> None:
     changes = list(ShiftChange.objects.filter(run_id=run.pk).order_by("pk"))
     _year, current = _lock_for_write(run, changes)
     if current.status != Status.READY:
-        raise publish.StaleDraft(current)
+        raise StaleDraft(current)
     if publish.hooks.in_publish is not None:
         publish.hooks.in_publish(run.pk)
     by_id = by.pk if by is not None else current.requested_by_id
@@ -87,7 +88,7 @@ def _publish(*, run: GenerationRun, by, started: float) -> None:
 
 @locked_transaction
 def shift_job_write(
-    *, run: GenerationRun, diff: ShiftDiff, result: ShiftSolved, stale: publish.StaleRows | None
+    *, run: GenerationRun, diff: ShiftDiff, result: ShiftSolved, stale: StaleRows | None
 ) -> int:
     """Automatic publishing from the job: the same write, under the year's generation fence,
     and the run marked succeeded, in one transaction."""
@@ -186,7 +187,7 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
     ``_lock_for_write``), all or nothing. Returns the number of shifts written."""
     stale = _stale_rows(run, changes)
     if stale:
-        raise publish.StaleRows(stale)
+        raise StaleRows(stale)
     # Only violations the write introduces refuse it: the period may already break a rule the
     # run did not decide (a pinned shift, a type it did not generate).
     known = {str(v) for v in shifts_validate(start=run.start_date, end=run.end_date)}
@@ -219,12 +220,12 @@ def _changes_apply(*, run: GenerationRun, changes: list[ShiftChange], by_id) -> 
         rows = _overlapping(added) or [
             {"text": "a shift it adds overlaps one booked meanwhile for the same person"}
         ]
-        raise publish.StaleRows(rows) from error
+        raise StaleRows(rows) from error
     introduced = [
         v for v in shifts_validate(start=run.start_date, end=run.end_date) if str(v) not in known
     ]
     if introduced:
-        raise publish.ScheduleInvalid(introduced)  # rolls the whole write back
+        raise ScheduleInvalid(introduced)  # rolls the whole write back
     _notify(run=run, changes=changes, types=types)
     return len(changes)
 

@@ -1,0 +1,88 @@
+"""The rostering engine's person-by-person start (scheduling/roster/solve.py): for a problem
+whose people share no hard rule, each person is solved alone against the cover the people before
+them left; a large such problem starts that way before (or instead of) the whole model. No
+database: the engine is pure Python."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from scheduling.roster import (
+    Cover,
+    Request,
+    RosterProblem,
+    RosterSolve,
+    roster_solve,
+)
+from scheduling.roster import solve as solve_module
+from scheduling.roster.cost import roster_cost
+from scheduling.roster.solve import separable
+from tests.scheduling.roster_support import CALL, DAY, need, people, shifts_of
+
+
+def test_person_by_person_first_roster_fills_soft_cover_greedily():
+    # Cover soft only (no hard rule links people): each person solved alone against what the
+    # people before left. 3 people, at most 4 DAY shifts each, 2 wanted on each of 7 days.
+    cover = tuple(
+        Cover(day=d, shift_type="DAY", preferred=2, under_weight=10, over_weight=10)
+        for d in range(7)
+    )
+    problem = RosterProblem(
+        days=7, shift_types=(DAY,), people=people(3, max_shifts={"DAY": 4}), cover=cover
+    )
+    assert separable(problem)
+    roster = RosterSolve(problem, time_limit=60, workers=1)._person_by_person(30)
+    assert roster is not None
+    # P0 and P1 each find 4 still-wanted places; P2 at least the 3 days left with a need
+    # (greedy: not necessarily the best split). Nobody is ever put where nobody is wanted.
+    assert [len(shifts_of(roster, p)) for p in ("P0", "P1")] == [4, 4]
+    assert len(shifts_of(roster, "P2")) >= 3
+    counts = [sum(1 for (_p, d) in roster if d == day) for day in range(7)]
+    assert max(counts) <= 2
+    hard = RosterProblem(days=7, shift_types=(DAY,), people=people(3), cover=need(7, "DAY", 1))
+    assert not separable(hard)
+
+
+@pytest.mark.parametrize(
+    ("whole_model_cells", "phases"),
+    [
+        (10_000, ["person by person", "portfolio"]),
+        (0, ["person by person", "people LNS"]),
+    ],
+)
+def test_a_large_separable_problem_starts_person_by_person(monkeypatch, whole_model_cells, phases):
+    # Above PERSON_FIRST_CELLS the first roster is built person by person before the whole
+    # model; above WHOLE_MODEL_CELLS the whole model is never built and a few people at a time
+    # are improved in models of their own. Thresholds lowered so a small problem takes each
+    # path: the roster must meet every rule (the whole model accepts it pinned, at the cost the
+    # search recorded) and be no worse than the person-by-person start.
+    monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
+    monkeypatch.setattr(solve_module, "WHOLE_MODEL_CELLS", whole_model_cells)
+    days = 14
+    cover = tuple(
+        Cover(day=d, shift_type=t, preferred=1 + d % 2, under_weight=100, over_weight=1)
+        for d in range(days)
+        for t in ("DAY", "CALL")
+    )
+    problem = RosterProblem(
+        days=days,
+        shift_types=(DAY, CALL),
+        people=people(6, max_shifts={"CALL": 3}, max_consecutive_shifts=4),
+        cover=cover,
+        requests=tuple(Request(f"P{i}", i, None, 5, False) for i in range(6)),
+    )
+    solver = RosterSolve(problem, time_limit=4, workers=2, seed=3)
+    result = solver.run()
+    assert [name for name, _t, _out in solver.trace[:2]] == phases
+    _name, _ended, first_found = solver.trace[0]
+    assert first_found and result.found
+    if "people LNS" in phases:
+        assert solver.lns_stats["people-own"] > 0  # it ran sub-solves
+    assert result.objective == roster_cost(problem, result.roster)
+    pins = {(p.id, d): result.roster.get((p.id, d)) for p in problem.people for d in range(days)}
+    # The whole model's portfolio alone (the lowered thresholds would send it down the same path).
+    fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1, lns=False)
+    assert fixed.status == "OPTIMAL"
+    assert fixed.objective == result.objective
