@@ -8,7 +8,9 @@ roster, so nothing of a cancelled run can be written by mistake.
 Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio on the whole
 model for the whole time. With ``lns=True`` (the default): for a long horizon with hard cover,
 a first roster month by month and a fairness sweep (each month decided again inside the
-whole year); then the portfolio for a short share (a first roster; small
+whole year); for a large problem whose people share no hard rule, a first roster person by
+person and then a few people at a time re-solved in models of their own, to the end (the whole
+model is not built); otherwise the portfolio for a short share (a first roster; small
 problems are proved optimal here; person by person when people share no hard rule and the
 portfolio found nothing), then our own large-neighbourhood search (free some people, or a
 window of days, partly chosen where the best roster pays its costs; fix the rest to the best
@@ -43,14 +45,21 @@ LNS_SHARE = 0.85  # phase 2 (own LNS) ends by this fraction of the time limit (o
 GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
 # A person's solve stops at its first roster once this fraction of its share has passed: the
 # people after them need the time more than this person's greedy best does (instance 21: each
-# person solving to the end of an equal share left the last ten with no roster in 60 s).
-PERSON_SETTLE = 0.25
-# A problem whose people share no hard rule gets its first roster person by person before the
-# whole model is built once it has more cells (people x days x shift types) than this, and is
-# never built whole above the second (docs/rostering.md, "Search").
-PERSON_FIRST_CELLS = 40_000
+# person solving to the end of an equal share left the last ten with no roster in 60 s). The
+# start then spends about 1 - n ** -PERSON_SETTLE of its budget on n people who are not proved
+# optimal quickly: with 0.25, 95 s of 120 on instance 20 (50 people x 182 days); with 0.05,
+# 25 s, and the people LNS made a better roster of the time saved (16,018 against 18,872).
+PERSON_SETTLE = 0.05
+# A problem whose people share no hard rule and has more cells (people x days x shift types) than
+# this gets its first roster person by person and is improved a few people at a time, each group
+# in a model of its own, without the whole model (docs/rostering.md, "Search"). On benchmark
+# instances 11, 12, 13 and 17 (7,168-60,480 cells) this beat the whole-model LNS by 4-42% (an
+# LNS iteration on the whole model of 13 costs about 0.5 s before it searches); below about
+# 6,000 cells (instances 5-10, 14, 16) the whole-model LNS did as well or better. If the start
+# finds no roster, a problem of up to WHOLE_MODEL_CELLS still gets the whole model's phases.
+PERSON_FIRST_CELLS = 7_000
 WHOLE_MODEL_CELLS = 300_000
-ALONE_GREEDY_SHARE = 0.9  # of the remaining time for the start when the whole model is not built
+ALONE_GREEDY_SHARE = 0.9  # of the remaining time, at most, for the person-by-person start
 
 
 @dataclass(frozen=True)
@@ -269,27 +278,11 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
             self.lns
             and not self.hint
             and separable(self.problem)
-            and _cells(self.problem) > (PERSON_FIRST_CELLS)
+            and _cells(self.problem) > PERSON_FIRST_CELLS
         ):
-            # Large, and no hard rule links people (benchmark instances 13 and 20-24): the whole
-            # model is slow to build and its portfolio found no roster in 120 s on instance 20
-            # (54,600 cells), while one person alone takes 0.1-3 s. So the first roster is built
-            # person by person before the whole model exists.
-            whole = _cells(self.problem) <= WHOLE_MODEL_CELLS
-            # Without the whole model nothing else can find a roster, so the start may take
-            # almost all the time (instance 24: about 2.2 s a person, 150 people).
-            share = GREEDY_SHARE if whole else ALONE_GREEDY_SHARE
-            start = self._person_by_person(share * self._remaining())
-            self.trace.append(("person by person", self._elapsed(), start is not None))
-            if start is not None:
-                self._improved(roster_cost(self.problem, start), lambda: start)
-            if not whole:
-                # Too large for the whole model in any time we are given (instance 24: 1.7
-                # million cells): improve a few people at a time, each in a model of their own.
-                if start is not None:
-                    self._people_lns(until=self.time_limit - 0.5)
-                    self.trace.append(("people LNS", self._elapsed(), self.best_objective))
-                return "FEASIBLE" if self.best is not None else "UNKNOWN"
+            status = self._people_first()
+            if status is not None:
+                return status
         try:
             built = RosterModel(self.problem, stopped=self._stop.is_set)
         except BuildStopped:
@@ -359,6 +352,27 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
         for (i, d, t), v in built.x.items():
             model.add_hint(v, roster.get((people[i], d)) == t)
         return model
+
+    def _people_first(self) -> str | None:
+        """Large, and no hard rule links people (benchmark instances 11-13, 15, 17-24): a first
+        roster person by person, then a few people at a time re-solved in models of their own
+        to the end. None if the start found no roster and the whole model is small enough to
+        try (the usual phases then go on)."""
+        # The whole model's portfolio found no roster in 120 s on instance 20 (54,600 cells),
+        # while one person alone takes 0.1-3 s; nothing else finds a roster first, so the start
+        # may take almost all the time (instance 24: about 2.2 s a person, 150 people).
+        start = self._person_by_person(ALONE_GREEDY_SHARE * self._remaining())
+        self.trace.append(("person by person", self._elapsed(), start is not None))
+        if start is None:
+            whole = _cells(self.problem) <= WHOLE_MODEL_CELLS
+            return None if whole and not self._stop.is_set() else "UNKNOWN"
+        self._improved(roster_cost(self.problem, start), lambda: start)
+        # Tried: the whole model's portfolio, hinted with the best roster, for the last 15%
+        # (as in phase 3 below): it improved nothing on instances 12 and 13, whose people LNS
+        # was still improving when it stopped.
+        self._people_lns(until=self.time_limit - 0.5)
+        self.trace.append(("people LNS", self._elapsed(), self.best_objective))
+        return "FEASIBLE"
 
     # -- a first roster, person by person -----------------------------------------------------
     def _person_by_person(self, budget: float) -> Roster | None:

@@ -45,44 +45,60 @@ def test_person_by_person_first_roster_fills_soft_cover_greedily():
     assert not separable(hard)
 
 
-@pytest.mark.parametrize(
-    ("whole_model_cells", "phases"),
-    [
-        (10_000, ["person by person", "portfolio"]),
-        (0, ["person by person", "people LNS"]),
-    ],
-)
-def test_a_large_separable_problem_starts_person_by_person(monkeypatch, whole_model_cells, phases):
-    # Above PERSON_FIRST_CELLS the first roster is built person by person before the whole
-    # model; above WHOLE_MODEL_CELLS the whole model is never built and a few people at a time
-    # are improved in models of their own. Thresholds lowered so a small problem takes each
-    # path: the roster must meet every rule (the whole model accepts it pinned, at the cost the
-    # search recorded) and be no worse than the person-by-person start.
-    monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
-    monkeypatch.setattr(solve_module, "WHOLE_MODEL_CELLS", whole_model_cells)
+def _large_separable_problem() -> RosterProblem:
     days = 14
     cover = tuple(
         Cover(day=d, shift_type=t, preferred=1 + d % 2, under_weight=100, over_weight=1)
         for d in range(days)
         for t in ("DAY", "CALL")
     )
-    problem = RosterProblem(
+    return RosterProblem(
         days=days,
         shift_types=(DAY, CALL),
         people=people(6, max_shifts={"CALL": 3}, max_consecutive_shifts=4),
         cover=cover,
         requests=tuple(Request(f"P{i}", i, None, 5, False) for i in range(6)),
     )
+
+
+def test_a_large_separable_problem_starts_person_by_person(monkeypatch):
+    # Above PERSON_FIRST_CELLS the first roster is built person by person and a few people at
+    # a time are then improved in models of their own, without the whole model. The threshold
+    # is lowered so a small problem takes this path: the roster must meet every rule (the
+    # whole model accepts it pinned, at the cost the search recorded).
+    monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
+    problem = _large_separable_problem()
     solver = RosterSolve(problem, time_limit=4, workers=2, seed=3)
     result = solver.run()
-    assert [name for name, _t, _out in solver.trace[:2]] == phases
+    assert [name for name, _t, _out in solver.trace] == ["person by person", "people LNS"]
     _name, _ended, first_found = solver.trace[0]
     assert first_found and result.found
-    if "people LNS" in phases:
-        assert solver.lns_stats["people-own"] > 0  # it ran sub-solves
+    assert solver.lns_stats["people-own"] > 0  # it ran sub-solves
     assert result.objective == roster_cost(problem, result.roster)
-    pins = {(p.id, d): result.roster.get((p.id, d)) for p in problem.people for d in range(days)}
-    # The whole model's portfolio alone (the lowered thresholds would send it down the same path).
+    pins = {(p.id, d): result.roster.get((p.id, d)) for p in problem.people for d in range(14)}
+    # The whole model's portfolio alone (the lowered threshold would send it down this path).
     fixed = roster_solve(replace(problem, pinned=pins), time_limit=20, workers=1, lns=False)
     assert fixed.status == "OPTIMAL"
     assert fixed.objective == result.objective
+
+
+@pytest.mark.parametrize(("whole_model_cells", "status"), [(10_000, "found"), (0, "UNKNOWN")])
+def test_a_failed_person_by_person_start_falls_back_to_the_whole_model(
+    monkeypatch, whole_model_cells, status
+):
+    # If the start places nobody in time, a problem small enough for the whole model still gets
+    # its portfolio (which finds a roster here); above WHOLE_MODEL_CELLS nothing else can.
+    monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
+    monkeypatch.setattr(solve_module, "WHOLE_MODEL_CELLS", whole_model_cells)
+    monkeypatch.setattr(RosterSolve, "_person_by_person", lambda self, budget: None)
+    problem = _large_separable_problem()
+    solver = RosterSolve(problem, time_limit=3, workers=2, seed=3)
+    result = solver.run()
+    assert solver.trace[0] == ("person by person", solver.trace[0][1], False)
+    if status == "found":
+        assert [name for name, _t, _out in solver.trace[1:2]] == ["portfolio"]
+        assert result.found
+        assert result.objective == roster_cost(problem, result.roster)
+    else:
+        assert len(solver.trace) == 1
+        assert result.status == "UNKNOWN" and not result.found
