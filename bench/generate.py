@@ -63,7 +63,7 @@ def run_one(size: str, seed: int, scenario: str, limit: int, workers: int) -> di
     from django.core.management import call_command
 
     from residency.models import AcademicYear, Assignment, Person, ResidentYear, RotationTemplate
-    from scheduling import services
+    from scheduling import execute, services
     from scheduling.models import GenerationRun
     from scheduling.search import ScheduleSolve
     from scheduling.synthetic import (
@@ -99,7 +99,7 @@ def run_one(size: str, seed: int, scenario: str, limit: int, workers: int) -> di
 
             super().__init__(*args, on_solution=record, **kwargs)
 
-    services.ScheduleSolve = Traced  # after the unmeasured first run of "perturbed"
+    execute.ScheduleSolve = Traced  # after the unmeasured first run of "perturbed"
     before = _schedule(year)
     started = time.monotonic()
     run = services.generation_run_start(

@@ -1,6 +1,6 @@
 """The job's guard thread: while a generation run's job solves, it notices a cancel request,
 renews the year's Redis lock and writes the solver's progress. Both kinds of run use it
-(scheduling/services.py starts and stops it; scheduling/shift_runs.py reports through it)."""
+(scheduling/execute.py starts and stops it; scheduling/shift_runs.py reports through it)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Drafts and publishing of a blocks run (docs/scheduling.md): the draft stored for review, the
 reviewed publish and discard, and the job's automatic publish; all writes of the diff go through
 ``scheduling.diff.diff_apply`` (version-checked, all or nothing). The run's lifecycle around
-them (start, cancel, execute, guard, reap) is in scheduling/services.py, which re-exports the
-names used through it; shifts runs publish through scheduling/shift_publish.py.
+them (start, cancel, execute, guard, reap) is in scheduling/services.py and execute.py (services
+re-exports the names used through it); shifts runs publish through scheduling/shift_publish.py.
 
 A job writes only while the year's generation fence still holds its token
 (``check_job_may_write``): a job whose Redis lock expired and was taken by another never writes.

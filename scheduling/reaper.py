@@ -1,6 +1,6 @@
 """The reaper: marks failed the active generation runs whose worker is gone, so that a dead run
 never blocks the year's next one for long (docs/scheduling.md, "The reaper"). Also the names of
-the year's Redis lock, which the job (scheduling/services.py) takes and the reaper reads."""
+the year's Redis lock, which the job (scheduling/execute.py) takes and the reaper reads."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Shift generation on the generation-run machinery (docs/scheduling.md, "Shift runs").
 
 A shifts run is a ``GenerationRun`` of kind ``shifts`` over a date range of one academic year.
-Everything around the solve is the blocks run's (scheduling/services.py, guard.py, reaper.py,
-publish.py): the start under the year's row lock (one active run per year, whatever its kind),
-the Redis lock and fence, the guard thread (cancel, progress, lock renewal), the reaper, the
-draft, discard and automatic publishing. This module holds what differs: reading the shifts
-(scheduling/shift_problem.py), solving with the rostering engine (scheduling/roster/) and the
-diff against the shifts read. The publish of that diff (reviewed or automatic) is in
+Everything around the solve is the blocks run's (scheduling/services.py, execute.py, guard.py,
+reaper.py, publish.py): the start under the year's row lock (one active run per year, whatever
+its kind), the Redis lock and fence, the guard thread (cancel, progress, lock renewal), the
+reaper, the draft, discard and automatic publishing. This module holds what differs: reading the
+shifts (scheduling/shift_problem.py), solving with the rostering engine (scheduling/roster/) and
+the diff against the shifts read. The publish of that diff (reviewed or automatic) is in
 scheduling/shift_publish.py.
 """
 
@@ -24,7 +24,8 @@ from redis.exceptions import RedisError
 from residency.errors import Busy, RuleViolation
 from residency.locking import lock_people_shared
 from residency.models import AcademicYear
-from scheduling import publish, services
+from scheduling import execute, publish, services
+from scheduling.guard import run_status
 from scheduling.models import GenerationRun, ShiftChange
 from scheduling.roster import RosterProgress, RosterResult, RosterSolve, roster_explain
 from scheduling.solver import Progress
@@ -124,7 +125,7 @@ def shift_generation_start(
     )
 
 
-# -- the job: solve, diff (ShiftWork gives services._generate its steps) -----------------------
+# -- the job: solve, diff (ShiftWork gives execute._generate its steps) -----------------------
 
 
 @dataclass
@@ -200,7 +201,7 @@ def solve_figures(solved: ShiftSolved | RosterResult | None) -> dict:
 
 
 def _fail(run: GenerationRun, text: str, **fields) -> None:
-    services._finish(run.pk, Status.FAILED, text, **fields)
+    execute.run_finish(run.pk, Status.FAILED, text, **fields)
 
 
 def _precheck(snapshot) -> list[str]:
@@ -248,7 +249,7 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
     snapshot = shift_snapshot_read(run=run)
     reasons = _precheck(snapshot)
     if reasons:
-        _fail(run, services._rules_text(reasons), solver_status="PRECHECK")
+        _fail(run, execute.rules_text(reasons), solver_status="PRECHECK")
         return None
     guard.report(5, "Solving.")
     solve = RosterSolve(
@@ -265,8 +266,8 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
     result = solve.run()
     guard.solve = None
     figures = solve_figures(result)
-    if guard.stopped_because == "cancelled" or services.run_status(run.pk) == Status.CANCELLING:
-        services._finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
+    if guard.stopped_because == "cancelled" or run_status(run.pk) == Status.CANCELLING:
+        execute.run_finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
         return None
     if guard.stopped_because:
         _fail(run, guard.stopped_because, **figures)
@@ -283,10 +284,12 @@ def _solve(run: GenerationRun, guard) -> tuple[ShiftDiff, ShiftSolved] | None:
             f"{fmt_day(run.end_date)}: no day or person alone is short (coverage, rest, "
             "duty hours and requests together are)."
         ]
-        if services.run_status(run.pk) == Status.CANCELLING:  # cancelled while it explained
-            services._finish(run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures)
+        if run_status(run.pk) == Status.CANCELLING:  # cancelled while it explained
+            execute.run_finish(
+                run.pk, Status.CANCELLED, "Cancelled; nothing was written.", **figures
+            )
             return None
-        _fail(run, services._rules_text(reasons), **figures)
+        _fail(run, execute.rules_text(reasons), **figures)
         return None
     if not result.found:
         _fail(
@@ -359,7 +362,7 @@ def shift_diff(*, run_id: int, snapshot, rows: set[tuple[int, datetime.date, int
 
 
 class ShiftWork:
-    """The steps of ``services._generate`` for a shifts run."""
+    """The steps of ``execute._generate`` for a shifts run."""
 
     solve = staticmethod(_solve)
     figures = staticmethod(solve_figures)

@@ -1,8 +1,20 @@
-"""Shared pieces of the roster engine tests: two shift types and tiny problem builders."""
+"""Shared pieces of the roster engine tests: two shift types, tiny problem builders, and a
+cancel that lands while a given phase is solving."""
 
 from __future__ import annotations
 
-from scheduling.roster import Cover, Person, RosterProblem, ShiftType, roster_solve
+import threading
+import time
+
+from scheduling.roster import (
+    CANCELLED,
+    Cover,
+    Person,
+    RosterProblem,
+    RosterSolve,
+    ShiftType,
+    roster_solve,
+)
 
 CALL = ShiftType(id="CALL", minutes=24 * 60, rest_days_after=1, points=3)
 DAY = ShiftType(id="DAY", minutes=10 * 60, points=1)
@@ -24,3 +36,30 @@ def solve(problem: RosterProblem, **kwargs):
 
 def shifts_of(roster, person: str) -> dict[int, str]:
     return {d: t for (p, d), t in roster.items() if p == person}
+
+
+def cancel_while_solving(solve: RosterSolve, phase: str, before: list[str]) -> None:
+    """Run ``solve`` on a thread and stop it as soon as a CP-SAT solve starts after the phases
+    ``before`` (so during ``phase``); assert it ends within 2 s of the stop with status
+    CANCELLED, no roster, and ``phase`` as the last phase it started."""
+    solving = threading.Event()
+    original = solve._run_solver
+
+    def run_solver(solver, model, on_solution):
+        if not solving.is_set() and [name for name, _t, _out in solve.trace] == before:
+            solving.set()  # a solve of ``phase`` is starting; the cancel comes during it
+        return original(solver, model, on_solution)
+
+    solve._run_solver = run_solver
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("result", solve.run()))
+    worker.start()
+    assert solving.wait(timeout=30)
+    asked = time.monotonic()
+    solve.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - asked < 2
+    assert outcome["result"].status == CANCELLED
+    assert outcome["result"].roster is None
+    assert [name for name, _t, _out in solve.trace] == [*before, phase]

@@ -14,8 +14,8 @@ from rq.job import Job, JobStatus
 from residency.errors import ScheduleLocked
 from residency.locking import schedule_lock_shared
 from residency.models import AcademicYear, Assignment
+from scheduling import execute, services
 from scheduling import problem as problem_module
-from scheduling import services
 from scheduling.models import GenerationRun
 from scheduling.solver import SolveResult
 from tests.concurrency import Outcome, join_all, run_in_thread, wait_until
@@ -75,7 +75,7 @@ def test_job_whose_lock_was_taken_over_cannot_write(
         AcademicYear.objects.filter(pk=program_s.pk).update(generation_fence=99)
         return real_load(**kwargs)
 
-    monkeypatch.setattr(services, "problem_load", load_then_lose_the_lock)
+    monkeypatch.setattr(execute, "problem_load", load_then_lose_the_lock)
     run_worker()
 
     run.refresh_from_db()

@@ -6,14 +6,12 @@ roster. No database: the engine is pure Python."""
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from dataclasses import replace
 
 import pytest
 
 from scheduling.roster import (
-    CANCELLED,
     Cover,
     Fairness,
     Person,
@@ -26,7 +24,7 @@ from scheduling.roster import (
 )
 from scheduling.roster.cost import roster_cost
 from scheduling.roster.long_horizon import long_horizon, problem_people
-from tests.scheduling.roster_support import CALL, DAY, need, people, shifts_of
+from tests.scheduling.roster_support import CALL, DAY, cancel_while_solving, need, people, shifts_of
 
 
 def seventy_days_of_call(*, fairness_weight: int, requests=()) -> RosterProblem:
@@ -193,24 +191,4 @@ def test_a_cancel_in_any_long_horizon_phase_lands_within_two_seconds(phase, befo
         fairness=(Fairness(name="calls", weight=1, history={"P0": 9}),),
     )
     solve = RosterSolve(problem, time_limit=60, workers=1, seed=1)
-    solving = threading.Event()
-    original = solve._run_solver
-
-    def run_solver(solver, model, on_solution):
-        if not solving.is_set() and [name for name, _t, _out in solve.trace] == before:
-            solving.set()  # a solve of ``phase`` is starting; the cancel comes during it
-        return original(solver, model, on_solution)
-
-    solve._run_solver = run_solver
-    outcome = {}
-    worker = threading.Thread(target=lambda: outcome.setdefault("result", solve.run()))
-    worker.start()
-    assert solving.wait(timeout=30)
-    asked = time.monotonic()
-    solve.stop()
-    worker.join(timeout=5)
-    assert not worker.is_alive()
-    assert time.monotonic() - asked < 2
-    assert outcome["result"].status == CANCELLED
-    assert outcome["result"].roster is None
-    assert [name for name, _t, _out in solve.trace] == [*before, phase]
+    cancel_while_solving(solve, phase, before)

@@ -1,6 +1,7 @@
 """The rostering engine's person-by-person start (scheduling/roster/solve.py): for a problem
 whose people share no hard rule, each person is solved alone against the cover the people before
-them left; a large such problem starts that way before (or instead of) the whole model. No
+them left; a large such problem starts that way and is then improved a few people at a time in
+models of their own, without the whole model (a cancel in either phase lands within 2 s). No
 database: the engine is pure Python."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from scheduling.roster import (
 from scheduling.roster import solve as solve_module
 from scheduling.roster.cost import roster_cost
 from scheduling.roster.solve import separable
-from tests.scheduling.roster_support import CALL, DAY, need, people, shifts_of
+from tests.scheduling.roster_support import CALL, DAY, cancel_while_solving, need, people, shifts_of
 
 
 def test_person_by_person_first_roster_fills_soft_cover_greedily():
@@ -102,3 +103,17 @@ def test_a_failed_person_by_person_start_falls_back_to_the_whole_model(
     else:
         assert len(solver.trace) == 1
         assert result.status == "UNKNOWN" and not result.found
+
+
+@pytest.mark.parametrize(
+    ("phase", "before"),
+    [("person by person", []), ("people LNS", ["person by person"])],
+)
+def test_a_cancel_in_either_phase_of_the_people_path_lands_within_two_seconds(
+    monkeypatch, phase, before
+):
+    # The cancel comes while a solve of ``phase`` runs (the phases ``before`` it are done): the
+    # solve stops within 2 s with no roster, and no later phase starts.
+    monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
+    solve = RosterSolve(_large_separable_problem(), time_limit=60, workers=2, seed=1)
+    cancel_while_solving(solve, phase, before)
