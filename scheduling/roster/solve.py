@@ -45,11 +45,10 @@ LNS_SHARE = 0.85  # phase 2 (own LNS) ends by this fraction of the time limit (o
 GREEDY_SHARE = 0.5  # of the remaining time, at most, for a person-by-person first roster
 # A person's solve stops at its first roster once this fraction of its share has passed: the
 # people after them need the time more than this person's greedy best does (instance 21: each
-# person solving to the end of an equal share left the last ten with no roster in 60 s). The
-# start then spends about 1 - n ** -PERSON_SETTLE of its budget on n people who are not proved
-# optimal quickly: with 0.25, 95 s of 120 on instance 20 (50 people x 182 days); with 0.05,
-# 25 s, and the people LNS made a better roster of the time saved (16,018 against 18,872).
-PERSON_SETTLE = 0.05
+# person solving to the end of an equal share left the last ten with no roster in 60 s). Tried:
+# 0.05, which made instance 20's start shorter (25 s against 95 s of 120), but instance 22 then
+# found no roster in 120 s (0.25: its first at 108 s).
+PERSON_SETTLE = 0.25
 # A problem whose people share no hard rule and has more cells (people x days x shift types) than
 # this gets its first roster person by person and is improved a few people at a time, each group
 # in a model of its own, without the whole model (docs/rostering.md, "Search"). On benchmark
