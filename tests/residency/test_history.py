@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from residency import services
 from residency.errors import ConcurrentEdit
@@ -308,7 +309,9 @@ def test_recent_changes_feed_filters_and_pages(coordinator):
     assert {e.object_id for e in by_block} == {a.pk}
     by_source = client.get("/changes/?source=command").context["entries"]
     assert [e.who for e in by_source] == ["manage.py x"]
-    today = by_source[0].at.date().isoformat()
+    # The filter's dates are the program's local dates (TIME_ZONE), not UTC's: between
+    # midnight UTC and midnight in New York the two differ.
+    today = timezone.localdate(by_source[0].at).isoformat()
     assert client.get(f"/changes/?since={today}&until={today}").context["entries"]
     assert not client.get("/changes/?until=2000-01-01").context["entries"]
     assert client.get("/changes/?since=yesterday").status_code == 400
