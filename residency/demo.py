@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from residency import services
 from residency.models import (
@@ -143,7 +144,7 @@ def academic_year_containing(today: datetime.date) -> tuple[str, datetime.date, 
 
 @transaction.atomic
 def demo_program_seed(*, today: datetime.date | None = None) -> DemoSummary:
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     year = _year(today)
     summary = DemoSummary(year=year)
     if not year.blocks.exists():

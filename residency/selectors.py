@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from residency.models import (
     Absence,
@@ -218,7 +219,7 @@ def is_coordinator(user) -> bool:
 
 
 def current_academic_year(*, today: datetime.date | None = None) -> AcademicYear | None:
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     years = AcademicYear.objects.all()
     return (
         years.filter(start_date__lte=today, end_date__gte=today).first()
@@ -288,7 +289,7 @@ def schedule_for_person(
             people=[person.pk], start=academic_year.start_date, end=academic_year.end_date
         )
     )
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     current = block_containing(blocks, today)
     rows = []
     for block in blocks:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.utils import timezone
 
 from residency.models import (
     PGY_MAX,
@@ -226,7 +227,7 @@ def year_grid(
         if counts_toward_capacity(person=everyone[a.person_id], rotation=a.rotation):
             counts[(a.rotation_id, a.block_id)] += 1
 
-    current = block_containing(blocks, today or datetime.date.today())
+    current = block_containing(blocks, today or timezone.localdate())
     groups: dict[str, GridGroup] = {}
     for person in sorted(people, key=lambda p: _grid_group_key(p, pgy.get(p.pk))):
         if rotation_id is not None and not any(

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
+from django.utils import timezone
 
 from residency.api import ETAG_PATTERN
 from residency.errors import ConcurrentEdit
@@ -223,7 +224,7 @@ def person_duty_hours(request: HttpRequest, person_id: int) -> HttpResponse:
     own = person_for_user(user=request.user)
     if person is None or not (is_coordinator(request.user) or (own and own.pk == person.pk)):
         return error_json(f"No person with id {person_id}.", status=404)
-    today = datetime.date.today()
+    today = timezone.localdate()
     start = _date_param(request, "from", today - datetime.timedelta(days=27))
     end = _date_param(request, "to", start + datetime.timedelta(days=27))
     if end < start:

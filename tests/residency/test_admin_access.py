@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from residency.models import (
     Absence,
@@ -127,7 +128,7 @@ def test_assignment_changelist_queries_do_not_grow_with_rows(admin_client, coord
 
 
 def test_person_changelist_queries_do_not_grow_with_rows(admin_client):
-    year = AcademicYearFactory(start_date=datetime.date.today() - datetime.timedelta(days=10))
+    year = AcademicYearFactory(start_date=timezone.localdate() - datetime.timedelta(days=10))
     for _ in range(2):
         ResidentYearFactory(person=PersonFactory(with_login=True), academic_year=year)
     few = _queries(admin_client, url(Person, "changelist"))

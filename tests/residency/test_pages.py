@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import (
     PASSWORD,
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def this_year():
-    today = datetime.date.today()
+    today = timezone.localdate()
     start = datetime.date(today.year if today.month >= 7 else today.year - 1, 7, 1)
     return AcademicYearFactory(start_date=start, end_date=datetime.date(start.year + 1, 6, 30))
 

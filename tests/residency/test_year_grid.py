@@ -9,6 +9,7 @@ import io
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from residency import year_grid as grids
@@ -90,7 +91,7 @@ def test_grid_is_for_everyone_logged_in_but_only_coordinators_edit(resident, cli
 
 
 def test_current_year_by_default(resident):
-    today = datetime.date.today()
+    today = timezone.localdate()
     start = datetime.date(today.year if today.month >= 7 else today.year - 1, 7, 1)
     year = AcademicYearFactory(start_date=start, end_date=start.replace(year=start.year + 1))
     AcademicYearFactory(start_date=datetime.date(2090, 7, 1), end_date=datetime.date(2091, 6, 30))

@@ -1,7 +1,7 @@
-import datetime
 import os
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from residency.demo import demo_program_seed
 from residency.signals import demo_program_seeded
@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = "Create (or complete) the demo program: people, the current year, rotations, a schedule."
 
     def handle(self, *args, **options) -> None:
-        today = datetime.date.today()
+        today = timezone.localdate()
         summary = demo_program_seed(today=today)
         demo_program_seeded.send(sender=self.__class__, summary=summary, today=today)
         created = ", ".join(f"{n} {what}" for what, n in summary.created.items() if n)
