@@ -19,10 +19,23 @@ from scheduling.roster.long_horizon import problem_people
 from scheduling.roster.model import BuildStopped, RosterModel
 from scheduling.roster.problem import Roster
 
-# The LNS ends once it has not improved for this fraction of the time limit (at least 2 s),
+# The LNS ends once it has not improved for this fraction of the time limit (at least 2 s; a
+# quarter before the escalation below, which needs the time to pay off),
 # or by ``LNS_SHARE`` of it (solve.py) at the latest.
-LNS_STALL = 0.25
-LNS_LIMIT = 0.5  # seconds per LNS sub-solve
+LNS_STALL = 0.5
+LNS_LIMIT = 0.5  # seconds per LNS sub-solve, at first
+# While no thread has improved the best for LNS_QUIET of the time limit, a sub-solve gets twice
+# as long, up to LNS_ESCALATIONS doublings (2 s): on instance 5 the sub-solves of 0.5 s stalled
+# one cover unit (100) above the best known, where sub-solves of 2 s went on to within 0.1%;
+# short ones first keep the many quick improvements of the start.
+LNS_QUIET = 0.1
+LNS_ESCALATIONS = 2
+# CP-SAT's linearization level 2 in every LNS sub-solve (the default is 1): the sub-models'
+# cover and per-person limits give a much tighter LP, so sub-solves prove or improve where they
+# timed out. At 60 s, seed 1: instance 8 1351 against 1630, 10 4649 against 5003, 13 3971
+# against 4953, 12 4465 against 4995 (docs/performance.md, round 6). Tried and not kept: level 2
+# in the portfolio phases (instances 5 and 6 no better).
+SUB_SOLVE_LINEARIZATION = 2
 PEOPLE_LNS_START = 3  # people freed at first by a neighbourhood of the people-only LNS
 
 
@@ -145,8 +158,10 @@ class NeighbourhoodSearch:
             objective.domain.clear()
             cap = round(best_objective - objective.offset) - 1
             objective.domain.extend([-(1 << 60), cap])
-            limit = min(until - self._elapsed(), LNS_LIMIT)
+            quiet = int((self._elapsed() - self._last_improved) / (LNS_QUIET * self.time_limit))
+            limit = min(until - self._elapsed(), LNS_LIMIT * 2 ** min(LNS_ESCALATIONS, quiet))
             solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
+            solver.parameters.linearization_level = SUB_SOLVE_LINEARIZATION
             started = time.monotonic()
             status = self._run_solver(solver, sub, lambda o, b, v: None)
             took = time.monotonic() - started
@@ -215,6 +230,7 @@ class NeighbourhoodSearch:
         objective.domain.clear()
         objective.domain.extend([-(1 << 60), cap])
         solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
+        solver.parameters.linearization_level = SUB_SOLVE_LINEARIZATION
         status = self._run_solver(solver, model.model, lambda o, b, v: None)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             new = {key: t for key, t in best.items() if key[0] not in chosen}
