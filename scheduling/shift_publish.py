@@ -26,7 +26,7 @@ from scheduling.diff import ScheduleInvalid, StaleDraft, StaleRows
 from scheduling.models import GenerationRun, ShiftChange
 from scheduling.notifications import generation_run_end_notify
 from scheduling.shift_runs import ShiftDiff, ShiftSolved, solve_figures
-from shifts.dutyhours import fmt_day
+from shifts.formatting import fmt_day
 from shifts.models import Shift, ShiftType, shift_times
 from shifts.services import lock_shift_types
 from shifts.validator import shifts_validate

@@ -29,7 +29,7 @@ from scheduling.guard import run_status
 from scheduling.models import GenerationRun, ShiftChange
 from scheduling.roster import RosterProgress, RosterResult, RosterSolve, roster_explain
 from scheduling.solver import Progress
-from shifts.dutyhours import fmt_day
+from shifts.formatting import fmt_day
 from shifts.models import Shift, ShiftType
 
 Status = GenerationRun.Status

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from shifts.formatting import fmt_hours, fmt_moment, fmt_span
+
 VIOLATION = "violation"
 WARNING = "warning"
 
@@ -95,26 +97,6 @@ class DutyHourProblem:
 
 def _minutes(hours: Fraction | float | int) -> int:
     return round(Fraction(hours) * 60)
-
-
-def fmt_hours(hours: float | Fraction) -> str:
-    """80 -> "80", 86.5 -> "86.5", 13.9833 -> "14" (one decimal at most)."""
-    text = f"{float(hours):.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
-def fmt_day(day: datetime.date) -> str:
-    return f"{day.day} {day:%b %Y}"
-
-
-def fmt_span(start: datetime.date, end: datetime.date) -> str:
-    if start.year == end.year:
-        return f"{start.day} {start:%b} - {end.day} {end:%b %Y}"
-    return f"{fmt_day(start)} - {fmt_day(end)}"
-
-
-def fmt_moment(moment: datetime.datetime) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b %Y} {moment:%H:%M}"
 
 
 def _merge(

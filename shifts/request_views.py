@@ -15,7 +15,7 @@ from residency.errors import RotaError
 from residency.models import Person
 from residency.selectors import is_coordinator, person_for_user
 from shifts import requests as shift_requests
-from shifts.dutyhours import fmt_day
+from shifts.formatting import fmt_day
 from shifts.forms import ShiftRequestForm
 
 

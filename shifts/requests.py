@@ -19,7 +19,7 @@ from django.utils import timezone
 from residency.errors import Conflict, RuleViolation
 from residency.locking import lock_people, locked_transaction
 from residency.models import Person
-from shifts.dutyhours import fmt_day
+from shifts.formatting import fmt_day
 from shifts.models import REQUEST_WEIGHTS, ShiftRequest, ShiftRequestPeriod, ShiftType
 
 # A person's requests per period: enough for a month's days off and wishes, few enough that

@@ -15,6 +15,7 @@ from residency.selectors import is_coordinator
 from shifts import dutyhours
 from shifts.dutyhours import DutyHourProblem, Limits, PersonWork, WorkShift
 from shifts.eligibility import EligibilityFacts
+from shifts.formatting import fmt_day
 from shifts.models import (
     CoverageRule,
     DutyHourSettings,
@@ -305,7 +306,7 @@ def shift_eligibility_problems(
                 (
                     "person",
                     f"{label} is taken by people on {names}; {person.name} has no "
-                    f"rotation on {dutyhours.fmt_day(day)}.",
+                    f"rotation on {fmt_day(day)}.",
                 )
             )
         elif assignment.rotation_id not in {r.pk for r in pool}:
@@ -329,7 +330,7 @@ def shift_eligibility_problems(
         problems.append(
             (
                 "date",
-                f"{person.name} is away on {dutyhours.fmt_day(day)} "
+                f"{person.name} is away on {fmt_day(day)} "
                 f"({absence.get_kind_display().lower()}, approved).",
             )
         )

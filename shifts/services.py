@@ -24,8 +24,9 @@ from residency.models import Person
 from residency.selectors import is_coordinator
 from shifts import dutyhours as dutyhours_module
 from shifts import selectors
-from shifts.dutyhours import DutyHourProblem, PersonWork, fmt_day
+from shifts.dutyhours import DutyHourProblem, PersonWork
 from shifts.errors import DutyHourViolation
+from shifts.formatting import fmt_day
 from shifts.models import DutyHourOverride, DutyHourSettings, Holiday, Shift, ShiftType, shift_times
 
 SHIFT_EDITABLE_FIELDS = ("person", "date", "shift_type", "notes", "pinned")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from residency.models import AcademicYear
 from shifts import selectors
-from shifts.dutyhours import fmt_day
 from shifts.eligibility import eligibility_facts_load
+from shifts.formatting import fmt_day
 from shifts.models import Shift
 
 

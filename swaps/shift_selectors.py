@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from residency.models import AcademicYear, Block, Person, ResidentYear
-from shifts.dutyhours import fmt_day
+from shifts.formatting import fmt_day
 from shifts.models import Shift, ShiftType, SickCall
 from shifts.selectors import shift_eligibility_problems
 from shifts.services import new_duty_hour_violations

@@ -18,8 +18,9 @@ from collections import Counter, defaultdict
 
 from residency.models import Person
 from shifts import dutyhours, selectors
-from shifts.dutyhours import PersonWork, fmt_day, fmt_moment
+from shifts.dutyhours import PersonWork
 from shifts.eligibility import eligibility_facts_load
+from shifts.formatting import fmt_day, fmt_moment
 from shifts.models import Shift, ShiftType
 
 Row = tuple[int, datetime.date, int]  # (person_pk, date, shift_type_pk)

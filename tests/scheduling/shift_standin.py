@@ -12,7 +12,7 @@ from residency.models import Absence, Person
 from scheduling.roster import Cover, RosterProblem, roster_explain
 from scheduling.roster import Person as RosterPerson
 from scheduling.roster import ShiftType as RosterType
-from shifts.dutyhours import fmt_day
+from shifts.formatting import fmt_day
 from shifts.models import Shift, ShiftType
 
 DAY = datetime.timedelta(days=1)

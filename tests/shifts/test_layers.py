@@ -13,7 +13,7 @@ from residency.errors import RuleViolation
 from residency.locking import lock_people
 from residency.models import Assignment
 from shifts import services
-from shifts.dutyhours import fmt_day
+from shifts.formatting import fmt_day
 from shifts.models import Shift
 from swaps import services as swap_services
 from swaps.errors import SwapRefused
