@@ -22,6 +22,30 @@ from shifts.selectors import (
 MAX_REPORT_DAYS = 400
 
 
+def weekly_hours(
+    *, work: PersonWork, start: datetime.date, end: datetime.date, whole_weeks: bool = True
+) -> list[tuple[datetime.date, float]]:
+    """Scheduled hours per week (weeks starting on ``start``), for the compliance report. The
+    last week is cut at ``end`` unless ``whole_weeks``."""
+    ev = dutyhours.evaluate_work(work)
+    weeks = []
+    week_start = start
+    last = end.toordinal()
+    while week_start <= end:
+        first = week_start.toordinal()
+        stop = first + 7 if whole_weeks else min(first + 7, last + 1)
+        minutes = sum(ev.daily_minutes.get(n, 0) for n in range(first, stop))
+        weeks.append((week_start, minutes / 60))
+        week_start += 7 * dutyhours.DAY
+    return weeks
+
+
+def days_off(*, work: PersonWork, start: datetime.date, end: datetime.date) -> int:
+    ev = dutyhours.evaluate_work(work)
+    first = start.toordinal()
+    return sum(1 for n in range(first, end.toordinal() + 1) if n not in ev.busy_days)
+
+
 @dataclass
 class DutyHourReport:
     """One person's compliance over [start, end]: hours per week, days off, call nights, every
@@ -109,8 +133,8 @@ def duty_hour_report(*, person: Person, start: datetime.date, end: datetime.date
         start=start,
         end=end,
         limits=limits,
-        weeks=dutyhours.weekly_hours(work=work, start=start, end=end),
-        days_off=dutyhours.days_off(work=work, start=start, end=end),
+        weeks=weekly_hours(work=work, start=start, end=end),
+        days_off=days_off(work=work, start=start, end=end),
         in_house_calls=sum(1 for s in work.shifts if s.counts_as_call and start <= s.date <= end),
         problems=problems,
         overrides=list(
@@ -159,16 +183,14 @@ def program_compliance(
     days = (end - start).days + 1
     rows = []
     for pk, work in works.items():
-        weeks = dutyhours.weekly_hours(work=work, start=start, end=end)
-        total = sum(
-            h for _, h in dutyhours.weekly_hours(work=work, start=start, end=end, whole_weeks=False)
-        )
+        weeks = weekly_hours(work=work, start=start, end=end)
+        total = sum(h for _, h in weekly_hours(work=work, start=start, end=end, whole_weeks=False))
         rows.append(
             ComplianceRow(
                 person=people[pk],
                 weeks=weeks,
                 average=total * 7 / days,
-                days_off=dutyhours.days_off(work=work, start=start, end=end),
+                days_off=days_off(work=work, start=start, end=end),
                 in_house_calls=sum(
                     1 for s in work.shifts if s.counts_as_call and start <= s.date <= end
                 ),

@@ -146,7 +146,10 @@ class _Period:
 
 
 @dataclass
-class _Evaluation:
+class WorkEvaluation:
+    """What ``evaluate_work`` finds in one person's work: the rules and the compliance reports
+    (shifts/compliance.py) read it."""
+
     periods: list[_Period]
     # Days are proleptic ordinals (date.toordinal()): integer keys keep a year's evaluation fast.
     daily_minutes: dict[int, int]
@@ -155,7 +158,7 @@ class _Evaluation:
     call_nights: list[int]
 
 
-def _evaluate(work: PersonWork) -> _Evaluation:
+def evaluate_work(work: PersonWork) -> WorkEvaluation:
     in_house = [s for s in work.shifts if s.in_house]
     # Rest a shift imposes afterwards removes the rotation's usual hours in it (the post-call day).
     rests = sorted(
@@ -196,7 +199,7 @@ def _evaluate(work: PersonWork) -> _Evaluation:
     for shift in work.shifts:
         if not shift.in_house:
             _spread(shift.start, shift.end, None, home_busy)
-    return _Evaluation(
+    return WorkEvaluation(
         periods=periods,
         daily_minutes=daily,
         busy_days=busy | home_busy,
@@ -274,7 +277,7 @@ def duty_hour_problems(
     long after ``end`` (``shifts.selectors.person_work_load`` loads exactly that). ``blocks``
     (start, end) are used when the program averages over its blocks.
     """
-    ev = _evaluate(work)
+    ev = evaluate_work(work)
     problems: list[DutyHourProblem] = []
     name = work.name
 
@@ -477,27 +480,3 @@ def _consecutive_rules(shifts, start, end, add, name) -> None:
 
 def _ordinal(n: int) -> str:
     return {1: "", 2: "second", 3: "third", 4: "fourth"}.get(n, f"{n}th")
-
-
-def weekly_hours(
-    *, work: PersonWork, start: datetime.date, end: datetime.date, whole_weeks: bool = True
-) -> list[tuple[datetime.date, float]]:
-    """Scheduled hours per week (weeks starting on ``start``), for the compliance report. The
-    last week is cut at ``end`` unless ``whole_weeks``."""
-    ev = _evaluate(work)
-    weeks = []
-    week_start = start
-    last = end.toordinal()
-    while week_start <= end:
-        first = week_start.toordinal()
-        stop = first + 7 if whole_weeks else min(first + 7, last + 1)
-        minutes = sum(ev.daily_minutes.get(n, 0) for n in range(first, stop))
-        weeks.append((week_start, minutes / 60))
-        week_start += 7 * DAY
-    return weeks
-
-
-def days_off(*, work: PersonWork, start: datetime.date, end: datetime.date) -> int:
-    ev = _evaluate(work)
-    first = start.toordinal()
-    return sum(1 for n in range(first, end.toordinal() + 1) if n not in ev.busy_days)

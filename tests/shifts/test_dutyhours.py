@@ -4,15 +4,14 @@ pure function over plain data)."""
 import datetime
 from fractions import Fraction
 
+from shifts.compliance import days_off, weekly_hours
 from shifts.dutyhours import (
     BLOCKS,
     WARNING,
     Limits,
     PersonWork,
     WorkShift,
-    days_off,
     duty_hour_problems,
-    weekly_hours,
 )
 
 MONDAY = datetime.date(2040, 7, 2)
