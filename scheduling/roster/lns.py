@@ -39,6 +39,14 @@ SUB_SOLVE_LINEARIZATION = 2
 PEOPLE_LNS_START = 3  # people freed at first by a neighbourhood of the people-only LNS
 
 
+def sub_solve_limit(quiet: float, time_limit: float) -> float:
+    """Seconds for one whole-model LNS sub-solve after ``quiet`` seconds without improvement:
+    ``LNS_LIMIT``, doubled per ``LNS_QUIET`` of ``time_limit``, at most ``LNS_ESCALATIONS``
+    times."""
+    doublings = min(LNS_ESCALATIONS, int(quiet / (LNS_QUIET * time_limit)))
+    return LNS_LIMIT * 2**doublings
+
+
 class NeighbourhoodSearch:
     """The large-neighbourhood search of ``RosterSolve`` (see the module's docstring)."""
 
@@ -158,8 +166,8 @@ class NeighbourhoodSearch:
             objective.domain.clear()
             cap = round(best_objective - objective.offset) - 1
             objective.domain.extend([-(1 << 60), cap])
-            quiet = int((self._elapsed() - self._last_improved) / (LNS_QUIET * self.time_limit))
-            limit = min(until - self._elapsed(), LNS_LIMIT * 2 ** min(LNS_ESCALATIONS, quiet))
+            quiet = self._elapsed() - self._last_improved
+            limit = min(until - self._elapsed(), sub_solve_limit(quiet, self.time_limit))
             solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
             solver.parameters.linearization_level = SUB_SOLVE_LINEARIZATION
             started = time.monotonic()

@@ -10,6 +10,7 @@ from scheduling.roster import (
     CANCELLED,
     Cover,
     Person,
+    Request,
     RosterProblem,
     RosterSolve,
     ShiftType,
@@ -63,3 +64,20 @@ def cancel_while_solving(solve: RosterSolve, phase: str, before: list[str]) -> N
     assert outcome["result"].status == CANCELLED
     assert outcome["result"].roster is None
     assert [name for name, _t, _out in solve.trace] == [*before, phase]
+
+
+def large_separable_problem() -> RosterProblem:
+    """Six people who share no hard rule (soft cover only) over 14 days, each with a request."""
+    days = 14
+    cover = tuple(
+        Cover(day=d, shift_type=t, preferred=1 + d % 2, under_weight=100, over_weight=1)
+        for d in range(days)
+        for t in ("DAY", "CALL")
+    )
+    return RosterProblem(
+        days=days,
+        shift_types=(DAY, CALL),
+        people=people(6, max_shifts={"CALL": 3}, max_consecutive_shifts=4),
+        cover=cover,
+        requests=tuple(Request(f"P{i}", i, None, 5, False) for i in range(6)),
+    )

@@ -12,7 +12,6 @@ import pytest
 
 from scheduling.roster import (
     Cover,
-    Request,
     RosterProblem,
     RosterSolve,
     roster_solve,
@@ -20,7 +19,14 @@ from scheduling.roster import (
 from scheduling.roster import solve as solve_module
 from scheduling.roster.cost import roster_cost
 from scheduling.roster.solve import separable
-from tests.scheduling.roster_support import CALL, DAY, cancel_while_solving, need, people, shifts_of
+from tests.scheduling.roster_support import (
+    DAY,
+    cancel_while_solving,
+    large_separable_problem,
+    need,
+    people,
+    shifts_of,
+)
 
 
 def test_person_by_person_first_roster_fills_soft_cover_greedily():
@@ -46,29 +52,13 @@ def test_person_by_person_first_roster_fills_soft_cover_greedily():
     assert not separable(hard)
 
 
-def _large_separable_problem() -> RosterProblem:
-    days = 14
-    cover = tuple(
-        Cover(day=d, shift_type=t, preferred=1 + d % 2, under_weight=100, over_weight=1)
-        for d in range(days)
-        for t in ("DAY", "CALL")
-    )
-    return RosterProblem(
-        days=days,
-        shift_types=(DAY, CALL),
-        people=people(6, max_shifts={"CALL": 3}, max_consecutive_shifts=4),
-        cover=cover,
-        requests=tuple(Request(f"P{i}", i, None, 5, False) for i in range(6)),
-    )
-
-
 def test_a_large_separable_problem_starts_person_by_person(monkeypatch):
     # Above PERSON_FIRST_CELLS the first roster is built person by person and a few people at
     # a time are then improved in models of their own, without the whole model. The threshold
     # is lowered so a small problem takes this path: the roster must meet every rule (the
     # whole model accepts it pinned, at the cost the search recorded).
     monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
-    problem = _large_separable_problem()
+    problem = large_separable_problem()
     solver = RosterSolve(problem, time_limit=4, workers=2, seed=3)
     result = solver.run()
     assert [name for name, _t, _out in solver.trace] == ["person by person", "people LNS"]
@@ -92,7 +82,7 @@ def test_a_failed_person_by_person_start_falls_back_to_the_whole_model(
     monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
     monkeypatch.setattr(solve_module, "WHOLE_MODEL_CELLS", whole_model_cells)
     monkeypatch.setattr(RosterSolve, "_person_by_person", lambda self, budget: None)
-    problem = _large_separable_problem()
+    problem = large_separable_problem()
     solver = RosterSolve(problem, time_limit=3, workers=2, seed=3)
     result = solver.run()
     assert solver.trace[0] == ("person by person", solver.trace[0][1], False)
@@ -115,5 +105,5 @@ def test_a_cancel_in_either_phase_of_the_people_path_lands_within_two_seconds(
     # The cancel comes while a solve of ``phase`` runs (the phases ``before`` it are done): the
     # solve stops within 2 s with no roster, and no later phase starts.
     monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
-    solve = RosterSolve(_large_separable_problem(), time_limit=60, workers=2, seed=1)
+    solve = RosterSolve(large_separable_problem(), time_limit=60, workers=2, seed=1)
     cancel_while_solving(solve, phase, before)
