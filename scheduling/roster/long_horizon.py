@@ -263,7 +263,9 @@ def problem_window(
         return {k - lo: v for k, v in mapping.items() if lo <= k < end}
 
     earlier_of: dict[str, list[tuple[int, str]]] = {}
+    worked_of: dict[str, set[int]] = {}
     for (pid, d), t in before.items():
+        worked_of.setdefault(pid, set()).add(d)
         if d < lo or (settled and d >= end):
             earlier_of.setdefault(pid, []).append((d, t))
     people = []
@@ -278,12 +280,16 @@ def problem_window(
         }
         max_weekends = person.max_weekends
         if max_weekends is not None:
-            worked = {d for d, _t in earlier}
+            worked_outside = {d for d, _t in earlier}
+            worked_inside = {d for d in worked_of.get(person.id, ()) if lo <= d < end}
+            # A weekend counts once if either day is worked. One cut by an edge of the window
+            # has its inside day pinned (the days before ``decided`` and the ``ahead`` days):
+            # if only its outside day is worked, the sub-problem would not count it at all.
             gone = sum(
                 1
                 for days in problem.weekends()
-                if (max(days) < lo or (settled and min(days) >= end))
-                and any(d in worked for d in days)
+                if any(d in worked_outside for d in days)
+                and not any(d in worked_inside for d in days)
             )
             max_weekends = max(0, max_weekends - gone)
         people.append(

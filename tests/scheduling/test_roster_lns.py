@@ -1,9 +1,14 @@
 """The rostering engine's large-neighbourhood search (scheduling/roster/lns.py): how long a
-sub-solve may run, and that every sub-solve, of the whole model or of a few people alone, runs
+sub-solve may run; that every sub-solve, of the whole model or of a few people alone, runs
 at CP-SAT's linearization level 2 while the portfolio and the person-by-person start keep
-CP-SAT's default. No database: the engine is pure Python."""
+CP-SAT's default; and that a people-over-a-window step changes only its people on its days,
+prices the whole roster as the independent evaluator does, and breaks no rule. No database:
+the engine is pure Python."""
 
 from __future__ import annotations
+
+import random
+import time
 
 import pytest
 
@@ -11,8 +16,9 @@ from bench import shifts
 from scheduling.roster import RosterSolve
 from scheduling.roster import lns as lns_module
 from scheduling.roster import solve as solve_module
+from scheduling.roster.cost import roster_cost
 from tests.scheduling.roster_support import large_separable_problem
-from tests.scheduling.test_roster_benchmark import instance_text
+from tests.scheduling.test_roster_benchmark import evaluated, instance_text
 
 
 @pytest.mark.parametrize(
@@ -59,3 +65,37 @@ def test_people_lns_sub_solves_run_at_linearization_level_2(monkeypatch):
     assert start and {level for _workers, level in start} == {1}  # one person alone: default
     lns = seen[("person by person",)]
     assert lns and set(lns) == {(1, 2)}
+    # Both kinds of people neighbourhood ran: whole horizon and a window of days.
+    assert solve.lns_stats.get("people-own") and solve.lns_stats.get("people-window")
+
+
+def test_a_window_step_changes_only_its_people_on_its_days_and_prices_the_whole_roster():
+    # Benchmark instance 5 (16 people, 28 days, soft cover) from a person-by-person start:
+    # window steps of 6 people. Each roster a step returns must differ from the one it started
+    # from only for the chosen people and within WINDOW_SPAN days, cost what the step says
+    # (the whole roster's cost, the independent evaluator's objective) and break no rule.
+    number = 5
+    problem = shifts.problem_from_text(instance_text(number))
+    solve = RosterSolve(problem, time_limit=60, workers=2, seed=1)
+    solve._started = time.monotonic()
+    start = solve._person_by_person(20)
+    assert start is not None
+    solve._improved(roster_cost(problem, start), lambda: start)
+    rng = random.Random(5)
+    people = [person.id for person in problem.people]
+    improved = 0
+    for _ in range(8):
+        before, before_cost = solve.best, solve.best_objective
+        chosen = set(rng.sample(people, 6))
+        _status, cost = solve._window_step(before, chosen, 2.0, rng)
+        if cost is None:
+            continue
+        improved += 1
+        after = solve.best
+        assert cost == solve.best_objective == roster_cost(problem, after) < before_cost
+        changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+        assert changed and {pid for pid, _day in changed} <= chosen
+        days = [day for _pid, day in changed]
+        assert max(days) - min(days) < lns_module.WINDOW_SPAN
+        assert evaluated(number, after) == (cost, [])
+    assert improved >= 2  # a person-by-person start leaves plenty to gain

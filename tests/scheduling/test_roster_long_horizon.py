@@ -23,7 +23,7 @@ from scheduling.roster import (
     roster_solve,
 )
 from scheduling.roster.cost import roster_cost
-from scheduling.roster.long_horizon import long_horizon, problem_people
+from scheduling.roster.long_horizon import long_horizon, problem_people, problem_window
 from tests.scheduling.roster_support import CALL, DAY, cancel_while_solving, need, people, shifts_of
 
 
@@ -167,6 +167,33 @@ def test_a_sub_problem_of_some_people_keeps_what_the_others_hold():
     ]
     assert sub.requests == (Request("P0", 0, None, 3, False),)
     assert sub.pinned == {}
+
+
+def test_a_weekend_cut_by_the_window_edge_counts_once_whichever_day_was_worked():
+    # 14 days from a Monday: weekends are days 5-6 and 12-13. P0 may work one weekend and asks
+    # (weight 10) to work Saturday 12. The window is days 6-13, its Sunday 6 already decided.
+    problem = RosterProblem(
+        days=14,
+        shift_types=(DAY,),
+        people=(Person(id="P0", max_weekends=1),),
+        requests=(Request("P0", 12, None, 10, True),),
+    )
+    # Saturday 5 worked, Sunday 6 off: that weekend is used up, so Saturday 12 cannot be had.
+    sub = problem_window(problem, 6, 14, {("P0", 5): "DAY"}, decided=7, settled=True)
+    assert sub.people[0].max_weekends == 0
+    result = roster_solve(sub, time_limit=10, workers=1)
+    assert result.status == "OPTIMAL" and result.roster == {} and result.objective == 10
+    # Both days worked: the window sees Sunday 6 (pinned), which counts that weekend itself.
+    worked = {("P0", 5): "DAY", ("P0", 6): "DAY"}
+    sub = problem_window(problem, 6, 14, worked, decided=7, settled=True)
+    assert sub.people[0].max_weekends == 1
+    result = roster_solve(sub, time_limit=10, workers=1)
+    assert result.status == "OPTIMAL" and result.roster == {("P0", 0): "DAY"}
+    # Neither worked: one weekend is left for Saturday 12.
+    result = roster_solve(
+        problem_window(problem, 6, 14, {}, decided=7, settled=True), time_limit=10, workers=1
+    )
+    assert result.roster == {("P0", 6): "DAY"} and result.objective == 0
 
 
 @pytest.mark.parametrize(
