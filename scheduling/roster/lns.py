@@ -17,7 +17,7 @@ from ortools.sat.python import cp_model
 from scheduling.roster.cost import roster_cost, shift_counts
 from scheduling.roster.long_horizon import lookback, problem_people, problem_window
 from scheduling.roster.model import BuildStopped, RosterModel
-from scheduling.roster.problem import Roster
+from scheduling.roster.problem import Roster, RosterProblem
 
 # The LNS ends once it has not improved for this fraction of the time limit (at least 2 s; a
 # quarter before the escalation below, which needs the time to pay off),
@@ -242,29 +242,17 @@ class NeighbourhoodSearch:
     ) -> tuple[int, int | None]:
         """Re-solve the ``chosen`` people for the whole horizon in a model of their own
         (``problem_people``: everyone else fixed, cover reduced by what they hold), capped
-        below what they cost now; the whole roster is re-priced before it is taken."""
-        p = self.problem
-        sub_problem = problem_people(p, chosen, best)
-        try:
-            model = RosterModel(sub_problem, stopped=self._stop.is_set)
-        except BuildStopped:
-            return cp_model.UNKNOWN, None  # cancelled: run() reports CANCELLED
+        below what they cost now; the whole roster is re-priced before it is taken.
+        (status, the new roster's cost or None)."""
         mine = {key: t for key, t in best.items() if key[0] in chosen}
-        model.hint(mine)
-        objective = model.model.proto.objective
-        cap = round(roster_cost(sub_problem, mine) - objective.offset) - 1
-        objective.domain.clear()
-        objective.domain.extend([-(1 << 60), cap])
-        solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
-        solver.parameters.linearization_level = SUB_SOLVE_LINEARIZATION
-        status = self._run_solver(solver, model.model, lambda o, b, v: None)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            new = {key: t for key, t in best.items() if key[0] not in chosen}
-            new.update(model.roster(solver.boolean_value))
-            cost = roster_cost(p, new)
-            self._improved(cost, lambda: new)
-            return status, cost
-        return status, None
+        status, found = self._solve_below(
+            problem_people(self.problem, chosen, best), mine, limit, rng
+        )
+        if found is None:
+            return status, None
+        new = {key: t for key, t in best.items() if key[0] not in chosen}
+        new.update(found)
+        return status, self._take(new)
 
     def _window_step(
         self, best: Roster, chosen: set[str], limit: float, rng
@@ -285,28 +273,41 @@ class NeighbourhoodSearch:
         sub_problem = problem_window(
             problem_people(p, chosen, best), offset, hi, mine, decided=lo, ahead=back, settled=True
         )
+        end = offset + sub_problem.days
+        mine_here = {(pid, d - offset): t for (pid, d), t in mine.items() if offset <= d < end}
+        status, found = self._solve_below(sub_problem, mine_here, limit, rng)
+        if found is None:
+            return status, None
+        new = {(pid, d): t for (pid, d), t in best.items() if pid not in chosen or not lo <= d < hi}
+        for (pid, d), t in found.items():
+            if lo <= d + offset < hi:
+                new[pid, d + offset] = t
+        return status, self._take(new)
+
+    def _solve_below(
+        self, sub_problem: RosterProblem, mine: Roster, limit: float, rng
+    ) -> tuple[int, Roster | None]:
+        """Solve ``sub_problem`` (a few people's, in a model of its own) hinted with ``mine``,
+        their roster in it now, capped below what that costs; (status, their new roster or
+        None)."""
         try:
             model = RosterModel(sub_problem, stopped=self._stop.is_set)
         except BuildStopped:
-            return cp_model.UNKNOWN, None
-        end = offset + sub_problem.days
-        mine_here = {(pid, d - offset): t for (pid, d), t in mine.items() if offset <= d < end}
-        model.hint(mine_here)
+            return cp_model.UNKNOWN, None  # cancelled: run() reports CANCELLED
+        model.hint(mine)
         objective = model.model.proto.objective
-        cap = round(roster_cost(sub_problem, mine_here) - objective.offset) - 1
+        cap = round(roster_cost(sub_problem, mine) - objective.offset) - 1
         objective.domain.clear()
         objective.domain.extend([-(1 << 60), cap])
         solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
         solver.parameters.linearization_level = SUB_SOLVE_LINEARIZATION
         status = self._run_solver(solver, model.model, lambda o, b, v: None)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            new = {
-                (pid, d): t for (pid, d), t in best.items() if pid not in chosen or not lo <= d < hi
-            }
-            for (pid, d), t in model.roster(solver.boolean_value).items():
-                if lo <= d + offset < hi:
-                    new[pid, d + offset] = t
-            cost = roster_cost(p, new)
-            self._improved(cost, lambda: new)
-            return status, cost
-        return status, None
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return status, None
+        return status, model.roster(solver.boolean_value)
+
+    def _take(self, new: Roster) -> int:
+        """Price the whole roster ``new`` and offer it as the best; its cost."""
+        cost = roster_cost(self.problem, new)
+        self._improved(cost, lambda: new)
+        return cost
