@@ -9,13 +9,14 @@ Search (docs/rostering.md, "Search"): with ``lns=False`` CP-SAT's own portfolio 
 model for the whole time. With ``lns=True`` (the default): for a long horizon with hard cover,
 a first roster month by month and a fairness sweep (each month decided again inside the
 whole year); for a large problem whose people share no hard rule, a first roster person by
-person and then a few people at a time re-solved in models of their own, to the end (the whole
-model is not built); otherwise the portfolio for a short share (a first roster; small
-problems are proved optimal here; person by person when people share no hard rule and the
-portfolio found nothing), then our own large-neighbourhood search (free some people, or a
-window of days, partly chosen where the best roster pays its costs; fix the rest to the best
-roster; re-solve with the objective capped below the best) for as long as it improves, then
-the portfolio again started from the best roster (a full hint) for the rest of the time.
+person and then a few people at a time (for the whole horizon, or more of them over a window
+of days) re-solved in models of their own, to the end (the whole model is not built);
+otherwise the portfolio for a short share (a first roster; small problems are proved optimal
+here; person by person when people share no hard rule and the portfolio found nothing),
+then our own large-neighbourhood search (free some people, or a window of days, partly chosen
+where the best roster pays its costs; fix the rest to the best roster; re-solve with the
+objective capped below the best) for as long as it improves, then the portfolio again started
+from the best roster (a full hint) for the rest of the time.
 """
 
 from __future__ import annotations
@@ -354,9 +355,9 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
 
     def _people_first(self) -> str | None:
         """Large, and no hard rule links people (benchmark instances 11-13, 15, 17-24): a first
-        roster person by person, then a few people at a time re-solved in models of their own
-        to the end. None if the start found no roster and the whole model is small enough to
-        try (the usual phases then go on)."""
+        roster person by person, then a few people at a time (or more over a window of days)
+        re-solved in models of their own to the end. None if the start found no roster and the
+        whole model is small enough to try (the usual phases then go on)."""
         # The whole model's portfolio found no roster in 120 s on instance 20 (54,600 cells),
         # while one person alone takes 0.1-3 s; nothing else finds a roster first, so the start
         # may take almost all the time (instance 24: about 2.2 s a person, 150 people).
