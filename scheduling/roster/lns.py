@@ -228,8 +228,7 @@ class NeighbourhoodSearch:
             status, cost = step(best, chosen, limit, rng)
             took = time.monotonic() - started
             self.lns_stats[kind] = self.lns_stats.get(kind, 0) + 1
-            gain = 0.0 if cost is None else max(0.0, best_objective - cost)
-            if gain:
+            if cost is not None and cost < best_objective:
                 self.lns_stats[kind + "+"] = self.lns_stats.get(kind + "+", 0) + 1
             # Grow while sub-solves finish (proved) quickly, shrink when they run out of time.
             if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
