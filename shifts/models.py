@@ -461,11 +461,11 @@ class SickCall(models.Model):
         return self.resolved_at is None
 
 
-# The history table of shifts (triggers on Shift), loaded with the app's models.
-from shifts.history_models import *  # noqa: E402, F403
-
 # Shift requests and their periods, in a module of their own by concern; imported here so that
 # ``shifts.models`` names every model of the app.
+# The history tables of shifts, requests and request periods (triggers), loaded with the app's
+# models.
+from shifts.history_models import *  # noqa: E402, F403
 from shifts.request_models import REQUEST_WEIGHTS as REQUEST_WEIGHTS  # noqa: E402
 from shifts.request_models import ShiftRequest as ShiftRequest  # noqa: E402
 from shifts.request_models import ShiftRequestPeriod as ShiftRequestPeriod  # noqa: E402
