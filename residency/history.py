@@ -51,8 +51,9 @@ SOURCES = (
     SOURCE_COMMAND,
     SOURCE_JOB,
 )
-# Columns every table has that say nothing to a reader of "what changed".
-HIDDEN_FIELDS = {"id", "updated_at"}
+# Columns that say nothing to a reader of "what changed" (a creation time is the insert
+# event's own time).
+HIDDEN_FIELDS = {"id", "updated_at", "created_at"}
 
 
 def _user_metadata(user) -> dict[str, Any]:
@@ -181,6 +182,11 @@ class HistoryEntry:
     @property
     def cursor(self) -> str:
         return cursor_encode(self.xid, self.rank, self.event_id)
+
+    @property
+    def done(self) -> str:
+        """The action as a reader says it: "created", "updated", "deleted"."""
+        return {"insert": "created", "update": "updated", "delete": "deleted"}[self.action]
 
 
 def _fields(event_model) -> list[models.Field]:

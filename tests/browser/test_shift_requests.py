@@ -93,3 +93,10 @@ def test_a_resident_adds_and_withdraws_shift_requests(open_tab, setup, viewport,
     tab.page.get_by_text("Request withdrawn.").wait_for()
     assert ShiftRequest.objects.filter(person=person).count() == 2
     assert not ShiftRequest.objects.filter(person=person, shift_type__isnull=True).exists()
+
+    # The withdrawn day off is in the person's history, with what it was.
+    tab.go(f"/people/{person.pk}/history/")
+    tab.page.get_by_text("Sister's wedding").first.wait_for()
+    assert "shift request" in tab.page.content()
+    tab.assert_fits()
+    _shot(tab, f"requests-{label}-4-history")

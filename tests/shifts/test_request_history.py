@@ -41,7 +41,9 @@ def test_a_request_added_and_withdrawn_on_the_page_is_in_the_history(resident, p
     assert change_of(added, "priority") == ("-", "High")
 
     page = client.get(f"/people/{resident.pk}/history/").content.decode()
-    assert "shift request" in page and "Wedding" in page
+    assert f"shift request #{saved.pk} created" in page and "Wedding" in page
+    assert f"shift request #{saved.pk} deleted" in page
+    assert "created at" not in page  # the event's own time says it
 
 
 def test_a_request_made_through_the_api_is_recorded_as_api(faculty, period):
