@@ -461,10 +461,9 @@ class SickCall(models.Model):
         return self.resolved_at is None
 
 
-# Shift requests and their periods, in a module of their own by concern; imported here so that
-# ``shifts.models`` names every model of the app.
-# The history tables of shifts, requests and request periods (triggers), loaded with the app's
-# models.
+# Shift requests and their periods (a module of their own by concern) and the history tables of
+# shifts, requests and periods (triggers), imported here so that ``shifts.models`` names every
+# model of the app.
 from shifts.history_models import *  # noqa: E402, F403
 from shifts.request_models import REQUEST_WEIGHTS as REQUEST_WEIGHTS  # noqa: E402
 from shifts.request_models import ShiftRequest as ShiftRequest  # noqa: E402

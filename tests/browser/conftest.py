@@ -72,6 +72,14 @@ class Tab:
         with self.page.expect_navigation():
             self.page.click("main button[type=submit]")
 
+    def shot(self, name: str, *, full_page: bool = True) -> None:
+        """Keep a screenshot as ROTA_SCREENSHOT_DIR/<name>.png when that variable is set (to
+        look at the pages, as every page change asks)."""
+        folder = os.environ.get("ROTA_SCREENSHOT_DIR")
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            self.page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=full_page)
+
     def assert_fits(self) -> None:
         """No horizontal scrolling of the page itself (boxes may scroll inside)."""
         width = self.page.evaluate("document.documentElement.scrollWidth")

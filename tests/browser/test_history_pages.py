@@ -4,21 +4,12 @@ phone) and says what happened in words. Set ROTA_SCREENSHOT_DIR to keep screensh
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from residency import services
 from residency.history import history_context
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import PASSWORD, RotationTemplateFactory
-
-
-def _shot(tab, name: str) -> None:
-    folder = os.environ.get("ROTA_SCREENSHOT_DIR")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        tab.page.screenshot(path=os.path.join(folder, f"{name}.png"))  # the first screen
 
 
 @pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
@@ -43,11 +34,11 @@ def test_history_pages_fit_and_say_what_happened(open_tab, world, viewport, labe
         coordinator.page.get_by_text("Moved for the cardiology elective").first.wait_for()
         assert "updated" in coordinator.page.content()
         coordinator.assert_fits()
-        _shot(coordinator, f"history-{label}-{name}")
+        coordinator.shot(f"history-{label}-{name}", full_page=False)  # the first screen
 
     resident = open_tab(viewport)
     resident.login(world.ann.user.username, PASSWORD)
     resident.go(f"/people/{world.ann.pk}/history/")
     resident.page.get_by_text("Cardiology Elective").first.wait_for()
     resident.assert_fits()
-    _shot(resident, f"history-{label}-person")
+    resident.shot(f"history-{label}-person", full_page=False)  # the first screen

@@ -5,7 +5,6 @@ enough to tap. Set ROTA_SCREENSHOT_DIR to keep screenshots of each step."""
 from __future__ import annotations
 
 import datetime
-import os
 import re
 
 import pytest
@@ -37,13 +36,6 @@ def setup(transactional_db):
     return period, night, person
 
 
-def _shot(tab, name: str) -> None:
-    folder = os.environ.get("ROTA_SCREENSHOT_DIR")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        tab.page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
-
-
 @pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
 def test_a_resident_adds_and_withdraws_shift_requests(open_tab, setup, viewport, label):
     period, night, person = setup
@@ -54,7 +46,7 @@ def test_a_resident_adds_and_withdraws_shift_requests(open_tab, setup, viewport,
     assert "Open until" in tab.page.content()
     tab.assert_fits()
     tab.assert_tap_targets()
-    _shot(tab, f"requests-{label}-1-open")
+    tab.shot(f"requests-{label}-1-open")
 
     # A day off, high priority.
     day = period.start_date + DAY
@@ -76,7 +68,7 @@ def test_a_resident_adds_and_withdraws_shift_requests(open_tab, setup, viewport,
     tab.page.get_by_text("Pick the shift you would like to be given.").wait_for()
     assert tab.page.input_value("#id_note") == "Happy to cover"
     tab.assert_fits()
-    _shot(tab, f"requests-{label}-2-refused")
+    tab.shot(f"requests-{label}-2-refused")
     tab.page.select_option("#id_shift_type", str(night.pk))
     with tab.page.expect_navigation():
         tab.page.get_by_role("button", name="Add request").click()
@@ -85,7 +77,7 @@ def test_a_resident_adds_and_withdraws_shift_requests(open_tab, setup, viewport,
     assert "7 of 10 requests left" in tab.page.content()
     tab.assert_fits()
     tab.assert_tap_targets()
-    _shot(tab, f"requests-{label}-3-listed")
+    tab.shot(f"requests-{label}-3-listed")
 
     # Withdraw the first listed (the day off).
     with tab.page.expect_navigation():
@@ -99,4 +91,4 @@ def test_a_resident_adds_and_withdraws_shift_requests(open_tab, setup, viewport,
     tab.page.get_by_text("Sister's wedding").first.wait_for()
     assert "shift request" in tab.page.content()
     tab.assert_fits()
-    _shot(tab, f"requests-{label}-4-history")
+    tab.shot(f"requests-{label}-4-history")
