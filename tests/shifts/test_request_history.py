@@ -12,6 +12,7 @@ from residency.history import history_for_object
 from shifts.models import ShiftRequest
 from tests.factories import PersonFactory
 from tests.residency.editing_support import client_for
+from tests.residency.test_changes_api import read_all
 from tests.residency.test_history import change_of
 from tests.shifts.test_requests import DAY, ask, open_period
 
@@ -83,3 +84,15 @@ def test_a_deadline_moved_in_the_admin_is_in_the_history(coordinator, period):
     assert old_deadline.year != 2040
     feed = client_for(coordinator).get("/changes/")
     assert feed.status_code == 200 and "shift request period" in feed.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_and_periods_are_in_the_changes_api(coordinator):
+    period = open_period()
+    request = ask(PersonFactory(), period.start_date, note="Conference")
+    changes, _cursor = read_all(client_for(coordinator))
+    mine = [c for c in changes if c["model"] == "shift request"]
+    assert [(c["object_id"], c["action"]) for c in mine] == [(request.pk, "insert")]
+    fields = {f["field"]: f["after"] for f in mine[0]["changes"]}
+    assert fields["note"] == "Conference" and "created at" not in fields
+    assert [c["object_id"] for c in changes if c["model"] == "shift request period"] == [period.pk]
