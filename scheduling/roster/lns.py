@@ -183,9 +183,8 @@ class NeighbourhoodSearch:
             started = time.monotonic()
             status = self._run_solver(solver, sub, lambda o, b, v: None)
             took = time.monotonic() - started
-            self.lns_stats[kind] = self.lns_stats.get(kind, 0) + 1
+            self._count(kind, improved=status in (cp_model.OPTIMAL, cp_model.FEASIBLE))
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                self.lns_stats[kind + "+"] = self.lns_stats.get(kind + "+", 0) + 1
                 self._improved(
                     solver.objective_value,
                     lambda s=solver: built.roster(s.boolean_value),
@@ -195,6 +194,14 @@ class NeighbourhoodSearch:
                 sizes[kind] = min(1.0, sizes[kind] * 1.15)
             elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
                 sizes[kind] = max(0.02, sizes[kind] / 1.15)
+
+    def _count(self, kind: str, *, improved: bool) -> None:
+        """One more sub-solve of ``kind`` in ``lns_stats`` (and in "kind+" if it improved);
+        under the lock, as the worker threads would otherwise lose each other's counts."""
+        with self._lock:
+            self.lns_stats[kind] = self.lns_stats.get(kind, 0) + 1
+            if improved:
+                self.lns_stats[kind + "+"] = self.lns_stats.get(kind + "+", 0) + 1
 
     # -- people at a time, each neighbourhood a model of its own --------------------------------
     def _people_lns(self, *, until: float) -> None:
@@ -227,9 +234,7 @@ class NeighbourhoodSearch:
             step = self._people_step if kind == "people-own" else self._window_step
             status, cost = step(best, chosen, limit, rng)
             took = time.monotonic() - started
-            self.lns_stats[kind] = self.lns_stats.get(kind, 0) + 1
-            if cost is not None and cost < best_objective:
-                self.lns_stats[kind + "+"] = self.lns_stats.get(kind + "+", 0) + 1
+            self._count(kind, improved=cost is not None and cost < best_objective)
             # Grow while sub-solves finish (proved) quickly, shrink when they run out of time.
             if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
                 sizes[kind] = min(len(people), sizes[kind] + 1)

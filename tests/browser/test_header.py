@@ -1,0 +1,36 @@
+"""The page header in chromium at 390x844 and 1280x900: the notifications link is a drawn bell
+(an SVG, so it shows on a machine without an emoji font, where the emoji was an empty box) with
+the unread count beside it, and it leads to the notifications. Set ROTA_SCREENSHOT_DIR to keep
+screenshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from residency import notifications
+from residency.models import Notification
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.factories import PASSWORD
+
+
+@pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_the_bell_is_drawn_and_counts_unread(open_tab, world, viewport, label):
+    notifications.notify_people(
+        people=[world.ann],
+        kind=Notification.Kind.SWAP_REQUESTED,
+        subject="Swap for block 2",
+        body="Please.",
+    )
+    tab = open_tab(viewport)
+    tab.login(world.ann.user.username, PASSWORD)
+    tab.go("/schedule/")
+    link = tab.page.get_by_role("link", name="Notifications, 1 unread")
+    bell = link.locator("svg")
+    box = bell.bounding_box()
+    assert box is not None and box["width"] >= 16 and box["height"] >= 16
+    assert link.locator(".badge").inner_text() == "1"
+    tab.assert_fits()
+    tab.shot(f"header-{label}", full_page=False)
+
+    link.click()
+    tab.page.get_by_text("Swap for block 2").first.wait_for()
