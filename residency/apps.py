@@ -17,13 +17,16 @@ def _sync_coordinators_group(sender, using="default", apps=None, **kwargs) -> No
 
 
 def _remember_display_name(sender, request, user, **kwargs) -> None:
-    """Keep the name the page header shows in the session, read once at login: the header is on
-    every page, and looking the person up there would cost every page a query."""
+    """Keep the name the page header shows, and whether the login is a resident's (the menu's
+    "My wishes" is theirs alone), in the session, read once at login: the header is on every
+    page, and looking the person up there would cost every page a query."""
     from residency.models import Person
 
     if request is not None and hasattr(request, "session"):
-        name = Person.objects.filter(user_id=user.pk).values_list("name", flat=True).first()
+        person = Person.objects.filter(user_id=user.pk).values("name", "kind").first() or {}
+        name, kind = person.get("name", ""), person.get("kind", "")
         request.session["display_name"] = name or user.get_full_name() or user.get_username()
+        request.session["person_kind"] = kind
 
 
 class ResidencyConfig(AppConfig):

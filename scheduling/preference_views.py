@@ -19,21 +19,33 @@ from scheduling.forms import RotationWishForm, VacationRequestForm
 from scheduling.models import PreferenceWindow, RotationWish
 
 
-def _resident(request: HttpRequest) -> tuple[Person, ResidentYear, PreferenceWindow]:
-    """The login's person and the year whose wishes they enter: the one named in ``year``,
-    else the open window that closes first."""
+def _resident_person(request: HttpRequest) -> Person:
     person = person_for_user(user=request.user)
     if person is None or person.kind != Person.Kind.RESIDENT:
         raise Http404("Wishes are entered by residents linked to this login.")
+    return person
+
+
+def _window(request: HttpRequest, person: Person) -> PreferenceWindow | None:
+    """The window of the year named in ``year``, else the open window that closes first."""
+    year_id = parse_id(request.GET.get("year", "") or request.POST.get("year", ""))
+    windows = _windows(person)
+    if year_id is not None:
+        return windows.filter(academic_year_id=year_id).first()
+    return windows.filter(deadline__gte=timezone.now()).order_by("deadline").first()
+
+
+def _windows(person: Person):
     years = ResidentYear.objects.filter(person=person).values("academic_year_id")
-    windows = PreferenceWindow.objects.filter(academic_year_id__in=years).select_related(
+    return PreferenceWindow.objects.filter(academic_year_id__in=years).select_related(
         "academic_year"
     )
-    year_id = parse_id(request.GET.get("year", "") or request.POST.get("year", ""))
-    if year_id is not None:
-        window = windows.filter(academic_year_id=year_id).first()
-    else:
-        window = windows.filter(deadline__gte=timezone.now()).order_by("deadline").first()
+
+
+def _resident(request: HttpRequest) -> tuple[Person, ResidentYear, PreferenceWindow]:
+    """The login's person and the year whose wishes they enter (``_window``)."""
+    person = _resident_person(request)
+    window = _window(request, person)
     if window is None:
         raise Http404("No wishes are being collected for a year of yours.")
     membership = ResidentYear.objects.get(person=person, academic_year=window.academic_year)
@@ -63,8 +75,13 @@ def _page(request, person, membership, window, *, wish_form=None, vacation_form=
 
 @login_required
 def wishes(request: HttpRequest) -> HttpResponse:
-    person, membership, window = _resident(request)
-    return _page(request, person, membership, window)
+    person = _resident_person(request)
+    if not request.GET.get("year") and _window(request, person) is None:
+        # The menu links here all year; between wish windows the page says so (and links the
+        # closed windows, which can still be read) rather than answering "not found".
+        closed = _windows(person).order_by("-deadline")
+        return render(request, "scheduling/wishes_none.html", {"closed": closed})
+    return _page(request, *_resident(request))
 
 
 def _back(window: PreferenceWindow):

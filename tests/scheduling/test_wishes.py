@@ -226,6 +226,36 @@ def test_bad_input_and_non_residents(client, two, window):
     assert client.get("/generation/wishes/").status_code == 404
 
 
+def test_between_windows_the_page_says_so_and_links_the_closed_ones(client, two):
+    # The menu links to the page all year: with no window open it is a page, not "not found".
+    ada = two["people"][0]
+    client.force_login(ada.user)
+    page = client.get("/generation/wishes/")
+    assert page.status_code == 200
+    assert "No wishes are being collected right now" in page.content.decode()
+    assert "Earlier windows" not in page.content.decode()
+
+    PreferenceWindow.objects.create(
+        academic_year=two["year"], deadline=timezone.now() - datetime.timedelta(days=1)
+    )
+    page = client.get("/generation/wishes/")
+    assert page.status_code == 200
+    link = f'href="?year={two["year"].pk}"'
+    assert "Earlier windows" in page.content.decode() and link in page.content.decode()
+    closed = client.get(f"/generation/wishes/?year={two['year'].pk}")
+    assert closed.status_code == 200 and "Closed" in closed.content.decode()
+    assert client.get("/generation/wishes/?year=999999").status_code == 404
+
+
+def test_the_menu_offers_wishes_to_residents_only(client, two):
+    ada = two["people"][0]
+    client.force_login(ada.user)
+    assert 'href="/generation/wishes/"' in client.get("/schedule/").content.decode()
+    faculty = PersonFactory(faculty=True, with_login=True)
+    client.force_login(faculty.user)
+    assert 'href="/generation/wishes/"' not in client.get("/schedule/").content.decode()
+
+
 def test_admin_lists_wishes_and_windows(client, two, window):
     RotationWish.objects.create(person=two["people"][0], block=two["blocks"][0],
                                 rotation=two["elective"], rank=1)  # fmt: skip
