@@ -34,3 +34,16 @@ def test_the_bell_is_drawn_and_counts_unread(open_tab, world, viewport, label):
 
     link.click()
     tab.page.get_by_text("Swap for block 2").first.wait_for()
+
+
+def test_a_coordinators_header_is_one_line_at_1280(open_tab, world):
+    # Ten menu items, the name, Admin and Log out: at 1280 px they once wrapped to two lines,
+    # "Log out" broken in two.
+    tab = open_tab(DESKTOP)
+    tab.login("coordinator", PASSWORD)
+    tab.go("/changes/")
+    header = tab.page.locator("header.site").bounding_box()
+    button = tab.page.get_by_role("button", name="Log out").bounding_box()
+    assert header["height"] <= 50, header
+    assert button["height"] <= 50, button
+    tab.shot("header-coordinator-desktop", full_page=False)
