@@ -102,6 +102,9 @@ def test_sick_call_pages_for_coordinators(client, program, coordinator):
     login(client, bob)
     assert client.get("/swaps/sick-calls/").status_code == 404
     login(client, coordinator)
+    calendar = client.get("/shifts/calendar/?month=2040-07").content.decode()
+    assert "uncovered by sick calls" not in calendar  # not an alarm reading "0 uncovered"
+    assert '<a href="/swaps/sick-calls/">Sick calls</a>' in calendar
     response = client.post(
         "/swaps/sick-calls/", {"person": ann.pk, "date": MONDAY.isoformat(), "note": "flu"}
     )
