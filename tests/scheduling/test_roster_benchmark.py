@@ -40,10 +40,12 @@ def test_instance_1_is_proven_optimal_at_607():
 
 
 # 11 (8,400 cells) takes the person-by-person path (people improved in models of their own).
-@pytest.mark.parametrize("number", [2, 3, 4, 11])
-def test_evaluator_agrees_with_the_model(number):
+# Its start takes 0.4 s on an idle machine, but over 3 s on a slow one with CI's second pass
+# beside it (2026-11-27: no roster in 3 s), so it gets 15 s.
+@pytest.mark.parametrize(("number", "time_limit"), [(2, 3), (3, 3), (4, 3), (11, 15)])
+def test_evaluator_agrees_with_the_model(number, time_limit):
     problem = shifts.problem_from_text(instance_text(number))
-    result = roster_solve(problem, time_limit=3, workers=2, seed=1)
+    result = roster_solve(problem, time_limit=time_limit, workers=2, seed=1)
     assert result.found
     objective, violations = evaluated(number, result.roster)
     assert violations == []
