@@ -19,7 +19,8 @@ def _sync_coordinators_group(sender, using="default", apps=None, **kwargs) -> No
 def _remember_display_name(sender, request, user, **kwargs) -> None:
     """Keep the name the page header shows, and whether the login is a resident's (the menu's
     "My wishes" is theirs alone), in the session, read once at login: the header is on every
-    page, and looking the person up there would cost every page a query."""
+    page, and looking the person up there would cost every page a query. (A session from before
+    ``person_kind`` was kept has no kind; the menu then shows "My wishes" as it used to.)"""
     from residency.models import Person
 
     if request is not None and hasattr(request, "session"):

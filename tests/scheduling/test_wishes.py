@@ -254,6 +254,11 @@ def test_the_menu_offers_wishes_to_residents_only(client, two):
     faculty = PersonFactory(faculty=True, with_login=True)
     client.force_login(faculty.user)
     assert 'href="/generation/wishes/"' not in client.get("/schedule/").content.decode()
+    # A session from before the kind was kept at login still offers it, as before.
+    session = client.session
+    del session["person_kind"]
+    session.save()
+    assert 'href="/generation/wishes/"' in client.get("/schedule/").content.decode()
 
 
 def test_admin_lists_wishes_and_windows(client, two, window):
