@@ -36,6 +36,7 @@ def _window(request: HttpRequest, person: Person) -> PreferenceWindow | None:
 
 
 def _windows(person: Person):
+    """The wish windows of every year ``person`` is a resident in."""
     years = ResidentYear.objects.filter(person=person).values("academic_year_id")
     return PreferenceWindow.objects.filter(academic_year_id__in=years).select_related(
         "academic_year"
@@ -45,7 +46,12 @@ def _windows(person: Person):
 def _resident(request: HttpRequest) -> tuple[Person, ResidentYear, PreferenceWindow]:
     """The login's person and the year whose wishes they enter (``_window``)."""
     person = _resident_person(request)
-    window = _window(request, person)
+    return _in_window(person, _window(request, person))
+
+
+def _in_window(
+    person: Person, window: PreferenceWindow | None
+) -> tuple[Person, ResidentYear, PreferenceWindow]:
     if window is None:
         raise Http404("No wishes are being collected for a year of yours.")
     membership = ResidentYear.objects.get(person=person, academic_year=window.academic_year)
@@ -76,12 +82,13 @@ def _page(request, person, membership, window, *, wish_form=None, vacation_form=
 @login_required
 def wishes(request: HttpRequest) -> HttpResponse:
     person = _resident_person(request)
-    if not request.GET.get("year") and _window(request, person) is None:
+    window = _window(request, person)
+    if window is None and not request.GET.get("year"):
         # The menu links here all year; between wish windows the page says so (and links the
         # closed windows, which can still be read) rather than answering "not found".
         closed = _windows(person).order_by("-deadline")
         return render(request, "scheduling/wishes_none.html", {"closed": closed})
-    return _page(request, *_resident(request))
+    return _page(request, *_in_window(person, window))
 
 
 def _back(window: PreferenceWindow):
