@@ -37,8 +37,15 @@ def test_the_bell_is_drawn_and_counts_unread(open_tab, world, viewport, label):
 
 
 def test_a_coordinators_header_is_one_line_at_1280(open_tab, world):
-    # Ten menu items, the name, Admin and Log out: at 1280 px they once wrapped to two lines,
-    # "Log out" broken in two.
+    # Ten menu items, the bell with an unread count, the name, Admin and Log out: at 1280 px
+    # they once wrapped to two lines, "Log out" broken in two; then, with the demo's name and
+    # an unread notification (a generation run ready for review), "Changes" went to a second
+    # line. The name gives way first (cut short with an ellipsis), never the menu.
+    world.coordinator.first_name, world.coordinator.last_name = "Casey", "Coordinator"
+    world.coordinator.save(update_fields=["first_name", "last_name"])
+    notifications.notify_coordinators(
+        kind=Notification.Kind.GENERATION_FINISHED, subject="Run ready", body="Review it."
+    )
     tab = open_tab(DESKTOP)
     tab.login("coordinator", PASSWORD)
     tab.go("/changes/")
@@ -46,4 +53,5 @@ def test_a_coordinators_header_is_one_line_at_1280(open_tab, world):
     button = tab.page.get_by_role("button", name="Log out").bounding_box()
     assert header["height"] <= 50, header
     assert button["height"] <= 50, button
+    assert tab.page.get_by_role("link", name="Notifications, 1 unread").is_visible()
     tab.shot("header-coordinator-desktop", full_page=False)
