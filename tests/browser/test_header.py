@@ -54,4 +54,6 @@ def test_a_coordinators_header_is_one_line_at_1280(open_tab, world):
     assert header["height"] <= 50, header
     assert button["height"] <= 50, button
     assert tab.page.get_by_role("link", name="Notifications, 1 unread").is_visible()
+    name = tab.page.locator("header.site .who").bounding_box()
+    assert name["width"] >= 60, name  # shortened, still there
     tab.shot("header-coordinator-desktop", full_page=False)
