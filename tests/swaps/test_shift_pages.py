@@ -105,6 +105,8 @@ def test_sick_call_pages_for_coordinators(client, program, coordinator):
     calendar = client.get("/shifts/calendar/?month=2040-07").content.decode()
     assert "uncovered by sick calls" not in calendar  # not an alarm reading "0 uncovered"
     assert '<a href="/swaps/sick-calls/">Sick calls</a>' in calendar
+    calls = client.get("/swaps/sick-calls/").content.decode()
+    assert "uncovered shift" not in calls and "No sick call is waiting for cover." in calls
     response = client.post(
         "/swaps/sick-calls/", {"person": ann.pk, "date": MONDAY.isoformat(), "note": "flu"}
     )
@@ -112,6 +114,8 @@ def test_sick_call_pages_for_coordinators(client, program, coordinator):
     assert response.status_code == 302 and response.url == f"/swaps/sick-calls/{call.pk}/"
     calendar = client.get("/shifts/calendar/?month=2040-07").content.decode()
     assert "1 uncovered by sick calls" in calendar and " sick" in calendar
+    calls = client.get("/swaps/sick-calls/").content.decode()
+    assert "1 uncovered shift<" in calls and "No sick call is waiting" not in calls
     page = client.get(f"/swaps/sick-calls/{call.pk}/").content.decode()
     assert "Assign Bob" in page
     client.post(f"/swaps/sick-calls/{call.pk}/", {"action": "post", "bonus": "Pizza"})
