@@ -51,6 +51,39 @@ def shift_counts(roster: Roster) -> dict[tuple[int, str], int]:
     return counts
 
 
+def minutes_slack(problem: RosterProblem, roster: Roster) -> list[int]:
+    """Per person (in ``problem.people``'s order), the minutes ``roster`` leaves them before
+    their maximum total, counted as the model counts the total (each shift at its type's
+    minutes, plus baseline minutes); 0 for a person with no maximum or over it."""
+    minutes = {t.id: t.minutes for t in problem.shift_types}
+    worked = {person.id: sum(person.baseline_minutes.values()) for person in problem.people}
+    for (pid, _d), t in roster.items():
+        if pid in worked:
+            worked[pid] += minutes[t]
+    return [
+        max(0, person.max_minutes - worked[person.id]) if person.max_minutes is not None else 0
+        for person in problem.people
+    ]
+
+
+def types_at_capacity(problem: RosterProblem, roster: Roster) -> set[str]:
+    """Shift types that everyone works as often as their maximum allows in ``roster`` (a
+    person without a maximum for a type never does): no roster has more of such a type, so its
+    cover shortfall can only move between days, not shrink, unless some day has too many."""
+    worked: dict[tuple[str, str], int] = {}
+    for (pid, _d), t in roster.items():
+        worked[pid, t] = worked.get((pid, t), 0) + 1
+    return {
+        t.id
+        for t in problem.shift_types
+        if all(
+            t.id in person.max_shifts
+            and worked.get((person.id, t.id), 0) >= person.max_shifts[t.id]
+            for person in problem.people
+        )
+    }
+
+
 def cohort_points(problem: RosterProblem, rule: Fairness, roster: Roster) -> dict[str, dict]:
     """Cohort -> {person: points under ``rule``, history included} (people with a cohort)."""
     points = rule.points or {t.id: t.points for t in problem.shift_types}

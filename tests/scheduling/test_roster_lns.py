@@ -2,7 +2,9 @@
 sub-solve may run; that every sub-solve, of the whole model or of a few people alone, runs
 at CP-SAT's linearization level 2 while the portfolio and the person-by-person start keep
 CP-SAT's default; and that a people-over-a-window step changes only its people on its days,
-prices the whole roster as the independent evaluator does, and breaks no rule. No database:
+prices the whole roster as the independent evaluator does, and breaks no rule; and that a
+people-only neighbourhood draws people with minutes left before their maximum, and a window
+centres on costs a roster can lower. No database:
 the engine is pure Python."""
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import time
 import pytest
 
 from bench import shifts
-from scheduling.roster import RosterSolve
+from scheduling.roster import Cover, Person, RosterProblem, RosterSolve, ShiftType
 from scheduling.roster import lns as lns_module
 from scheduling.roster import solve as solve_module
-from scheduling.roster.cost import roster_cost
+from scheduling.roster.cost import minutes_slack, roster_cost, types_at_capacity
 from tests.scheduling.roster_support import large_separable_problem
 from tests.scheduling.test_roster_benchmark import evaluated, instance_text
 
@@ -100,3 +102,105 @@ def test_a_window_step_changes_only_its_people_on_its_days_and_prices_the_whole_
         assert max(days) - min(days) < lns_module.WINDOW_SPAN
         assert evaluated(number, after) == (cost, [])
     assert improved >= 2  # a person-by-person start leaves plenty to gain
+
+
+EARLY = ShiftType(id="E", minutes=480)
+LONG = ShiftType(id="L", minutes=720)
+
+
+def _slack_problem() -> RosterProblem:
+    return RosterProblem(
+        days=7,
+        shift_types=(EARLY, LONG),
+        people=(
+            Person(id="full", max_minutes=1440),
+            Person(id="scraps", max_minutes=1500, baseline_minutes={0: 60}),
+            Person(id="over", max_minutes=400),
+            Person(id="no-maximum"),
+        ),
+    )
+
+
+def test_minutes_slack_counts_shifts_and_baseline_as_the_models_total_does():
+    roster = {("full", 0): "L", ("full", 2): "L", ("scraps", 1): "E", ("scraps", 3): "L"}
+    roster[("over", 4)] = "E"
+    roster[("no-maximum", 5)] = "L"
+    # full: 1440 - 2 x 720; scraps: 1500 - (60 + 480 + 720); over: past its maximum.
+    assert minutes_slack(_slack_problem(), roster) == [0, 240, 0, 0]
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_a_people_neighbourhood_always_frees_the_one_person_with_minutes_left(k):
+    # Only "scraps" has minutes left: half of every neighbourhood is drawn by slack, so they
+    # are in each one, whatever the draw; the rest are drawn at random, k people in all.
+    problem = _slack_problem()
+    roster = {("full", 0): "L", ("full", 2): "L", ("scraps", 1): "E", ("scraps", 3): "L"}
+    roster[("over", 4)] = "E"
+    solve = RosterSolve(problem, time_limit=1, workers=1, seed=1)
+    rng = random.Random(k)
+    draws = [solve._choose_people(rng, k, roster) for _ in range(50)]
+    assert all(len(chosen) == k and "scraps" in chosen for chosen in draws)
+
+
+def test_without_slack_a_people_neighbourhood_is_drawn_at_random():
+    problem = _slack_problem()
+    solve = RosterSolve(problem, time_limit=1, workers=1, seed=1)
+    rng = random.Random(1)
+    everyone_full = {("full", 0): "L", ("full", 2): "L", ("scraps", 1): "L", ("scraps", 3): "L"}
+    everyone_full[("over", 4)] = "E"
+    draws = [solve._choose_people(rng, 2, everyone_full) for _ in range(200)]
+    assert all(len(chosen) == 2 for chosen in draws)
+    assert set().union(*draws) == {"full", "scraps", "over", "no-maximum"}
+
+
+NIGHT = ShiftType(id="N", minutes=600)
+
+
+def _nights_problem(*, maximum_for_c: int | None = 0, first_nights: int = 2) -> RosterProblem:
+    c_limits = {"N": maximum_for_c} if maximum_for_c is not None else {}
+    wanted = {(0, "N"): first_nights}
+    return RosterProblem(
+        days=3,
+        shift_types=(NIGHT, EARLY),
+        people=(
+            Person(id="A", max_shifts={"N": 1}),
+            Person(id="B", max_shifts={"N": 1}),
+            Person(id="C", max_shifts=c_limits),
+        ),
+        # Two people wanted every night (or ``first_nights`` on day 0) and one early shift a
+        # day; the people can work two nights in all.
+        cover=tuple(
+            Cover(
+                day=d,
+                shift_type=t,
+                preferred=wanted.get((d, t), n),
+                under_weight=100,
+                over_weight=1,
+            )
+            for d in range(3)
+            for t, n in (("N", 2), ("E", 1))
+        ),
+    )
+
+
+def test_a_type_is_at_capacity_when_everyone_works_their_maximum_of_it():
+    nights = {("A", 0): "N", ("B", 1): "N", ("C", 2): "E"}
+    assert types_at_capacity(_nights_problem(), nights) == {"N"}
+    # One night short of B's maximum, or C with no maximum for nights: more are possible.
+    assert types_at_capacity(_nights_problem(), {("A", 0): "N"}) == set()
+    assert types_at_capacity(_nights_problem(maximum_for_c=None), nights) == set()
+    # Nobody has a maximum for E, so it is never at capacity.
+    assert "E" not in types_at_capacity(_nights_problem(), nights)
+
+
+def test_the_costs_a_window_centres_on_leave_out_shortfall_no_roster_can_lower():
+    problem = _nights_problem()
+    solve = RosterSolve(problem, time_limit=1, workers=1, seed=1)
+    # Nights at capacity: days 0 and 1 one short (100 each), day 2 two short; E short on day 0.
+    nights = {("A", 0): "N", ("B", 1): "N", ("C", 1): "E", ("C", 2): "E"}
+    assert solve._costs(nights)[0] == [200, 100, 200]
+    assert solve._costs(nights, fixable=True)[0] == [100, 0, 0]
+    # With a night too many on a day, the type's shortfall can move there: it counts again.
+    crowded = {("A", 0): "N", ("B", 0): "N", ("C", 1): "E", ("C", 2): "E"}
+    crowded_solve = RosterSolve(_nights_problem(first_nights=1), time_limit=1, workers=1, seed=1)
+    assert crowded_solve._costs(crowded, fixable=True)[0] == [101, 200, 200]
