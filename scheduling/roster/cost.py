@@ -66,17 +66,25 @@ def minutes_slack(problem: RosterProblem, roster: Roster) -> list[int]:
     ]
 
 
-def types_at_capacity(problem: RosterProblem, roster: Roster) -> set[str]:
-    """Shift types that everyone works as often as their maximum allows in ``roster`` (a
-    person without a maximum for a type never does): no roster has more of such a type, so its
-    cover shortfall can only move between days, not shrink, unless some day has too many."""
+def unfillable_types(problem: RosterProblem, roster: Roster) -> set[str]:
+    """Shift types whose cover shortfall no roster can lower, only move between days: everyone
+    works as often as their maximum allows (a person without a maximum for a type never does),
+    so no roster has more of it, and no day has more of it than its cover wants, so none can be
+    moved from there."""
     worked: dict[tuple[str, str], int] = {}
     for (pid, _d), t in roster.items():
         worked[pid, t] = worked.get((pid, t), 0) + 1
+    counts = shift_counts(roster)
+    crowded = {
+        c.shift_type
+        for c in problem.cover
+        if c.preferred is not None and counts.get((c.day, c.shift_type), 0) > c.preferred
+    }
     return {
         t.id
         for t in problem.shift_types
-        if all(
+        if t.id not in crowded
+        and all(
             t.id in person.max_shifts
             and worked.get((person.id, t.id), 0) >= person.max_shifts[t.id]
             for person in problem.people

@@ -8,13 +8,14 @@ sub-solve is a complete, better roster. ``NeighbourhoodSearch`` holds it as meth
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 import time
 
 from ortools.sat.python import cp_model
 
-from scheduling.roster.cost import minutes_slack, roster_cost, shift_counts, types_at_capacity
+from scheduling.roster.cost import minutes_slack, roster_cost, shift_counts, unfillable_types
 from scheduling.roster.long_horizon import lookback, problem_people, problem_window
 from scheduling.roster.model import BuildStopped, RosterModel
 from scheduling.roster.problem import Roster, RosterProblem
@@ -93,23 +94,18 @@ class NeighbourhoodSearch:
     def _costs(self, best: Roster, *, fixable: bool = False) -> tuple[list[int], list[int]]:
         """Per day and per person, the soft cost ``best`` pays there (cover and requests):
         where the roster is bad, so the neighbourhoods that look there find improvements.
-        ``fixable`` leaves out the shortfall of a type at capacity (``types_at_capacity``) that
-        no day has too many of: no neighbourhood can lower it, only move it to other days."""
+        ``fixable`` leaves out the shortfall of types no roster can fill more of
+        (``unfillable_types``): no neighbourhood can lower it, only move it to other days."""
         p = self.problem
         day_cost = [0] * p.days
         person_cost = [0] * len(p.people)
         counts = shift_counts(best)
-        full = types_at_capacity(p, best) if fixable else set()
-        full -= {
-            c.shift_type
-            for c in p.cover
-            if c.preferred is not None and counts.get((c.day, c.shift_type), 0) > c.preferred
-        }
+        unfillable = unfillable_types(p, best) if fixable else set()
         for c in p.cover:
             if c.preferred is None:
                 continue
             k = counts.get((c.day, c.shift_type), 0)
-            if k < c.preferred and c.shift_type in full:
+            if k < c.preferred and c.shift_type in unfillable:
                 continue
             if k < c.preferred:
                 day_cost[c.day] += (c.preferred - k) * c.under_weight
@@ -265,12 +261,15 @@ class NeighbourhoodSearch:
         by their minutes slack in ``best`` (as many as have any), the rest at random."""
         people = [person.id for person in self.problem.people]
         slack = minutes_slack(self.problem, best)
-        with_slack = sum(1 for s in slack if s > 0)
-        chosen: set[str] = set()
-        while len(chosen) < min(round(SLACK_MIX * k), with_slack):
-            chosen.add(rng.choices(people, weights=slack)[0])
-        while len(chosen) < k:
-            chosen.add(rng.choice(people))
+        # Weighted sampling without replacement (Efraimidis and Spirakis: each keyed by
+        # random ** (1 / weight), the largest keys win) in one pass; redrawing until distinct
+        # could loop for long when one person's slack dwarfs everyone else's.
+        keyed = [
+            (rng.random() ** (1 / s), pid) for pid, s in zip(people, slack, strict=True) if s > 0
+        ]
+        chosen = {pid for _key, pid in heapq.nlargest(round(SLACK_MIX * k), keyed)}
+        rest = [pid for pid in people if pid not in chosen]
+        chosen.update(rng.sample(rest, k - len(chosen)))
         return chosen
 
     def _people_step(
@@ -300,7 +299,8 @@ class NeighbourhoodSearch:
         p = self.problem
         # Windows centre on costs they can lower (instance 15: 3,600 of a roster's 4,552 is
         # night shortfall no roster avoids, every night worker at their maximum of nights).
-        # Seeds 1-3 at 60 s: 4551, 4532 and 4536 against 4552, 4652 and 4836 without.
+        # Seeds 1-3 at 60 s: 4551, 4532 and 4536 against 4552, 4652 and 4836 without; later
+        # runs of the same engine spread as widely (docs/rostering.md), so the gain is unproven.
         day_cost, _person_cost = self._costs(best, fixable=True)
         span = min(p.days, WINDOW_SPAN)
         centre = rng.choices(range(p.days), weights=[c + 1 for c in day_cost])[0]

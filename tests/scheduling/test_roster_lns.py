@@ -10,6 +10,7 @@ the engine is pure Python."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 
 import pytest
@@ -18,7 +19,7 @@ from bench import shifts
 from scheduling.roster import Cover, Person, RosterProblem, RosterSolve, ShiftType
 from scheduling.roster import lns as lns_module
 from scheduling.roster import solve as solve_module
-from scheduling.roster.cost import minutes_slack, roster_cost, types_at_capacity
+from scheduling.roster.cost import minutes_slack, roster_cost, unfillable_types
 from tests.scheduling.roster_support import large_separable_problem
 from tests.scheduling.test_roster_benchmark import evaluated, instance_text
 
@@ -142,6 +143,35 @@ def test_a_people_neighbourhood_always_frees_the_one_person_with_minutes_left(k)
     assert all(len(chosen) == k and "scraps" in chosen for chosen in draws)
 
 
+def test_one_person_with_far_more_slack_than_the_rest_does_not_stall_the_draw():
+    # "idle" has a billion minutes to spare, the other three one each: drawing by weight until
+    # two distinct people came up would take about a billion draws. The draw must finish (on
+    # a thread, joined with a timeout), hold "idle" and one of the others, and k people in all.
+    problem = RosterProblem(
+        days=7,
+        shift_types=(EARLY,),
+        people=(
+            Person(id="idle", max_minutes=10**9),
+            *(Person(id=f"P{i}", max_minutes=481) for i in range(3)),
+        ),
+    )
+    roster = {(f"P{i}", 0): "E" for i in range(3)}
+    solve = RosterSolve(problem, time_limit=1, workers=1, seed=1)
+    draws: list[set[str]] = []
+    drawing = threading.Thread(
+        target=lambda: draws.extend(
+            solve._choose_people(random.Random(n), 4, roster) for n in range(20)
+        )
+    )
+    drawing.start()
+    drawing.join(timeout=10)
+    assert not drawing.is_alive(), "the slack draw did not finish"
+    assert len(draws) == 20
+    assert all(chosen == {"idle", "P0", "P1", "P2"} for chosen in draws)
+    halves = [solve._choose_people(random.Random(n), 2, roster) for n in range(20)]
+    assert all(len(chosen) == 2 and "idle" in chosen for chosen in halves)
+
+
 def test_without_slack_a_people_neighbourhood_is_drawn_at_random():
     problem = _slack_problem()
     solve = RosterSolve(problem, time_limit=1, workers=1, seed=1)
@@ -183,14 +213,18 @@ def _nights_problem(*, maximum_for_c: int | None = 0, first_nights: int = 2) -> 
     )
 
 
-def test_a_type_is_at_capacity_when_everyone_works_their_maximum_of_it():
+def test_a_type_is_unfillable_when_everyone_works_their_maximum_and_no_day_has_too_many():
     nights = {("A", 0): "N", ("B", 1): "N", ("C", 2): "E"}
-    assert types_at_capacity(_nights_problem(), nights) == {"N"}
+    assert unfillable_types(_nights_problem(), nights) == {"N"}
     # One night short of B's maximum, or C with no maximum for nights: more are possible.
-    assert types_at_capacity(_nights_problem(), {("A", 0): "N"}) == set()
-    assert types_at_capacity(_nights_problem(maximum_for_c=None), nights) == set()
-    # Nobody has a maximum for E, so it is never at capacity.
-    assert "E" not in types_at_capacity(_nights_problem(), nights)
+    assert unfillable_types(_nights_problem(), {("A", 0): "N"}) == set()
+    assert unfillable_types(_nights_problem(maximum_for_c=None), nights) == set()
+    # Nobody has a maximum for E, so it is never unfillable.
+    assert "E" not in unfillable_types(_nights_problem(), nights)
+    # Both nights on day 0, which wants one: a night can move from there to a short day.
+    crowded = {("A", 0): "N", ("B", 0): "N", ("C", 2): "E"}
+    assert unfillable_types(_nights_problem(first_nights=1), crowded) == set()
+    assert unfillable_types(_nights_problem(first_nights=2), crowded) == {"N"}
 
 
 def test_the_costs_a_window_centres_on_leave_out_shortfall_no_roster_can_lower():
