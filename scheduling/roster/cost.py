@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduling.roster.problem import Fairness, Roster, RosterProblem
+from scheduling.roster.problem import Fairness, Person, Roster, RosterProblem
 
 
 def roster_cost(problem: RosterProblem, roster: Roster) -> int:
@@ -62,6 +62,26 @@ def minutes_slack(problem: RosterProblem, roster: Roster) -> list[int]:
             worked[pid] += minutes[t]
     return [
         max(0, person.max_minutes - worked[person.id]) if person.max_minutes is not None else 0
+        for person in problem.people
+    ]
+
+
+def weekends_limited(problem: RosterProblem, person: Person) -> bool:
+    """Whether ``person`` may work fewer weekends than the horizon has whole (both days)."""
+    whole = sum(1 for days in problem.weekends() if len(days) == 2)
+    return person.max_weekends is not None and person.max_weekends < whole
+
+
+def half_weekends(problem: RosterProblem, roster: Roster) -> list[int]:
+    """Per person (in ``problem.people``'s order), the weekends ``roster`` has them work on
+    one day only, for people whose weekends are limited (``weekends_limited``; 0 for the
+    rest): each wastes a weekend day they could have worked within their maximum. A weekend
+    the horizon cuts to one day is never half."""
+    weekends = [days for days in problem.weekends() if len(days) == 2]
+    return [
+        sum(1 for days in weekends if sum((person.id, d) in roster for d in days) == 1)
+        if weekends_limited(problem, person)
+        else 0
         for person in problem.people
     ]
 

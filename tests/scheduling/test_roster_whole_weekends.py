@@ -1,0 +1,153 @@
+"""Whole weekends in the people-only LNS (scheduling/roster/lns.py, ``WHOLE_WEEKENDS``): between
+rosters of the same cost, a sub-solve prefers, and the search takes, the one with fewer
+weekends worked on one day only; and a roster of the old cost never replaces a cheaper one
+another thread has taken meanwhile. No database: the engine is pure Python."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from scheduling.roster import Person, Request, RosterProblem, RosterSolve, ShiftType
+from scheduling.roster import lns as lns_module
+from scheduling.roster.cost import half_weekends, roster_cost, weekends_limited
+
+DAY = ShiftType(id="D", minutes=480)
+
+
+def _two_shifts(days: int = 14) -> RosterProblem:
+    # Day 0 is a Monday: days 5-6 and 12-13 are the weekends. "A" works exactly two shifts
+    # (960 minutes) and at most one weekend, and nothing else costs anything, so every roster
+    # of A costs 0. "B" has no weekend maximum.
+    return RosterProblem(
+        days=days,
+        shift_types=(DAY,),
+        people=(
+            Person(id="A", min_minutes=960, max_minutes=960, max_weekends=1),
+            Person(id="B"),
+        ),
+    )
+
+
+def test_half_weekends_counts_weekends_worked_on_one_day_only_by_people_with_a_maximum():
+    problem = _two_shifts(days=16)  # weekends 5-6 and 12-13; day 15 is a Tuesday
+    roster = {("A", 5): "D", ("A", 6): "D", ("A", 12): "D", ("B", 6): "D", ("B", 4): "D"}
+    assert half_weekends(problem, roster) == [1, 0]  # B's weekends are not limited
+    assert half_weekends(problem, {("A", 4): "D", ("A", 13): "D"}) == [1, 0]
+    assert half_weekends(problem, {("A", 4): "D", ("A", 7): "D"}) == [0, 0]
+    # Horizon cut on a Saturday (day 12 the last): that weekend cannot be whole, so it is not
+    # half either; and one whole weekend with a maximum of one is no limit.
+    cut = _two_shifts(days=13)
+    assert half_weekends(cut, {("A", 12): "D"}) == [0, 0]
+    assert not weekends_limited(cut, cut.people[0])
+    assert weekends_limited(problem, problem.people[0])
+
+
+def _solve(problem: RosterProblem) -> RosterSolve:
+    solve = RosterSolve(problem, time_limit=30, workers=1, seed=1)
+    solve._started = time.monotonic()
+    return solve
+
+
+def test_a_sub_solve_with_nothing_cheaper_returns_a_roster_as_cheap_with_a_whole_weekend():
+    # A works Friday and Saturday: cost 0, one half weekend. No roster is cheaper, so the cost
+    # alone would make the sub-solve infeasible; with the tie-break it must return a roster of
+    # cost 0 whose weekend is whole (both days or neither).
+    problem = _two_shifts()
+    mine = {("A", 4): "D", ("A", 5): "D"}
+    _status, found = _solve(problem)._solve_below(problem, mine, 10.0, random.Random(1))
+    assert found is not None
+    assert roster_cost(problem, found) == 0
+    assert half_weekends(problem, found) == [0, 0]
+    assert sum(1 for pid, _day in found if pid == "A") == 2
+
+
+def test_without_the_tie_break_that_sub_solve_finds_nothing(monkeypatch):
+    monkeypatch.setattr(lns_module, "WHOLE_WEEKENDS", False)
+    problem = _two_shifts()
+    mine = {("A", 4): "D", ("A", 5): "D"}
+    _status, found = _solve(problem)._solve_below(problem, mine, 10.0, random.Random(1))
+    assert found is None
+
+
+def test_a_whole_weekend_roster_of_the_same_cost_is_taken_and_no_other():
+    problem = _two_shifts()
+    solve = _solve(problem)
+    half = {("A", 4): "D", ("A", 5): "D"}
+    solve._improved(roster_cost(problem, half), lambda: half)
+    # The same cost, the same number of half weekends: not taken.
+    same = {("A", 3): "D", ("A", 6): "D"}
+    assert solve._take(same) == 0
+    assert solve.best is half
+    whole = {("A", 5): "D", ("A", 6): "D"}
+    assert solve._take(whole) == 0
+    assert solve.best is whole and solve.best_objective == 0
+    # Back to a half weekend: more of them, not taken; B's (no weekend maximum) do not count.
+    solve._take(half)
+    assert solve.best is whole
+    solve._take({**whole, ("B", 6): "D"})
+    assert solve.best is whole
+
+
+def test_a_same_cost_roster_never_replaces_a_cheaper_one_taken_meanwhile(monkeypatch):
+    # Thread "sideways" offers a roster of the best's cost with fewer half weekends; while it
+    # counts them (inside _take), thread "cheaper" offers a roster that costs less. The
+    # comparison and the swap hold the solve's lock, so "cheaper" waits for "sideways" to
+    # finish and then wins: the best ends as the cheaper roster, at its own cost. (Without the
+    # lock, "sideways" would put its roster of the old cost back under the cheaper objective.)
+    problem = RosterProblem(
+        days=14,
+        shift_types=(DAY,),
+        people=(Person(id="A", min_minutes=960, max_minutes=960, max_weekends=1),),
+        requests=(Request(person="A", day=0, shift_type=None, weight=5, on=False),),
+    )
+    solve = _solve(problem)
+    start = {("A", 0): "D", ("A", 5): "D"}  # request broken (5), one half weekend
+    sideways = {("A", 0): "D", ("A", 1): "D"}  # request broken (5), no half weekend
+    cheaper = {("A", 5): "D", ("A", 6): "D"}  # request kept (0)
+    solve._improved(roster_cost(problem, start), lambda: start)
+    assert solve.best_objective == 5
+
+    counting = threading.Event()
+    cheaper_offered = threading.Event()
+    cheaper_done = threading.Event()
+    real_half_weekends = lns_module.half_weekends
+    blocked_cheaper = []
+
+    def half_weekends_holding(problem_, roster, *args, **kwargs):
+        if roster is sideways and not counting.is_set():
+            counting.set()
+            assert cheaper_offered.wait(10)
+            # "cheaper" must not get through while "sideways" compares and swaps.
+            blocked_cheaper.append(not cheaper_done.wait(0.5))
+        return real_half_weekends(problem_, roster, *args, **kwargs)
+
+    monkeypatch.setattr(lns_module, "half_weekends", half_weekends_holding)
+    errors: list[BaseException] = []
+
+    def run(target) -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def offer_cheaper() -> None:
+        assert counting.wait(10)
+        cheaper_offered.set()
+        solve._take(cheaper)
+        cheaper_done.set()
+
+    threads = [
+        threading.Thread(target=run, args=(lambda: solve._take(sideways),)),
+        threading.Thread(target=run, args=(offer_cheaper,)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads), "a thread is still running"
+    assert not errors, errors
+    assert blocked_cheaper == [True]
+    assert solve.best is cheaper
+    assert solve.best_objective == 0 == roster_cost(problem, solve.best)
