@@ -2,7 +2,8 @@
 
 A neighbourhood frees some (person, day) cells and fixes every other cell to the best roster in
 a copy of the whole model, with the objective capped below the best, so any solution of a
-sub-solve is a complete, better roster. ``NeighbourhoodSearch`` holds it as methods of
+sub-solve is a complete, better roster (or, with ``WHOLE_WEEKENDS``, one as cheap with fewer
+half weekends). ``NeighbourhoodSearch`` holds it as methods of
 ``RosterSolve`` (which inherits it): they share its clock, cancellation, solvers and best.
 """
 
@@ -97,7 +98,8 @@ class NeighbourhoodSearch:
         A neighbourhood frees some (person, day) cells and fixes every other cell to the best
         roster, in a copy of the whole model (so every rule and the objective are exactly the
         same), with the objective capped below the best: any solution is a complete, better
-        roster, whichever thread finds it. It ends early once no thread has improved the best
+        roster (or as cheap with fewer half weekends, ``WHOLE_WEEKENDS``), whichever thread
+        finds it. It ends early once no thread has improved the best
         for ``LNS_STALL`` of the time limit (at least 2 s)."""
         self._last_improved = self._elapsed()
         threads = [

@@ -1,7 +1,8 @@
-"""Whole weekends in the people-only LNS (scheduling/roster/lns.py, ``WHOLE_WEEKENDS``): between
+"""Whole weekends in both LNS kinds (scheduling/roster/lns.py, ``WHOLE_WEEKENDS``): between
 rosters of the same cost, a sub-solve prefers, and the search takes, the one with fewer
-weekends worked on one day only; and a roster of the old cost never replaces a cheaper one
-another thread has taken meanwhile. No database: the engine is pure Python."""
+weekends worked on one day only; a roster of the old cost never replaces a cheaper one another
+thread has taken meanwhile; and the whole-model LNS offers each roster at its own cost. No
+database: the engine is pure Python."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import random
 import threading
 import time
 
+from bench import shifts
 from scheduling.roster import Person, Request, RosterProblem, RosterSolve, ShiftType
 from scheduling.roster import lns as lns_module
 from scheduling.roster.cost import half_weekends, roster_cost, weekends_limited
+from scheduling.roster.model import RosterModel
+from tests.scheduling.test_roster_benchmark import evaluated, instance_text
 
 DAY = ShiftType(id="D", minutes=480)
 
@@ -151,3 +155,41 @@ def test_a_same_cost_roster_never_replaces_a_cheaper_one_taken_meanwhile(monkeyp
     assert blocked_cheaper == [True]
     assert solve.best is cheaper
     assert solve.best_objective == 0 == roster_cost(problem, solve.best)
+
+
+def test_the_whole_model_lns_reads_each_rosters_cost_back_from_the_tie_broken_objective():
+    # Benchmark instance 8 (30 people, at most 2 of 4 weekends each): its whole-model LNS
+    # sub-solves carry the half weekend tie-break, so a sub-solve's objective is the cost
+    # scaled, plus the half weekends. Every roster the LNS offers must be offered at its own
+    # cost (roster_cost; the independent evaluator agrees on the result).
+    number = 8
+    problem = shifts.problem_from_text(instance_text(number))
+    solve = RosterSolve(problem, time_limit=8, workers=2, seed=1)
+    offered: list[tuple[float, dict]] = []
+    improved = solve._improved
+
+    def record_improved(objective, roster_of, values_of=None):
+        if any(name == "portfolio" for name, _t, _out in solve.trace):
+            offered.append((objective, roster_of()))
+        return improved(objective, roster_of, values_of)
+
+    solve._improved = record_improved
+    result = solve.run()
+    assert result.found and offered
+    for objective, roster in offered:
+        assert objective == roster_cost(problem, roster)
+    assert evaluated(number, result.roster) == (result.objective, [])
+
+
+def test_the_whole_model_lns_takes_a_roster_as_cheap_with_a_whole_weekend():
+    # Every roster of A costs 0, so the LNS can only step sideways: from Friday and Saturday
+    # to a roster as cheap with the weekend whole. Its worker runs until it stalls (2 s).
+    problem = _two_shifts()
+    solve = RosterSolve(problem, time_limit=2, workers=1, seed=1)
+    solve._started = time.monotonic()
+    half = {("A", 4): "D", ("A", 5): "D"}
+    solve._improved(roster_cost(problem, half), lambda: half)
+    solve._lns_worker(RosterModel(problem), 1, 2.0)
+    assert solve.best_objective == 0 == roster_cost(problem, solve.best)
+    assert half_weekends(problem, solve.best) == [0, 0]
+    assert sum(1 for pid, _day in solve.best if pid == "A") == 2
