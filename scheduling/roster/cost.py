@@ -66,21 +66,25 @@ def minutes_slack(problem: RosterProblem, roster: Roster) -> list[int]:
     ]
 
 
-def weekends_limited(problem: RosterProblem, person: Person) -> bool:
-    """Whether ``person`` may work fewer weekends than the horizon has whole (both days)."""
-    whole = sum(1 for days in problem.weekends() if len(days) == 2)
-    return person.max_weekends is not None and person.max_weekends < whole
+def whole_weekends(problem: RosterProblem) -> list[tuple[int, ...]]:
+    """The horizon's weekends with both days inside it (a weekend the horizon cuts to one day
+    can be neither whole nor half)."""
+    return [days for days in problem.weekends() if len(days) == 2]
+
+
+def weekends_limited(person: Person, weekends: int) -> bool:
+    """Whether ``person`` may work fewer weekends than the horizon's ``weekends`` whole ones."""
+    return person.max_weekends is not None and person.max_weekends < weekends
 
 
 def half_weekends(problem: RosterProblem, roster: Roster) -> list[int]:
-    """Per person (in ``problem.people``'s order), the weekends ``roster`` has them work on
-    one day only, for people whose weekends are limited (``weekends_limited``; 0 for the
-    rest): each wastes a weekend day they could have worked within their maximum. A weekend
-    the horizon cuts to one day is never half."""
-    weekends = [days for days in problem.weekends() if len(days) == 2]
+    """Per person (in ``problem.people``'s order), the whole weekends ``roster`` has them work
+    on one day only, for people whose weekends are limited (``weekends_limited``; 0 for the
+    rest): each wastes a weekend day they could have worked within their maximum."""
+    weekends = whole_weekends(problem)
     return [
         sum(1 for days in weekends if sum((person.id, d) in roster for d in days) == 1)
-        if weekends_limited(problem, person)
+        if weekends_limited(person, len(weekends))
         else 0
         for person in problem.people
     ]

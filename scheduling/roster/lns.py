@@ -23,6 +23,7 @@ from scheduling.roster.cost import (
     shift_counts,
     unfillable_types,
     weekends_limited,
+    whole_weekends,
 )
 from scheduling.roster.long_horizon import lookback, problem_people, problem_window
 from scheduling.roster.model import BuildStopped, RosterModel
@@ -419,18 +420,17 @@ def _prefer_whole_weekends(
     weekend variables (the cost of a solution is its objective less their sum, divided by
     their count plus one)."""
     halves = []
-    weekends = [days for days in problem.weekends() if len(days) == 2]
+    weekends = whole_weekends(problem)
     for i, person in enumerate(problem.people):
-        if not weekends_limited(problem, person):
+        if not weekends_limited(person, len(weekends)):
             continue
         for days in weekends:
-            saturday, sunday = (work[i, d] for d in days)
+            saturday, sunday = (
+                v if isinstance(v, int) else m.get_bool_var_from_proto_index(v.index)
+                for v in (work[i, d] for d in days)
+            )
             if isinstance(saturday, int) and isinstance(sunday, int):
-                continue
-            if not isinstance(saturday, int):
-                saturday = m.get_bool_var_from_proto_index(saturday.index)
-            if not isinstance(sunday, int):
-                sunday = m.get_bool_var_from_proto_index(sunday.index)
+                continue  # cannot work either day
             half = m.new_bool_var(f"half_weekend_{i}_{days[0]}")
             m.add(half >= saturday - sunday)
             m.add(half >= sunday - saturday)

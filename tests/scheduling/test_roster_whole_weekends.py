@@ -13,7 +13,7 @@ import time
 from bench import shifts
 from scheduling.roster import Person, Request, RosterProblem, RosterSolve, ShiftType
 from scheduling.roster import lns as lns_module
-from scheduling.roster.cost import half_weekends, roster_cost, weekends_limited
+from scheduling.roster.cost import half_weekends, roster_cost, weekends_limited, whole_weekends
 from scheduling.roster.model import RosterModel
 from tests.scheduling.test_roster_benchmark import evaluated, instance_text
 
@@ -44,8 +44,9 @@ def test_half_weekends_counts_weekends_worked_on_one_day_only_by_people_with_a_m
     # half either; and one whole weekend with a maximum of one is no limit.
     cut = _two_shifts(days=13)
     assert half_weekends(cut, {("A", 12): "D"}) == [0, 0]
-    assert not weekends_limited(cut, cut.people[0])
-    assert weekends_limited(problem, problem.people[0])
+    assert whole_weekends(cut) == [(5, 6)]
+    assert not weekends_limited(cut.people[0], len(whole_weekends(cut)))
+    assert weekends_limited(problem.people[0], len(whole_weekends(problem)))
 
 
 def _solve(problem: RosterProblem) -> RosterSolve:
@@ -123,7 +124,9 @@ def test_a_same_cost_roster_never_replaces_a_cheaper_one_taken_meanwhile(monkeyp
         if roster is sideways and not counting.is_set():
             counting.set()
             assert cheaper_offered.wait(10)
-            # "cheaper" must not get through while "sideways" compares and swaps.
+            # "cheaper" must not get through while "sideways" compares and swaps. A blocked
+            # thread signals nothing, so this is a bounded wait that must time out; with the
+            # comparison outside the lock, "cheaper" finishes within it and the test fails.
             blocked_cheaper.append(not cheaper_done.wait(0.5))
         return real_half_weekends(problem_, roster, *args, **kwargs)
 
