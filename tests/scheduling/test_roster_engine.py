@@ -442,3 +442,30 @@ def test_request_fairness_shares_the_misses_within_a_cohort():
     assert len(shifts_of(fair.roster, "P0")) == len(shifts_of(fair.roster, "P1")) == 1
     # 11 requests' weight missed + 2 x the most any one person lost (6).
     assert fair.objective == roster_cost(fair_problem, fair.roster) == 11 + 2 * 6
+
+
+def test_the_objective_is_the_cost_of_every_roster_whatever_the_cover_cell():
+    # Cover cells of every encoding (docs/rostering.md, "Model"): nobody can work it, a
+    # preferred cover of 0, a preferred cover as large as the people able to work it (so no
+    # excess is possible: no variable of its own) and one in between (under and over
+    # variables). Every roster of three people over two days, pinned, must solve to an
+    # objective equal to its cost.
+    early, late = ShiftType("E", 480), ShiftType("L", 480)
+    staff = (Person("A"), Person("B"), Person("C", shift_types=frozenset({"E"})))
+    cover = (
+        Cover(0, "E", preferred=2, under_weight=100, over_weight=1),  # 3 able: in between
+        Cover(0, "L", preferred=0, under_weight=100, over_weight=7),  # none wanted
+        Cover(1, "E", preferred=3, under_weight=30, over_weight=1),  # as many as are able
+        Cover(1, "L", preferred=5, under_weight=11, over_weight=1),  # more than are able
+    )
+    base = RosterProblem(days=2, shift_types=(early, late), people=staff, cover=cover)
+    choices = {"A": (None, "E", "L"), "B": (None, "E", "L"), "C": (None, "E")}
+    costs = set()
+    for days in itertools.product(*(itertools.product(choices[p.id], repeat=2) for p in staff)):
+        pinned = {(p.id, d): days[i][d] for i, p in enumerate(staff) for d in range(2)}
+        roster = {key: t for key, t in pinned.items() if t is not None}
+        result = solve(replace(base, pinned=pinned))
+        assert result.roster == roster
+        assert result.objective == roster_cost(base, roster)
+        costs.add(result.objective)
+    assert len(costs) > 10  # the rosters differ in cost: the check above compares something

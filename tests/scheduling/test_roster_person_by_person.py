@@ -6,9 +6,11 @@ database: the engine is pure Python."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
+from ortools.sat.python import cp_model
 
 from scheduling.roster import (
     Cover,
@@ -109,3 +111,45 @@ def test_a_cancel_in_either_phase_of_the_people_path_lands_within_two_seconds(
     monkeypatch.setattr(solve_module, "PERSON_FIRST_CELLS", 0)
     solve = RosterSolve(large_separable_problem(), time_limit=60, workers=2, seed=1)
     cancel_while_solving(solve, phase, before)
+
+
+class _ProvingSolver:
+    """Stands in for a CP-SAT solver that finds a roster (``rosters`` times) and then goes on
+    proving it until stopped (or ``proof`` seconds pass): what a one-person solve often does."""
+
+    def __init__(self, *, rosters: int, proof: float) -> None:
+        self.rosters, self.proof = rosters, proof
+        self.stopped = threading.Event()
+
+    def solve(self, _model, callback) -> int:
+        for _ in range(self.rosters):
+            callback.on_solution_callback()
+        self.stopped.wait(self.proof)
+        return cp_model.FEASIBLE if self.rosters else cp_model.UNKNOWN
+
+    def stop_search(self) -> None:
+        self.stopped.set()
+
+
+class _Callback:
+    def __init__(self, on_solution) -> None:
+        self.on_solution = on_solution
+
+    def on_solution_callback(self) -> None:
+        self.on_solution(0, 0, None)
+
+
+def test_a_person_solve_that_has_a_roster_stops_once_settled_even_while_it_proves(monkeypatch):
+    # The person-by-person start stops a person's solve at the settle time if it has a roster,
+    # rather than letting it prove for the rest of its share (instance 13: a roster at 0.05 s,
+    # 0.7 s in all). Without a roster, the settle time alone stops nothing.
+    monkeypatch.setattr(solve_module, "_Callback", _Callback)
+    solve = RosterSolve(large_separable_problem(), time_limit=60, workers=1, seed=1)
+    found = _ProvingSolver(rosters=1, proof=30)
+    assert solve._run_settling(found, None, 0.05) == cp_model.FEASIBLE
+    assert found.stopped.is_set()  # by the settle time: its proof would have taken 30 s
+    nothing = _ProvingSolver(rosters=0, proof=0.5)
+    assert solve._run_settling(nothing, None, 0.05) == cp_model.UNKNOWN
+    # Its own 0.5 s ran out: this wait has to time out, as nothing may stop a solve that has
+    # no roster yet.
+    assert not nothing.stopped.is_set()
