@@ -4,12 +4,13 @@ A neighbourhood frees some (person, day) cells and fixes every other cell to the
 a copy of the whole model, with the objective capped below the best, so any solution of a
 sub-solve is a complete, better roster (or, with ``WHOLE_WEEKENDS``, one as cheap with fewer
 half weekends). ``NeighbourhoodSearch`` holds it as methods of
-``RosterSolve`` (which inherits it): they share its clock, cancellation, solvers and best.
+``RosterSolve`` (which inherits it): they share its clock, cancellation, solvers and best. The
+people-only LNS (people_lns.py) uses this module's sub-solve settings, weekends and whole
+weekends tie-break, and offers its rosters through ``_take``.
 """
 
 from __future__ import annotations
 
-import heapq
 import random
 import threading
 import time
@@ -18,15 +19,13 @@ from ortools.sat.python import cp_model
 
 from scheduling.roster.cost import (
     half_weekends,
-    minutes_slack,
     roster_cost,
     shift_counts,
     unfillable_types,
     weekends_limited,
     whole_weekends,
 )
-from scheduling.roster.long_horizon import lookback, problem_people, problem_window
-from scheduling.roster.model import BuildStopped, RosterModel
+from scheduling.roster.model import RosterModel
 from scheduling.roster.problem import Roster, RosterProblem
 
 # The LNS ends once it has not improved for this fraction of the time limit (at least 2 s; a
@@ -46,29 +45,9 @@ LNS_ESCALATIONS = 2
 # against 4953, 12 4465 against 4995 (docs/performance.md, round 6). Tried and not kept: level 2
 # in the portfolio phases (instances 5 and 6 no better).
 SUB_SOLVE_LINEARIZATION = 2
-PEOPLE_LNS_START = 3  # people freed at first by a neighbourhood of the people-only LNS
-# The people-only LNS frees, half of the time, more people (8 at first, growing like the
-# people above) over a window of WINDOW_SPAN days around a costly day instead of a few for the
-# whole horizon: cover is per day and these instances' costs are mostly cover shortfall, which
-# people on the same days can trade. At 60 s, 3 seeds (docs/performance.md, round 7): instance
-# 13 from +189% to +96% of the best known, 12 from +10.3% to +3.6%. Tried: windows only (13
-# better, 3037-3471 at 30 s against 3603-3809; 15 worse, 5561-5769 against 4966-5040); 14-day
-# windows (13: 4398 against 3662 at 30 s); choosing the kind by the cost each removed per second.
-WINDOW_MIX = 0.5
-WINDOW_SPAN = 7
-WINDOW_PEOPLE_START = 8
-# Half of the people a people-only neighbourhood frees are drawn weighted by the minutes they
-# could still work before their maximum total (``minutes_slack``), the rest at random. Where
-# the people together can barely work the minutes the cover asks for (instance 13: 941,160
-# asked, 939,000 at most), every shift short is capacity left unused in scraps no one shift
-# fits, and only people with such scraps, freed together, can pool them into one more shift.
-# At 60 s, seeds 1-2 (docs/rostering.md, "People with minutes left"; docs/performance.md,
-# round 9): 13 2336 and 2072 against 2948 and 2438; 15 4552 and 4652 against 4737 and 4639.
-# Tried: three quarters (13 2352, 2316).
-SLACK_MIX = 0.5
 # Between rosters of the same cost, every LNS sub-solve (people-only and whole-model) prefers
 # (its objective is the cost, then the number of weekends worked on one day only:
-# ``_prefer_whole_weekends``) and the search takes (``_take_sideways``) the one with fewer half
+# ``prefer_whole_weekends``) and the search takes (``_take_sideways``) the one with fewer half
 # weekends, counted for people whose weekends are limited. On instances 8, 13 and 15 the people
 # can barely work the weekend days the cover asks for even if every weekend they work is whole
 # (8: 133 wanted, 134 at most; 13: 482 and 500; 15: 248 and 268); rosters spent 15-43 of those
@@ -78,6 +57,37 @@ SLACK_MIX = 0.5
 # against 1539, 15 4752 against 4906, 13 the same (3024 against 3018).
 # False: the cost alone (for comparison).
 WHOLE_WEEKENDS = True
+# Where someone's weekends are limited, a neighbourhood kind frees some people on every weekend
+# day and the Friday and Monday around it (``weekend_days``), the rest of their days fixed: in
+# the whole-model LNS one kind more among the others ("weekends"), in the people-only LNS a
+# quarter of the draws (``people_lns.WEEKENDS_MIX``, "people-weekends", as many people as a
+# window frees).
+# With everyone at their maximum of weekends and the weekend cover barely workable (whole
+# weekends, above), a weekend day short is filled only by moving whole weekends between people,
+# which a few people's whole horizon or a window of days rarely frees together. At 60 s on one
+# machine, runs interleaved with the engine without it (docs/performance.md, round 11): 8 median
+# 1439 of six seeds against 1534, 15 4959 against 5076 and 13 2947, 2938 against 3594, 2949.
+# Tried: the kind drawn twice as often (8: 1451, 1743, 1427); half its people drawn by minutes
+# slack, as in the people-only LNS (8: 1443, 1464, 1429, 1445). False: without these kinds.
+WEEKENDS_KIND = True
+
+
+def weekends_limited_anyone(problem: RosterProblem) -> bool:
+    """Whether anyone's weekends are limited (``weekends_limited``): where a weekends
+    neighbourhood can help."""
+    weekends = len(whole_weekends(problem))
+    return any(weekends_limited(person, weekends) for person in problem.people)
+
+
+def weekend_days(problem: RosterProblem) -> set[int]:
+    """Every Saturday and Sunday of the horizon with the Friday before and the Monday after:
+    what a person's weekends can be changed within (their runs and days off around them)."""
+    return {
+        d
+        for days in problem.weekends()
+        for d in range(days[0] - 1, days[-1] + 2)
+        if 0 <= d < problem.days
+    }
 
 
 def sub_solve_limit(quiet: float, time_limit: float) -> float:
@@ -145,7 +155,8 @@ class NeighbourhoodSearch:
         """Cells (person index, day) -> free? for one neighbourhood of ``kind`` and ``size``
         (a fraction of the whole roster, roughly). "hot" kinds centre on where the best
         roster pays: a day window around a costly day (weighted by its cost), or people whose
-        requests are broken (weighted) together with random others to trade with."""
+        requests are broken (weighted) together with random others to trade with. "weekends"
+        frees some people on every weekend and the days around it (``WEEKENDS_KIND``)."""
         p = self.problem
         n, days = len(p.people), p.days
         if kind in ("hot-days", "hot-people"):
@@ -172,6 +183,11 @@ class NeighbourhoodSearch:
             centre = rng.choices(range(days), weights=[c + 1 for c in day_cost])[0]
             start = min(max(0, centre - rng.randrange(span)), days - span)
             return lambda i, d: start <= d < start + span
+        if kind == "weekends":
+            k = max(2, min(n, round(size * n)))
+            chosen = set(rng.sample(range(n), k))
+            around = weekend_days(p)
+            return lambda i, d: i in chosen and d in around
         # A block: half the people over a window twice as long as "days" would free.
         k = max(2, n // 2)
         chosen = set(rng.sample(range(n), k))
@@ -188,6 +204,8 @@ class NeighbourhoodSearch:
         # Per kind, the fraction freed; it grows while sub-solves finish (proved) within their
         # time and shrinks when they run out of time, so each stays a fast, complete search.
         sizes = {"people": 0.15, "days": 0.2, "block": 0.2, "hot-days": 0.2, "hot-people": 0.15}
+        if WEEKENDS_KIND and weekends_limited_anyone(p):
+            sizes["weekends"] = 0.2
         kinds = list(sizes)
         stall = max(2.0, LNS_STALL * self.time_limit)
         while not self._stop.is_set() and self._elapsed() < until - 0.1:
@@ -215,7 +233,7 @@ class NeighbourhoodSearch:
             cap = round(best_objective - objective.offset) - 1
             halves = []
             if WHOLE_WEEKENDS:
-                cap, halves = _prefer_whole_weekends(sub, built.work, p, best, cap)
+                cap, halves = prefer_whole_weekends(sub, built.work, p, best, cap)
             objective.domain.extend([-(1 << 60), cap])
             quiet = self._elapsed() - self._last_improved
             limit = min(until - self._elapsed(), sub_solve_limit(quiet, self.time_limit))
@@ -253,135 +271,6 @@ class NeighbourhoodSearch:
             if improved:
                 self.lns_stats[kind + "+"] = self.lns_stats.get(kind + "+", 0) + 1
 
-    # -- people at a time, each neighbourhood a model of its own --------------------------------
-    def _people_lns(self, *, until: float) -> None:
-        """Improve ``self.best`` until ``until`` for a problem too large to build whole: one
-        thread per worker, each freeing a few people at a time for the whole horizon
-        (``_people_step``) or more people over a window of days (``_window_step``), in a model
-        of just them. Slower to improve than the whole-model LNS where that
-        can be built (tried: worse on benchmark instances 5-10), but it scales with the people
-        freed, not with the problem."""
-        threads = [
-            threading.Thread(target=self._people_lns_worker, args=(self.seed * 104729 + k, until))
-            for k in range(self.workers)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-    def _people_lns_worker(self, seed: int, until: float) -> None:
-        rng = random.Random(seed)
-        people = [person.id for person in self.problem.people]
-        sizes = {"people-own": PEOPLE_LNS_START, "people-window": WINDOW_PEOPLE_START}
-        while not self._stop.is_set() and self._elapsed() < until - 0.1:
-            with self._lock:
-                best, best_objective = self.best, self.best_objective
-            kind = "people-window" if rng.random() < WINDOW_MIX else "people-own"
-            chosen = self._choose_people(rng, min(len(people), sizes[kind]), best)
-            limit = min(until - self._elapsed(), LNS_LIMIT)
-            started = time.monotonic()
-            step = self._people_step if kind == "people-own" else self._window_step
-            status, cost = step(best, chosen, limit, rng)
-            took = time.monotonic() - started
-            self._count(kind, improved=cost is not None and cost < best_objective)
-            # Grow while sub-solves finish (proved) quickly, shrink when they run out of time.
-            if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
-                sizes[kind] = min(len(people), sizes[kind] + 1)
-            elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
-                sizes[kind] = max(2, sizes[kind] - 1)
-
-    def _choose_people(self, rng: random.Random, k: int, best: Roster) -> set[str]:
-        """``k`` people for a people-only neighbourhood: ``SLACK_MIX`` of them drawn weighted
-        by their minutes slack in ``best`` (as many as have any), the rest at random."""
-        people = [person.id for person in self.problem.people]
-        slack = minutes_slack(self.problem, best)
-        # Weighted sampling without replacement (Efraimidis and Spirakis: each keyed by
-        # random ** (1 / weight), the largest keys win) in one pass; redrawing until distinct
-        # could loop for long when one person's slack dwarfs everyone else's.
-        keyed = [
-            (rng.random() ** (1 / s), pid) for pid, s in zip(people, slack, strict=True) if s > 0
-        ]
-        chosen = {pid for _key, pid in heapq.nlargest(round(SLACK_MIX * k), keyed)}
-        rest = [pid for pid in people if pid not in chosen]
-        chosen.update(rng.sample(rest, k - len(chosen)))
-        return chosen
-
-    def _people_step(
-        self, best: Roster, chosen: set[str], limit: float, rng
-    ) -> tuple[int, int | None]:
-        """Re-solve the ``chosen`` people for the whole horizon in a model of their own
-        (``problem_people``: everyone else fixed, cover reduced by what they hold), capped
-        below what they cost now; the whole roster is re-priced before it is taken.
-        (status, the new roster's cost or None)."""
-        mine = {key: t for key, t in best.items() if key[0] in chosen}
-        status, found = self._solve_below(
-            problem_people(self.problem, chosen, best), mine, limit, rng
-        )
-        if found is None:
-            return status, None
-        new = {key: t for key, t in best.items() if key[0] not in chosen}
-        new.update(found)
-        return status, self._take(new)
-
-    def _window_step(
-        self, best: Roster, chosen: set[str], limit: float, rng
-    ) -> tuple[int, int | None]:
-        """Re-solve the ``chosen`` people over a window of ``WINDOW_SPAN`` days around a
-        costly day, in a model of their own: everyone else fixed (``problem_people``), their
-        days outside the window pinned (``problem_window(settled=True)``, which keeps the days
-        its rules look back and ahead), capped below what they cost now."""
-        p = self.problem
-        # Windows centre on costs they can lower (instance 15: 3,600 of a roster's 4,552 is
-        # night shortfall no roster avoids, every night worker at their maximum of nights).
-        # Seeds 1-3 at 60 s: 4551, 4532 and 4536 against 4552, 4652 and 4836 without; later
-        # runs of the same engine spread as widely (docs/rostering.md), so the gain is unproven.
-        day_cost, _person_cost = self._costs(best, fixable=True)
-        span = min(p.days, WINDOW_SPAN)
-        centre = rng.choices(range(p.days), weights=[c + 1 for c in day_cost])[0]
-        lo = min(max(0, centre - rng.randrange(span)), p.days - span)
-        hi = lo + span
-        back = lookback(p)
-        offset = max(0, lo - back)
-        mine = {key: t for key, t in best.items() if key[0] in chosen}
-        sub_problem = problem_window(
-            problem_people(p, chosen, best), offset, hi, mine, decided=lo, ahead=back, settled=True
-        )
-        end = offset + sub_problem.days
-        mine_here = {(pid, d - offset): t for (pid, d), t in mine.items() if offset <= d < end}
-        status, found = self._solve_below(sub_problem, mine_here, limit, rng)
-        if found is None:
-            return status, None
-        new = {(pid, d): t for (pid, d), t in best.items() if pid not in chosen or not lo <= d < hi}
-        for (pid, d), t in found.items():
-            if lo <= d + offset < hi:
-                new[pid, d + offset] = t
-        return status, self._take(new)
-
-    def _solve_below(
-        self, sub_problem: RosterProblem, mine: Roster, limit: float, rng
-    ) -> tuple[int, Roster | None]:
-        """Solve ``sub_problem`` (a few people's, in a model of its own) hinted with ``mine``,
-        their roster in it now, capped below what that costs; (status, their new roster or
-        None)."""
-        try:
-            model = RosterModel(sub_problem, stopped=self._stop.is_set)
-        except BuildStopped:
-            return cp_model.UNKNOWN, None  # cancelled: run() reports CANCELLED
-        model.hint(mine)
-        objective = model.model.proto.objective
-        cap = round(roster_cost(sub_problem, mine) - objective.offset) - 1
-        if WHOLE_WEEKENDS:
-            cap, _halves = _prefer_whole_weekends(model.model, model.work, sub_problem, mine, cap)
-        objective.domain.clear()
-        objective.domain.extend([-(1 << 60), cap])
-        solver = self._new_solver(limit, 1, rng.randrange(1 << 30))
-        solver.parameters.linearization_level = SUB_SOLVE_LINEARIZATION
-        status = self._run_solver(solver, model.model, lambda o, b, v: None)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return status, None
-        return status, model.roster(solver.boolean_value)
-
     def _take(self, new: Roster) -> int:
         """Price the whole roster ``new`` and offer it as the best; its cost."""
         cost = roster_cost(self.problem, new)
@@ -410,7 +299,7 @@ class NeighbourhoodSearch:
                 self.best_values = None
 
 
-def _prefer_whole_weekends(
+def prefer_whole_weekends(
     m: cp_model.CpModel, work: dict, problem: RosterProblem, now: Roster, cap: int
 ) -> tuple[int, list[cp_model.IntVar]]:
     """Make ``m``'s objective (a model of ``problem`` or a copy of one; ``work``: its (person

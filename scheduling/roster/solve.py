@@ -38,6 +38,7 @@ from scheduling.roster.long_horizon import (
     long_horizon,
 )
 from scheduling.roster.model import BuildStopped, RosterModel
+from scheduling.roster.people_lns import PeopleSearch
 from scheduling.roster.problem import Roster, RosterProblem
 
 CANCELLED = "CANCELLED"
@@ -101,7 +102,7 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         self._on_solution(self.objective_value, self.best_objective_bound, self.boolean_value)
 
 
-class RosterSolve(LongHorizonSearch, NeighbourhoodSearch):
+class RosterSolve(LongHorizonSearch, NeighbourhoodSearch, PeopleSearch):
     """One solve; ``stop()`` may be called from any thread."""
 
     def __init__(

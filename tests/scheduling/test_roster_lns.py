@@ -16,7 +16,7 @@ import time
 import pytest
 
 from bench import shifts
-from scheduling.roster import Cover, Person, RosterProblem, RosterSolve, ShiftType
+from scheduling.roster import Cover, Person, RosterProblem, RosterSolve, ShiftType, people_lns
 from scheduling.roster import lns as lns_module
 from scheduling.roster import solve as solve_module
 from scheduling.roster.cost import half_weekends, minutes_slack, roster_cost, unfillable_types
@@ -102,7 +102,7 @@ def test_a_window_step_changes_only_its_people_on_its_days_and_prices_the_whole_
         changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
         assert changed and {pid for pid, _day in changed} <= chosen
         days = [day for _pid, day in changed]
-        assert max(days) - min(days) < lns_module.WINDOW_SPAN
+        assert max(days) - min(days) < people_lns.WINDOW_SPAN
         assert evaluated(number, after) == (cost, [])
     assert improved >= 2  # a person-by-person start leaves plenty to gain
 
