@@ -23,13 +23,14 @@ from scheduling.roster.model import BuildStopped, RosterModel
 from scheduling.roster.problem import Roster, RosterProblem
 
 PEOPLE_LNS_START = 3  # people freed at first by a neighbourhood of the people-only LNS
-# The people-only LNS frees, half of the time, more people (8 at first, growing like the
-# people above) over a window of WINDOW_SPAN days around a costly day instead of a few for the
-# whole horizon: cover is per day and these instances' costs are mostly cover shortfall, which
-# people on the same days can trade. At 60 s, 3 seeds (docs/performance.md, round 7): instance
-# 13 from +189% to +96% of the best known, 12 from +10.3% to +3.6%. Tried: windows only (13
-# better, 3037-3471 at 30 s against 3603-3809; 15 worse, 5561-5769 against 4966-5040); 14-day
-# windows (13: 4398 against 3662 at 30 s); choosing the kind by the cost each removed per second.
+# The people-only LNS frees, in half of its draws that are not weekends, more people (8 at
+# first, growing like the people above) over a window of WINDOW_SPAN days around a costly day
+# instead of a few for the whole horizon: cover is per day and these instances' costs are
+# mostly cover shortfall, which people on the same days can trade. At 60 s, 3 seeds
+# (docs/performance.md, round 7): instance 13 from +189% to +96% of the best known, 12 from
+# +10.3% to +3.6%. Tried: windows only (13 better, 3037-3471 at 30 s against 3603-3809; 15
+# worse, 5561-5769 against 4966-5040); 14-day windows (13: 4398 against 3662 at 30 s); choosing
+# the kind by the cost each removed per second.
 WINDOW_MIX = 0.5
 WINDOW_SPAN = 7
 WINDOW_PEOPLE_START = 8
@@ -52,10 +53,10 @@ class PeopleSearch:
     def _people_lns(self, *, until: float) -> None:
         """Improve ``self.best`` until ``until`` for a problem too large to build whole: one
         thread per worker, each freeing a few people at a time for the whole horizon
-        (``_people_step``) or more people over a window of days (``_window_step``), in a model
-        of just them. Slower to improve than the whole-model LNS where that
-        can be built (tried: worse on benchmark instances 5-10), but it scales with the people
-        freed, not with the problem."""
+        (``_people_step``), more people over a window of days (``_window_step``) or on their
+        weekends (``_weekends_step``), in a model of just them. Slower to improve than the
+        whole-model LNS where that can be built (tried: worse on benchmark instances 5-10),
+        but it scales with the people freed, not with the problem."""
         threads = [
             threading.Thread(target=self._people_lns_worker, args=(self.seed * 104729 + k, until))
             for k in range(self.workers)
