@@ -68,7 +68,9 @@ WHOLE_WEEKENDS = True
 # machine, runs interleaved with the engine without it (docs/performance.md, round 11): 8 median
 # 1439 of six seeds against 1534, 15 4959 against 5076 and 13 2947, 2938 against 3594, 2949.
 # Tried: the kind drawn twice as often (8: 1451, 1743, 1427); half its people drawn by minutes
-# slack, as in the people-only LNS (8: 1443, 1464, 1429, 1445). False: without these kinds.
+# slack, as in the people-only LNS (8: 1443, 1464, 1429, 1445); half of its neighbourhoods
+# everyone on two weekends drawn at random (8: 1441, 1348, 1429, 1445; 5: 1243, 1233, 1163
+# against 1246, 1237, 1239: inside the spread). False: without these kinds.
 WEEKENDS_KIND = True
 
 
