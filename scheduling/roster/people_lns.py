@@ -118,16 +118,23 @@ class PeopleSearch:
         return chosen
 
     def _people_step(
-        self, best: Roster, chosen: set[str], limit: float, rng
+        self, best: Roster, chosen: set[str], limit: float, rng, *, days: set[int] | None = None
     ) -> tuple[int, int | None]:
-        """Re-solve the ``chosen`` people for the whole horizon in a model of their own
-        (``problem_people``: everyone else fixed, cover reduced by what they hold), capped
-        below what they cost now; the whole roster is re-priced before it is taken.
-        (status, the new roster's cost or None)."""
+        """Re-solve the ``chosen`` people for the whole horizon (or only on ``days``, their
+        other days pinned to ``best``) in a model of their own (``problem_people``: everyone
+        else fixed, cover reduced by what they hold), capped below what they cost now; the
+        whole roster is re-priced before it is taken. (status, the new roster's cost or
+        None)."""
+        sub_problem = problem_people(self.problem, chosen, best)
+        if days is not None:
+            pinned = dict(sub_problem.pinned)
+            for pid in chosen:
+                for d in range(self.problem.days):
+                    if d not in days:
+                        pinned.setdefault((pid, d), best.get((pid, d)))
+            sub_problem = replace(sub_problem, pinned=pinned)
         mine = {key: t for key, t in best.items() if key[0] in chosen}
-        status, found = self._solve_below(
-            problem_people(self.problem, chosen, best), mine, limit, rng
-        )
+        status, found = self._solve_below(sub_problem, mine, limit, rng)
         if found is None:
             return status, None
         new = {key: t for key, t in best.items() if key[0] not in chosen}
@@ -172,23 +179,8 @@ class PeopleSearch:
         self, best: Roster, chosen: set[str], limit: float, rng
     ) -> tuple[int, int | None]:
         """Re-solve the ``chosen`` people's weekends (``lns.weekend_days``) in a model of their
-        own: everyone else fixed (``problem_people``), the chosen people's other days pinned
-        to ``best``, capped below what they cost now."""
-        p = self.problem
-        sub_problem = problem_people(p, chosen, best)
-        free = lns.weekend_days(p)
-        pinned = dict(sub_problem.pinned)
-        for pid in chosen:
-            for d in range(p.days):
-                if d not in free:
-                    pinned.setdefault((pid, d), best.get((pid, d)))
-        mine = {key: t for key, t in best.items() if key[0] in chosen}
-        status, found = self._solve_below(replace(sub_problem, pinned=pinned), mine, limit, rng)
-        if found is None:
-            return status, None
-        new = {key: t for key, t in best.items() if key[0] not in chosen}
-        new.update(found)
-        return status, self._take(new)
+        own, their other days pinned (``_people_step``)."""
+        return self._people_step(best, chosen, limit, rng, days=lns.weekend_days(self.problem))
 
     def _solve_below(
         self, sub_problem: RosterProblem, mine: Roster, limit: float, rng

@@ -73,18 +73,25 @@ def test_people_lns_sub_solves_run_at_linearization_level_2(monkeypatch):
     assert solve.lns_stats.get("people-own") and solve.lns_stats.get("people-window")
 
 
-def test_a_window_step_changes_only_its_people_on_its_days_and_prices_the_whole_roster():
-    # Benchmark instance 5 (16 people, 28 days, soft cover) from a person-by-person start:
-    # window steps of 6 people. Each roster a step returns must differ from the one it started
-    # from only for the chosen people and within WINDOW_SPAN days, cost what the step says
-    # (the whole roster's cost, the independent evaluator's objective) and break no rule.
-    number = 5
+def solve_from_a_person_by_person_start(number: int) -> tuple[RosterProblem, RosterSolve]:
+    """Benchmark instance ``number`` and a solve whose best is a person-by-person start, for
+    driving its LNS steps one at a time."""
     problem = shifts.problem_from_text(instance_text(number))
     solve = RosterSolve(problem, time_limit=60, workers=2, seed=1)
     solve._started = time.monotonic()
     start = solve._person_by_person(20)
     assert start is not None
     solve._improved(roster_cost(problem, start), lambda: start)
+    return problem, solve
+
+
+def test_a_window_step_changes_only_its_people_on_its_days_and_prices_the_whole_roster():
+    # Benchmark instance 5 (16 people, 28 days, soft cover) from a person-by-person start:
+    # window steps of 6 people. Each roster a step returns must differ from the one it started
+    # from only for the chosen people and within WINDOW_SPAN days, cost what the step says
+    # (the whole roster's cost, the independent evaluator's objective) and break no rule.
+    number = 5
+    problem, solve = solve_from_a_person_by_person_start(number)
     rng = random.Random(5)
     people = [person.id for person in problem.people]
     improved = 0

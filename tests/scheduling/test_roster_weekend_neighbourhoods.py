@@ -16,6 +16,7 @@ from scheduling.roster.cost import roster_cost
 from scheduling.roster.lns import weekend_days, weekends_limited_anyone
 from tests.scheduling.roster_support import DAY, large_separable_problem
 from tests.scheduling.test_roster_benchmark import evaluated, instance_text
+from tests.scheduling.test_roster_lns import solve_from_a_person_by_person_start
 
 
 def test_weekend_days_are_saturdays_and_sundays_with_the_friday_before_and_monday_after():
@@ -62,13 +63,8 @@ def test_a_weekends_step_changes_only_its_people_around_weekends_and_prices_the_
     # and Monday around them), cost what the step says (the whole roster's cost, the
     # independent evaluator's objective) and break no rule.
     number = 5
-    problem = shifts.problem_from_text(instance_text(number))
+    problem, solve = solve_from_a_person_by_person_start(number)
     assert weekends_limited_anyone(problem)
-    solve = RosterSolve(problem, time_limit=60, workers=2, seed=1)
-    solve._started = time.monotonic()
-    start = solve._person_by_person(20)
-    assert start is not None
-    solve._improved(roster_cost(problem, start), lambda: start)
     rng = random.Random(5)
     people = [person.id for person in problem.people]
     around = weekend_days(problem)
@@ -92,11 +88,7 @@ def test_a_weekends_step_changes_only_its_people_around_weekends_and_prices_the_
 def test_the_people_lns_draws_weekend_steps_only_where_weekends_are_limited():
     # Instance 5's weekends are limited: some of the people-only LNS's draws are weekend
     # steps. The large separable problem has no weekend maximum: none are.
-    problem = shifts.problem_from_text(instance_text(5))
-    solve = RosterSolve(problem, time_limit=60, workers=1, seed=1)
-    solve._started = time.monotonic()
-    start = solve._person_by_person(20)
-    solve._improved(roster_cost(problem, start), lambda: start)
+    _problem, solve = solve_from_a_person_by_person_start(5)
     solve._people_lns(until=solve._elapsed() + 4)
     assert solve.lns_stats.get("people-weekends")
     assert solve.lns_stats.get("people-window") and solve.lns_stats.get("people-own")
