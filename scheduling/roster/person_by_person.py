@@ -122,7 +122,9 @@ class PersonByPerson:
 @dataclass
 class _Greedy:
     """The person-by-person start's shared state; its threads read and write it under
-    ``lock`` (the cover a person is solved against is a copy taken when they start)."""
+    ``lock``: without it two threads could pop the same person, or lose each other's count
+    of a cell (a cell filled twice would look filled once, and be filled a third time). The
+    cover a person is solved against is a copy taken when they start."""
 
     queue: list
     ends: float
