@@ -211,10 +211,12 @@ def test_readers_never_see_half_a_bulk_reassignment(coordinator):
             finished.set()
 
     snapshots = []
+    sampled = threading.Event()  # the sampler's first read happened while the move was held
 
     def sample():
         while not finished.is_set():
             snapshots.append(_rotations(ids))
+            sampled.set()
             finished.wait(0.005)
         snapshots.append(_rotations(ids))
 
@@ -224,6 +226,9 @@ def test_readers_never_see_half_a_bulk_reassignment(coordinator):
     try:
         assert held.wait(EVENT_TIMEOUT)
         threads.append(run_in_thread(sample, sampler))
+        # Released only after the sampler has read once: otherwise a sampler thread slow to
+        # start would read only after the commit, and its first snapshot would be the new state.
+        assert sampled.wait(EVENT_TIMEOUT)
         # Mid-way: one row is written inside the open transaction; nobody else sees it.
         assert _rotations(ids) == old_state
         assert api.get(f"/api/assignments/{ids[0]}").json()["rotation"] == wards.pk
