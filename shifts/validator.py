@@ -14,10 +14,13 @@ from shifts.eligibility import eligibility_facts_load
 from shifts.formatting import fmt_day
 from shifts.models import Shift
 
+# Each rule a violation can break, with how a report names it.
+RULES = {"coverage": "coverage", "eligibility": "eligibility", "duty_hours": "duty hours"}
+
 
 @dataclass(frozen=True)
 class ShiftViolation:
-    rule: str  # coverage, eligibility, duty_hours
+    rule: str  # a key of RULES
     message: str
 
     def __str__(self) -> str:
