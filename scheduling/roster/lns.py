@@ -72,6 +72,22 @@ WHOLE_WEEKENDS = True
 # everyone on two weekends drawn at random (8: 1441, 1348, 1429, 1445; 5: 1243, 1233, 1163
 # against 1246, 1237, 1239: inside the spread). False: without these kinds.
 WEEKENDS_KIND = True
+# The whole-model LNS improves a *current* roster, which is the best until it stalls: once no
+# sub-solve has lowered it for PERTURB_AFTER of the time limit (at least 1 s), the next
+# sub-solve perturbs it (a neighbourhood twice the kind's size, at least PERTURB_CHANGE of the
+# shifts the current has in the cells it frees dropped, the cost allowed to rise by up to
+# PERTURB_WORSE of it), and its result becomes the current even if it costs more. The best is
+# kept apart, and it is what the solve returns. Instances 5, 6 and 8 stalled within 20 s in
+# rosters that every window and weekend neighbourhood proved locally optimal (5 and 8 one
+# weekend shortfall from the best known); from perturbed rosters the search got there. At 60
+# s, 2 workers, one machine (docs/performance.md, round 13): 5 1155, 1147, 1236 against 1240,
+# 1246, 1237; 6 1956, 1957 against 2042-2048; 8 1436, 1332, 1342 against 1442, 1545, 1426.
+# Not in the people-only LNS: 13, still improving when its time runs out, did worse with it
+# (2747, 2691 against 2392-2852 and 2201), 15 no better (4932, 4637, 4961).
+# 0: no perturbation (for comparison).
+PERTURB_AFTER = 0.05
+PERTURB_WORSE = 0.02
+PERTURB_CHANGE = 0.25
 
 
 def weekends_limited_anyone(problem: RosterProblem) -> bool:
@@ -115,6 +131,7 @@ class NeighbourhoodSearch:
         finds it. It ends early once no thread has improved the best
         for ``LNS_STALL`` of the time limit (at least 2 s)."""
         self._last_improved = self._elapsed()
+        self._current_reset()
         threads = [
             threading.Thread(target=self._lns_worker, args=(built, self.seed * 7919 + k, until))
             for k in range(self.workers)
@@ -213,12 +230,11 @@ class NeighbourhoodSearch:
         while not self._stop.is_set() and self._elapsed() < until - 0.1:
             if self._elapsed() - self._last_improved > stall:
                 return  # stalled: the hinted portfolio does better from here
-            with self._lock:
-                best, best_objective = self.best, self.best_objective
-            if best_objective <= self.bound + 1e-6:
+            if self.best_objective <= self.bound + 1e-6:
                 return
+            best, best_objective, perturb = self._current_base()
             kind = rng.choice(kinds)
-            free = self._neighbourhood(rng, kind, sizes[kind], best)
+            free = self._neighbourhood(rng, kind, sizes[kind] * (2 if perturb else 1), best)
             sub = built.model.clone()
             sub.clear_hints()
             variables = sub.proto.variables
@@ -234,7 +250,12 @@ class NeighbourhoodSearch:
             objective.domain.clear()
             cap = round(best_objective - objective.offset) - 1
             halves = []
-            if WHOLE_WEEKENDS:
+            if perturb:
+                held = [
+                    v for (i, d, t), v in x_items if free(i, d) and best.get((people[i], d)) == t
+                ]
+                cap = perturbed_cap(sub, held, cap, best_objective)
+            elif WHOLE_WEEKENDS:
                 cap, halves = prefer_whole_weekends(sub, built.work, p, best, cap)
             objective.domain.extend([-(1 << 60), cap])
             quiet = self._elapsed() - self._last_improved
@@ -259,7 +280,12 @@ class NeighbourhoodSearch:
                     lambda s=solver: list(s.response_proto.solution)[:n_variables],
                 )
                 self._take_sideways(cost, roster)
-            self._count(kind, improved=cost is not None and cost < best_objective)
+                self._current_offer(cost, roster, perturbed=perturb)
+            self._count(
+                "perturb" if perturb else kind, improved=cost is not None and cost < best_objective
+            )
+            if perturb:
+                continue  # a perturbation says nothing about the kind's size
             if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and took < 0.5 * limit:
                 sizes[kind] = min(1.0, sizes[kind] * 1.15)
             elif status in (cp_model.UNKNOWN, cp_model.FEASIBLE) and took >= 0.9 * limit:
@@ -297,8 +323,49 @@ class NeighbourhoodSearch:
                 and sum(half_weekends(self.problem, new))
                 < sum(half_weekends(self.problem, self.best))
             ):
+                if self._current[0] is self.best:
+                    self._current = (new, cost, self._current[2])
                 self.best = new
                 self.best_values = None
+
+    # -- the current roster (PERTURB_AFTER) --------------------------------------------------
+    def _current_reset(self) -> None:
+        """Start the current roster at the best."""
+        with self._lock:
+            self._current = (self.best, self.best_objective, self._elapsed())
+
+    def _current_base(self) -> tuple[Roster, float, bool]:
+        """The roster the next sub-solve starts from, its cost, and whether that sub-solve
+        perturbs it. Under the lock, so one thread perturbs a stalled current, not each."""
+        with self._lock:
+            roster, cost, since = self._current
+            if roster is None or (self.best_objective < cost and not PERTURB_AFTER):
+                # No current yet (a step driven on its own), or perturbations are off: the
+                # current is the best.
+                roster, cost = self.best, self.best_objective
+                self._current = (roster, cost, since)
+            perturb = bool(PERTURB_AFTER) and (
+                self._elapsed() - since > max(1.0, PERTURB_AFTER * self.time_limit)
+            )
+            if perturb:
+                self._current = (roster, cost, self._elapsed())
+            return roster, cost, perturb
+
+    def _current_offer(self, cost: float, roster: Roster, *, perturbed: bool) -> None:
+        """``roster`` becomes the current if it is cheaper, or if it is a perturbation's."""
+        with self._lock:
+            if perturbed or cost < self._current[1]:
+                self._current = (roster, cost, self._elapsed())
+
+
+def perturbed_cap(m: cp_model.CpModel, held: list, cap: int, cost: float) -> int:
+    """Make ``m`` a perturbation of the roster it was fixed around, which costs ``cost``: of
+    ``held`` (the variables of the shifts that roster has in the cells the neighbourhood frees)
+    at least ``PERTURB_CHANGE`` are dropped. Returns the objective's cap for it: ``cap`` (the
+    cap one below ``cost``) raised by one and by ``PERTURB_WORSE`` of ``cost``."""
+    if held:
+        m.add(sum(held) <= len(held) - max(1, round(PERTURB_CHANGE * len(held))))
+    return cap + 1 + max(1, round(PERTURB_WORSE * cost))
 
 
 def prefer_whole_weekends(

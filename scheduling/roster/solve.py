@@ -132,6 +132,10 @@ class RosterSolve(LongHorizonSearch, NeighbourhoodSearch, PeopleSearch, PersonBy
         # LNS sub-solves per neighbourhood kind, and how many improved ("kind+").
         self.lns_stats: dict[str, int] = {}
         self._last_improved = 0.0
+        # The roster the whole-model LNS's sub-solves start from, its cost, and when it last
+        # changed: the best unless a perturbation moved it (lns.PERTURB_AFTER); None until the
+        # LNS begins.
+        self._current: tuple[Roster | None, float, float] = (None, float("inf"), 0.0)
         # (phase, seconds since the start when it ended, outcome): what the time went to.
         self.trace: list[tuple[str, float, object]] = []
 

@@ -1,0 +1,135 @@
+"""The whole-model LNS's current roster and its perturbations (scheduling/roster/lns.py,
+``PERTURB_AFTER``): once the current has not been lowered for a while, one sub-solve (one
+thread's, not each's) perturbs it, moving at least ``PERTURB_CHANGE`` of the shifts it frees
+within ``PERTURB_WORSE`` of its cost; the perturbed roster becomes the current even when it
+costs more, while the best, which the solve returns, never gets worse. No database: the engine
+is pure Python."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ortools.sat.python import cp_model
+
+from bench import shifts
+from scheduling.roster import RosterSolve
+from scheduling.roster import lns as lns_module
+from scheduling.roster.cost import roster_cost
+from tests.scheduling.test_roster_benchmark import evaluated, instance_text
+
+
+def test_a_perturbation_drops_a_quarter_of_what_it_frees_and_may_cost_two_percent_more():
+    m = cp_model.CpModel()
+    held = [m.new_bool_var(f"held_{k}") for k in range(8)]
+    cost = m.new_int_var(0, 10_000, "cost")
+    m.add(cost == 1000 + 5 * (8 - sum(held)))  # each shift dropped costs 5 more
+    m.minimize(cost)
+    cap = lns_module.perturbed_cap(m, held, 999, 1000)
+    assert cap == 999 + 1 + 20  # up to 2% (20) above the 1000 it costs now
+    m.proto.objective.domain.extend([-(1 << 60), cap])
+    solver = cp_model.CpSolver()
+    assert solver.solve(m) == cp_model.OPTIMAL
+    # The cheapest roster that drops a quarter (2 of 8): 1010, above the 1000 it started at.
+    assert sum(solver.value(v) for v in held) == 6
+    assert solver.value(cost) == 1010
+
+
+def test_a_perturbation_may_not_rise_more_than_two_percent():
+    m = cp_model.CpModel()
+    held = [m.new_bool_var(f"held_{k}") for k in range(8)]
+    cost = m.new_int_var(0, 10_000, "cost")
+    m.add(cost == 1000 + 11 * (8 - sum(held)))  # dropping 2 of 8 costs 1022: more than 2%
+    m.minimize(cost)
+    cap = lns_module.perturbed_cap(m, held, 999, 1000)
+    m.proto.objective.domain.extend([-(1 << 60), cap])
+    assert cp_model.CpSolver().solve(m) == cp_model.INFEASIBLE
+
+
+def _stalled_solve(monkeypatch) -> RosterSolve:
+    """A solve whose current roster (costing 100, as its best) has not changed for 10 s of a
+    60 s limit: past ``PERTURB_AFTER`` (3 s)."""
+    monkeypatch.setattr(lns_module, "PERTURB_AFTER", 0.05)
+    solve = RosterSolve(shifts.problem_from_text(instance_text(1)), time_limit=60)
+    solve._started = time.monotonic() - 20
+    solve.best, solve.best_objective = {("A", 0): "D"}, 100
+    solve._current = (solve.best, 100, 10.0)
+    return solve
+
+
+def test_only_one_of_two_threads_asking_at_once_perturbs_a_stalled_current(monkeypatch):
+    solve = _stalled_solve(monkeypatch)
+    barrier = threading.Barrier(2)
+    perturbs: list[bool] = []
+
+    def ask() -> None:
+        barrier.wait(timeout=10)
+        _roster, _cost, perturb = solve._current_base()
+        perturbs.append(perturb)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in threads)
+    # The lock makes asking and marking the current as perturbed one step: without it both
+    # could see it stalled and both perturb.
+    assert sorted(perturbs) == [False, True]
+    # And the next perturbation waits for another stall.
+    assert solve._current_base()[2] is False
+
+
+def test_a_current_within_its_stall_time_is_not_perturbed(monkeypatch):
+    solve = _stalled_solve(monkeypatch)
+    solve._current = (solve.best, 100, 18.0)  # changed 2 s ago, under 3 s
+    assert solve._current_base()[2] is False
+    monkeypatch.setattr(lns_module, "PERTURB_AFTER", 0)
+    solve._current = (solve.best, 100, 0.0)
+    assert solve._current_base()[2] is False  # perturbations off
+
+
+def test_a_perturbed_roster_becomes_the_current_but_never_the_best(monkeypatch):
+    solve = _stalled_solve(monkeypatch)
+    best = solve.best
+    dearer = {("A", 1): "D"}
+    solve._current_offer(101, dearer, perturbed=False)
+    assert solve._current[0] is best  # dearer and not a perturbation: ignored
+    solve._current_offer(101, dearer, perturbed=True)
+    assert solve._current[:2] == (dearer, 101)
+    assert (solve.best, solve.best_objective) == (best, 100)
+    cheaper = {("A", 2): "D"}
+    solve._current_offer(100.5, cheaper, perturbed=False)
+    assert solve._current[:2] == (cheaper, 100.5)
+
+
+def test_the_whole_model_lns_perturbs_and_returns_the_cheapest_roster_it_saw(monkeypatch):
+    # Benchmark instance 3 reaches its best known (1001) within a second but is not proved
+    # there, so the LNS stalls and perturbs after 1 s without a better current (5% of 8 s is
+    # under the 1 s floor).
+    monkeypatch.setattr(lns_module, "PERTURB_AFTER", 0.05)
+    number = 3
+    problem = shifts.problem_from_text(instance_text(number))
+    solve = RosterSolve(problem, time_limit=8, workers=2, seed=1)
+    offered: list[float] = []
+    perturbations: list[float] = []
+    original_improved, original_offer = solve._improved, solve._current_offer
+
+    def improved(objective, roster_of, values_of=None):
+        offered.append(objective)
+        return original_improved(objective, roster_of, values_of)
+
+    def offer(cost, roster, *, perturbed: bool):
+        if perturbed:
+            offered.append(cost)
+            perturbations.append(cost)
+        return original_offer(cost, roster, perturbed=perturbed)
+
+    solve._improved, solve._current_offer = improved, offer
+    result = solve.run()
+    assert result.found
+    # It perturbed (each try is counted; those that found a roster offered it).
+    assert solve.lns_stats.get("perturb", 0) >= max(1, len(perturbations)), solve.lns_stats
+    # Whatever the perturbations cost, the solve returns the cheapest roster offered.
+    assert result.objective == min(offered) == roster_cost(problem, result.roster)
+    assert evaluated(number, result.roster) == (result.objective, [])
