@@ -79,12 +79,12 @@ WEEKENDS_KIND = True
 # PERTURB_WORSE of it), and its result becomes the current even if it costs more. The best is
 # kept apart, and it is what the solve returns. Instances 5, 6 and 8 stalled within 20 s in
 # rosters that every window and weekend neighbourhood proved locally optimal (5 and 8 one
-# weekend shortfall from the best known); from perturbed rosters the search got there. At 60
-# s, 2 workers, one machine (docs/performance.md, round 13): 5 1155, 1147, 1236 against 1240,
-# 1246, 1237; 6 1956, 1957 against 2042-2048; 8 1436, 1332, 1342 against 1442, 1545, 1426.
+# weekend shortfall from the best known). At 60 s, one machine, every run of round 13
+# (docs/rostering.md, "Perturbations"): 5 reached 1146-1156 in 4 of 8 runs (1234-1240
+# otherwise, as without), 6 1956-1957 in 3 of 5 (2040-2048 without), 8 1326-1342 in 4 of 7
+# (without: one run in eleven below 1426). Tried: 2.5% of the time (5 out on every seed, 8 worse).
 # Not in the people-only LNS: 13, still improving when its time runs out, did worse with it
-# (2747, 2691 against 2392-2852 and 2201), 15 no better (4932, 4637, 4961).
-# 0: no perturbation (for comparison).
+# (2747, 2691 against 2201-2852), 15 no better. 0: no perturbation (for comparison).
 PERTURB_AFTER = 0.05
 PERTURB_WORSE = 0.02
 PERTURB_CHANGE = 0.25
