@@ -3,10 +3,11 @@
 A neighbourhood frees some (person, day) cells and fixes every other cell to the current
 roster (the best until a perturbation moves it, ``PERTURB_AFTER``) in a copy of the whole
 model, with the objective capped below the current's, so any solution of a sub-solve is a
-complete, better roster (or, with ``WHOLE_WEEKENDS``, one as cheap with fewer half weekends). ``NeighbourhoodSearch`` holds it as methods of
-``RosterSolve`` (which inherits it): they share its clock, cancellation, solvers and best. The
-people-only LNS (people_lns.py) uses this module's sub-solve settings, weekends and whole
-weekends tie-break, and offers its rosters through ``_take``.
+complete, better roster (or, with ``WHOLE_WEEKENDS``, one as cheap with fewer half weekends).
+``NeighbourhoodSearch`` holds it as methods of ``RosterSolve`` (which inherits it): they share
+its clock, cancellation, solvers and best. The people-only LNS (people_lns.py) uses this
+module's sub-solve settings, weekends and whole weekends tie-break, and offers its rosters
+through ``_take``.
 """
 
 from __future__ import annotations
@@ -129,8 +130,8 @@ class NeighbourhoodSearch:
         of the whole model (so every rule and the objective are exactly the same), with the
         objective capped below the current's: any solution is a complete, better roster (or as
         cheap with fewer half weekends, ``WHOLE_WEEKENDS``), whichever thread finds it; the
-        best takes it if it is better than the best. It ends early once no thread has improved the best
-        for ``LNS_STALL`` of the time limit (at least 2 s)."""
+        best takes it if it is better than the best. It ends early once no thread has improved
+        the best for ``LNS_STALL`` of the time limit (at least 2 s)."""
         self._last_improved = self._elapsed()
         self._current_reset()
         threads = [
