@@ -87,6 +87,7 @@ WEEKENDS_KIND = True
 # Not in the people-only LNS: 13, still improving when its time runs out, did worse with it
 # (2747, 2691 against 2201-2852), 15 no better. 0: no perturbation (for comparison).
 PERTURB_AFTER = 0.05
+PERTURB_FLOOR = 1.0  # seconds: PERTURB_AFTER's least, for short solves
 PERTURB_WORSE = 0.02
 PERTURB_CHANGE = 0.25
 
@@ -347,7 +348,7 @@ class NeighbourhoodSearch:
                 roster, cost = self.best, self.best_objective
                 self._current = (roster, cost, since)
             perturb = bool(PERTURB_AFTER) and (
-                self._elapsed() - since > max(1.0, PERTURB_AFTER * self.time_limit)
+                self._elapsed() - since > max(PERTURB_FLOOR, PERTURB_AFTER * self.time_limit)
             )
             if perturb:
                 self._current = (roster, cost, self._elapsed())

@@ -104,13 +104,14 @@ def test_a_perturbed_roster_becomes_the_current_but_never_the_best(monkeypatch):
 
 
 def test_the_whole_model_lns_perturbs_and_returns_the_cheapest_roster_it_saw(monkeypatch):
-    # Benchmark instance 3 reaches its best known (1001) within a second but is not proved
-    # there, so the LNS stalls and perturbs after 1 s without a better current (5% of 8 s is
-    # under the 1 s floor).
-    monkeypatch.setattr(lns_module, "PERTURB_AFTER", 0.05)
+    # Every sub-solve but the first after a perturbation perturbs (no floor, a stall of a
+    # nanosecond), whether or not the search is still improving (a loaded machine improves
+    # for longer): the best must still be the cheapest roster any sub-solve found.
+    monkeypatch.setattr(lns_module, "PERTURB_AFTER", 1e-9)
+    monkeypatch.setattr(lns_module, "PERTURB_FLOOR", 0.0)
     number = 3
     problem = shifts.problem_from_text(instance_text(number))
-    solve = RosterSolve(problem, time_limit=8, workers=2, seed=1)
+    solve = RosterSolve(problem, time_limit=5, workers=2, seed=1)
     offered: list[float] = []
     perturbations: list[float] = []
     original_improved, original_offer = solve._improved, solve._current_offer
@@ -129,7 +130,7 @@ def test_the_whole_model_lns_perturbs_and_returns_the_cheapest_roster_it_saw(mon
     result = solve.run()
     assert result.found
     # It perturbed (each try is counted; those that found a roster offered it).
-    assert solve.lns_stats.get("perturb", 0) >= max(1, len(perturbations)), solve.lns_stats
+    assert solve.lns_stats.get("perturb", 0) >= len(perturbations) >= 1, solve.lns_stats
     # Whatever the perturbations cost, the solve returns the cheapest roster offered.
     assert result.objective == min(offered) == roster_cost(problem, result.roster)
     assert evaluated(number, result.roster) == (result.objective, [])
