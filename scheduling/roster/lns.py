@@ -333,7 +333,7 @@ class NeighbourhoodSearch:
 
     # -- the current roster (PERTURB_AFTER) --------------------------------------------------
     def _current_reset(self) -> None:
-        """Start the current roster at the best."""
+        """Start the current roster at the best (``_lns``, before its threads read it)."""
         with self._lock:
             self._current = (self.best, self.best_objective, self._elapsed())
 
@@ -341,12 +341,9 @@ class NeighbourhoodSearch:
         """The roster the next sub-solve starts from, its cost, and whether that sub-solve
         perturbs it. Under the lock, so one thread perturbs a stalled current, not each."""
         with self._lock:
+            if self._current[0] is None:  # a worker driven without ``_lns`` (tests)
+                self._current = (self.best, self.best_objective, self._elapsed())
             roster, cost, since = self._current
-            if roster is None or (self.best_objective < cost and not PERTURB_AFTER):
-                # No current yet (a step driven on its own), or perturbations are off: the
-                # current is the best.
-                roster, cost = self.best, self.best_objective
-                self._current = (roster, cost, since)
             perturb = bool(PERTURB_AFTER) and (
                 self._elapsed() - since > max(PERTURB_FLOOR, PERTURB_AFTER * self.time_limit)
             )

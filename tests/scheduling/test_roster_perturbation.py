@@ -57,8 +57,39 @@ def _stalled_solve(monkeypatch) -> RosterSolve:
     return solve
 
 
+class _TellingLock:
+    """A lock that sets ``contended`` when a thread finds it held and has to wait."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.contended = threading.Event()
+
+    def __enter__(self):
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
 def test_only_one_of_two_threads_asking_at_once_perturbs_a_stalled_current(monkeypatch):
     solve = _stalled_solve(monkeypatch)
+    solve._lock = _TellingLock()
+    # The first thread to read the clock inside _current_base (having found the current
+    # stalled) waits there until the other thread is waiting for the lock: the overlap is
+    # forced. Without the lock both would read the clock, both see the current stalled and both
+    # perturb; the first would then wait out its timeout and the assertion below fails.
+    elapsed, entered = solve._elapsed, []
+
+    def slow_elapsed() -> float:
+        entered.append(threading.current_thread().name)
+        if len(entered) == 1:
+            solve._lock.contended.wait(timeout=10)
+        return elapsed()
+
+    solve._elapsed = slow_elapsed
     barrier = threading.Barrier(2)
     perturbs: list[bool] = []
 
@@ -71,10 +102,9 @@ def test_only_one_of_two_threads_asking_at_once_perturbs_a_stalled_current(monke
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=10)
+        t.join(timeout=20)
     assert not any(t.is_alive() for t in threads)
-    # The lock makes asking and marking the current as perturbed one step: without it both
-    # could see it stalled and both perturb.
+    assert solve._lock.contended.is_set()  # the second thread did wait for the first
     assert sorted(perturbs) == [False, True]
     # And the next perturbation waits for another stall.
     assert solve._current_base()[2] is False
