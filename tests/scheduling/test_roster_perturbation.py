@@ -110,6 +110,43 @@ def test_only_one_of_two_threads_asking_at_once_perturbs_a_stalled_current(monke
     assert solve._current_base()[2] is False
 
 
+def test_two_threads_offering_at_once_leave_the_cheaper_roster_current(monkeypatch):
+    solve = _stalled_solve(monkeypatch)
+    solve._lock = _TellingLock()
+    # The dearer roster's thread, past the comparison in _current_offer (it reads the clock
+    # only then), waits there until the cheaper roster's thread is waiting for the lock, which
+    # starts offering only once the first is inside: the overlap is forced, in that order.
+    # Without the lock both would compare against the old current (100), the cheaper roster
+    # would land first, and the dearer one would overwrite it.
+    elapsed, inside = solve._elapsed, threading.Event()
+
+    def slow_elapsed() -> float:
+        if threading.current_thread().name == "dearer":
+            inside.set()
+            solve._lock.contended.wait(timeout=10)
+        return elapsed()
+
+    solve._elapsed = slow_elapsed
+    dearer, cheaper = {("A", 1): "D"}, {("A", 2): "D"}
+
+    def offer(cost: float, roster: dict, after: threading.Event | None) -> None:
+        if after is not None:
+            assert after.wait(timeout=10)
+        solve._current_offer(cost, roster, perturbed=False)
+
+    threads = [
+        threading.Thread(target=offer, args=(99, dearer, None), name="dearer"),
+        threading.Thread(target=offer, args=(98, cheaper, inside), name="cheaper"),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads)
+    assert solve._lock.contended.is_set()  # the cheaper roster's thread did wait
+    assert solve._current[:2] == (cheaper, 98)
+
+
 def test_a_current_within_its_stall_time_is_not_perturbed(monkeypatch):
     solve = _stalled_solve(monkeypatch)
     solve._current = (solve.best, 100, 18.0)  # changed 2 s ago, under 3 s
