@@ -74,22 +74,36 @@ class _TellingLock:
         self._lock.release()
 
 
+def _hold_at_the_clock(solve: RosterSolve, holds) -> threading.Event:
+    """Give ``solve`` a ``_TellingLock`` and a clock that holds a thread for which ``holds()``
+    is true (read under the lock) until another thread waits for the lock. Returns an event
+    set once a thread is held."""
+    solve._lock = _TellingLock()
+    elapsed, inside = solve._elapsed, threading.Event()
+
+    def held_elapsed() -> float:
+        if holds():
+            inside.set()
+            solve._lock.contended.wait(timeout=10)
+        return elapsed()
+
+    solve._elapsed = held_elapsed
+    return inside
+
+
 def test_only_one_of_two_threads_asking_at_once_perturbs_a_stalled_current(monkeypatch):
     solve = _stalled_solve(monkeypatch)
-    solve._lock = _TellingLock()
     # The first thread to read the clock inside _current_base (having found the current
     # stalled) waits there until the other thread is waiting for the lock: the overlap is
     # forced. Without the lock both would read the clock, both see the current stalled and both
     # perturb; the first would then wait out its timeout and the assertion below fails.
-    elapsed, entered = solve._elapsed, []
+    entered: list[str] = []
 
-    def slow_elapsed() -> float:
+    def first_to_read() -> bool:
         entered.append(threading.current_thread().name)
-        if len(entered) == 1:
-            solve._lock.contended.wait(timeout=10)
-        return elapsed()
+        return len(entered) == 1
 
-    solve._elapsed = slow_elapsed
+    _hold_at_the_clock(solve, first_to_read)
     barrier = threading.Barrier(2)
     perturbs: list[bool] = []
 
@@ -112,21 +126,12 @@ def test_only_one_of_two_threads_asking_at_once_perturbs_a_stalled_current(monke
 
 def test_two_threads_offering_at_once_leave_the_cheaper_roster_current(monkeypatch):
     solve = _stalled_solve(monkeypatch)
-    solve._lock = _TellingLock()
     # The dearer roster's thread, past the comparison in _current_offer (it reads the clock
     # only then), waits there until the cheaper roster's thread is waiting for the lock, which
     # starts offering only once the first is inside: the overlap is forced, in that order.
     # Without the lock both would compare against the old current (100), the cheaper roster
     # would land first, and the dearer one would overwrite it.
-    elapsed, inside = solve._elapsed, threading.Event()
-
-    def slow_elapsed() -> float:
-        if threading.current_thread().name == "dearer":
-            inside.set()
-            solve._lock.contended.wait(timeout=10)
-        return elapsed()
-
-    solve._elapsed = slow_elapsed
+    inside = _hold_at_the_clock(solve, lambda: threading.current_thread().name == "dearer")
     dearer, cheaper = {("A", 1): "D"}, {("A", 2): "D"}
 
     def offer(cost: float, roster: dict, after: threading.Event | None) -> None:
